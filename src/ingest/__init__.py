@@ -1,0 +1,1 @@
+"""The write edge: request models, the command contract, the publisher and the outcome waiter."""

@@ -1,0 +1,300 @@
+"""Admin API: metrics and attributes (configuration) and batch metric events.
+
+Both configuration resources follow Trophy's admin conventions: arrays of at most 100 items
+per create, update or delete, per-item ``issues``, ``limit``/``skip`` paging on lists.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from ingest.contract import (
+    ContractError,
+    RecordMetricEvent,
+    decode_user_patch,
+    new_command_id,
+    parse_value,
+    string_map,
+)
+from ingest.service import Ingest
+from projections.core.validation import RuleViolation, check_metric_event
+from projections.query.http import fail, json_body, tenant_id
+from projections.store.config import AttributeRow, ConfigTable, DuplicateKey, MetricRow
+
+Tenant = Annotated[str, Depends(tenant_id)]
+KEY_PATTERN = re.compile(r"^[a-zA-Z\d\-_]+$")
+MAX_ITEMS = 100
+MAX_BATCH_EVENTS = 1000
+MAX_NAME = 255
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class ItemError(ValueError):
+    """One item of an admin array is invalid; reported as an issue, not a failed request."""
+
+
+def issue(message: str, *, index: int | None = None, id: str | None = None) -> dict[str, Any]:
+    found: dict[str, Any] = {"severity": "error", "message": message}
+    if index is not None:
+        found["index"] = index
+    if id is not None:
+        found["id"] = id
+    return found
+
+
+def _text(item: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = item.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
+        raise ItemError(f"{name} must be a non-empty string of at most {MAX_NAME} characters")
+    return value
+
+
+def _key(item: dict[str, Any]) -> str:
+    key = _text(item, "key")
+    assert key is not None
+    if not KEY_PATTERN.match(key):
+        raise ItemError("key may contain only letters, digits, '-' and '_'")
+    return key
+
+
+def _metric_units(unit_type: Any, units: Any) -> tuple[str, str | None]:
+    if unit_type not in ("number", "currency"):
+        raise ItemError("unitType must be 'number' or 'currency'")
+    if units is not None and (not isinstance(units, str) or len(units) > MAX_NAME):
+        raise ItemError(f"units must be a string of at most {MAX_NAME} characters")
+    if unit_type == "currency" and (units is None or not CURRENCY.match(units)):
+        raise ItemError("units must be an ISO 4217 currency code (e.g. USD) for currency metrics")
+    return unit_type, units
+
+
+def _id(item: dict[str, Any]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(item.get("id")))
+    except ValueError:
+        raise ItemError("id must be a UUID") from None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one configuration table is read from requests and written to responses."""
+
+    table: ConfigTable
+    singular: str
+    parse_create: Callable[[dict[str, Any], Any], Any]
+    parse_update: Callable[[dict[str, Any], Any], dict[str, Any]]
+    to_json: Callable[[Any], dict[str, Any]]
+
+
+def _metric_create(item: dict[str, Any], now: Any) -> MetricRow:
+    unit_type, units = _metric_units(item.get("unitType", "number"), item.get("units"))
+    name = _text(item, "name")
+    assert name is not None
+    return MetricRow(uuid.uuid4(), _key(item), name, unit_type, units, now)
+
+
+def _metric_update(item: dict[str, Any], current: MetricRow) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "name" in item:
+        changes["name"] = _text(item, "name")
+    if "key" in item and item["key"] != current.key:
+        raise ItemError("key cannot change")
+    if "unitType" in item or "units" in item:
+        unit_type, units = _metric_units(
+            item.get("unitType", current.unit_type), item.get("units", current.units)
+        )
+        changes |= {"unit_type": unit_type, "units": units}
+    return changes
+
+
+def _metric_json(row: MetricRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "key": row.key,
+        "unitType": row.unit_type,
+        "units": row.units or "",
+    }
+
+
+def _attribute_create(item: dict[str, Any], now: Any) -> AttributeRow:
+    kind = item.get("type")
+    if kind not in ("user", "event"):
+        raise ItemError("type must be 'user' or 'event'")
+    name = _text(item, "name")
+    assert name is not None
+    return AttributeRow(uuid.uuid4(), _key(item), name, kind, now)
+
+
+def _attribute_update(item: dict[str, Any], current: AttributeRow) -> dict[str, Any]:
+    if ("key" in item and item["key"] != current.key) or (
+        "type" in item and item["type"] != current.type
+    ):
+        raise ItemError("only name can change: key and type are fixed")
+    return {"name": _text(item, "name")} if "name" in item else {}
+
+
+def _attribute_json(row: AttributeRow) -> dict[str, Any]:
+    return {"id": str(row.id), "name": row.name, "key": row.key, "type": row.type}
+
+
+RESOURCES = (
+    Resource("metrics", "Metric", _metric_create, _metric_update, _metric_json),
+    Resource("attributes", "Attribute", _attribute_create, _attribute_update, _attribute_json),
+)
+
+
+def _items(raw: Any, limit: int = MAX_ITEMS) -> list[Any]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= limit:
+        fail(422, f"request body must be an array of 1 to {limit} items")
+    return raw
+
+
+def _ids(ids: list[str] | None) -> list[str]:
+    flat = [part.strip() for value in ids or [] for part in value.split(",") if part.strip()]
+    if not 1 <= len(flat) <= MAX_ITEMS:
+        fail(422, f"ids must name 1 to {MAX_ITEMS} ids")
+    return flat
+
+
+async def _each(
+    items: list[Any], act: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    done: list[dict[str, Any]] = []
+    issues: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ItemError("item must be a JSON object")
+            result = await act(index, item)
+        except ItemError as exc:
+            issues.append(issue(str(exc), index=index))
+            continue
+        if result is not None:
+            done.append(result)
+    return done, issues
+
+
+def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
+    store = ingest.config
+    path = f"/{res.table}"
+
+    @router.get(path, tags=[res.table], name=f"list_{res.table}")
+    async def list_(
+        tenant: Tenant,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        skip: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        return [res.to_json(r) for r in await store.page(res.table, tenant, limit, skip)]
+
+    @router.get(path + "/{id}", tags=[res.table], name=f"get_{res.table}")
+    async def get(id: uuid.UUID, tenant: Tenant) -> Any:
+        row = await store.get(res.table, tenant, id)
+        if row is None:
+            fail(404, f"{res.singular} {id} not found")
+        return res.to_json(row)
+
+    @router.post(path, tags=[res.table], name=f"create_{res.table}")
+    async def create(request: Request, tenant: Tenant) -> Any:
+        now = ingest.clock()
+
+        async def act(index: int, item: dict[str, Any]) -> dict[str, Any]:
+            row = res.parse_create(item, now)
+            try:
+                await store.insert(res.table, tenant, row, now)
+            except DuplicateKey:
+                raise ItemError(f"key {row.key!r} is already in use") from None
+            return res.to_json(row)
+
+        created, issues = await _each(_items(await json_body(request)), act)
+        return JSONResponse(
+            {"created": created, "issues": issues}, status_code=201 if created else 200
+        )
+
+    @router.patch(path, tags=[res.table], name=f"update_{res.table}")
+    async def update(request: Request, tenant: Tenant) -> Any:
+        now = ingest.clock()
+
+        async def act(index: int, item: dict[str, Any]) -> dict[str, Any]:
+            row_id = _id(item)
+            current = await store.get(res.table, tenant, row_id)
+            if current is None:
+                raise ItemError(f"{res.singular} {row_id} not found")
+            changes = res.parse_update(item, current)
+            updated = await store.update(res.table, tenant, row_id, changes, now)
+            if updated is None:
+                raise ItemError(f"{res.singular} {row_id} not found")
+            return res.to_json(updated)
+
+        updated, issues = await _each(_items(await json_body(request)), act)
+        return {"updated": updated, "issues": issues}
+
+    @router.delete(path, tags=[res.table], name=f"delete_{res.table}")
+    async def delete(tenant: Tenant, ids: Annotated[list[str] | None, Query()] = None) -> Any:
+        now = ingest.clock()
+        deleted, issues = [], []
+        for raw in _ids(ids):
+            try:
+                row_id = uuid.UUID(raw)
+            except ValueError:
+                issues.append(issue(f"{raw!r} is not a UUID", id=raw))
+                continue
+            if await store.delete(res.table, tenant, row_id, now):
+                deleted.append({"id": str(row_id)})
+            else:
+                issues.append(issue(f"{res.singular} {row_id} not found", id=raw))
+        return {"deleted": deleted, "issues": issues}
+
+
+def build_admin_router(ingest: Ingest) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/metrics/events", tags=["metrics"], status_code=202)
+    async def batch_events(request: Request, tenant: Tenant) -> Any:
+        """Accept 1 to 1,000 metric events for asynchronous processing; invalid items are
+        reported in ``issues`` and the rest are accepted."""
+        items = _items(await json_body(request), MAX_BATCH_EVENTS)
+        now = ingest.clock()
+        config = await ingest.config.current(tenant, now)
+        commands: list[RecordMetricEvent] = []
+
+        async def act(index: int, item: dict[str, Any]) -> None:
+            try:
+                key = item.get("key")
+                if not isinstance(key, str):
+                    raise ItemError("key must be a metric key")
+                user_id, patch = decode_user_patch(item.get("user"))
+                attributes = string_map(item.get("attributes"), "attributes")
+                idem = item.get("idempotencyKey")
+                if idem is not None and (not isinstance(idem, str) or not 0 < len(idem) <= 255):
+                    raise ItemError("idempotencyKey must be a string of 1 to 255 characters")
+                check_metric_event(config, tenant, key, attributes, patch.attributes, now)
+                commands.append(
+                    RecordMetricEvent(
+                        id=new_command_id(), tenant=tenant, user_id=user_id, received_at=now,
+                        metric_key=key, value=parse_value(item.get("value")),
+                        attributes=attributes, user=patch, idempotency_key=idem,
+                    )
+                )  # fmt: skip
+            except (ContractError, RuleViolation) as exc:
+                raise ItemError(str(exc)) from None
+
+        _, issues = await _each(items, act)
+        if not commands:
+            return JSONResponse(
+                {"error": "no event in the batch is valid", "issues": issues}, status_code=422
+            )
+        await ingest.publisher.publish_many(commands)
+        return {"accepted": len(commands), "issues": issues}
+
+    for resource in RESOURCES:
+        add_config_routes(router, ingest, resource)
+    return router

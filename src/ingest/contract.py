@@ -1,0 +1,277 @@
+"""The commands topic's record format, version 1.
+
+Every change to a user's state is one record on ``laurel.commands.v1``:
+
+* key: the UTF-8 JSON array ``[tenant, userId]`` (``tenant`` is ``""`` without a Tenant-ID), so
+  one user's commands share a partition and keep their order;
+* value: a UTF-8 JSON object with ``"v": 1``, a ``"type"``, a UUID ``"id"`` (the event id; a
+  producer that resends a record must keep it), ``"tenant"``, ``"receivedAt"`` (RFC 3339 with a
+  zone) and the type's fields, documented in the README.
+
+Producers may write records directly; the processor decodes them with :func:`decode` and sends
+anything that fails to the dead-letter topic with the reason. New versions are read through
+:data:`UPCASTERS`, which lift an older value to the newest shape before decoding.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, Final, TypeAlias
+
+import orjson
+
+from projections.core.commands import (
+    UNSET,
+    Command,
+    RecordMetricEvent,
+    UpsertMode,
+    UpsertUser,
+    UserPatch,
+)
+from projections.core.zones import valid_time_zone
+
+__all__ = [
+    "UNSET",
+    "Command",
+    "ContractError",
+    "RecordMetricEvent",
+    "UpsertMode",
+    "UpsertUser",
+    "UserPatch",
+    "decode",
+    "encode",
+    "new_command_id",
+    "record_key",
+]
+
+VERSION: Final = 1
+MAX_KEY_LENGTH: Final = 255
+
+
+class ContractError(ValueError):
+    """A record or request does not follow the contract; the message names the field."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers and validation shared by the API and the processor
+
+
+def new_command_id() -> uuid.UUID:
+    """A time-ordered UUID (version 7, RFC 9562): millisecond time, then 74 random bits."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def record_key(tenant: str, user_id: str) -> bytes:
+    """The Kafka record key for a user: the JSON array ``[tenant, userId]``."""
+    return orjson.dumps([tenant, user_id])
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def _patch_to_json(patch: UserPatch, user_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": user_id}
+    for name, wire in _PATCH_FIELDS.items():
+        value = getattr(patch, name)
+        if value is UNSET:
+            continue
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        out[wire] = value
+    if patch.attributes:
+        out["attributes"] = dict(patch.attributes)
+    return out
+
+
+_PATCH_FIELDS: Final = {
+    "name": "name",
+    "email": "email",
+    "tz": "tz",
+    "device_tokens": "deviceTokens",
+    "subscribe_to_emails": "subscribeToEmails",
+    "sign_up_date": "signUpDate",
+}
+
+
+def encode(command: Command) -> bytes:
+    """The record value for ``command``."""
+    body: dict[str, Any] = {
+        "v": VERSION,
+        "type": command.type,
+        "id": str(command.id),
+        "tenant": command.tenant,
+        "receivedAt": command.received_at.isoformat(),
+        "user": _patch_to_json(command.user, command.user_id),
+    }
+    if isinstance(command, RecordMetricEvent):
+        body |= {
+            "metric": command.metric_key,
+            "value": command.value,
+            "attributes": dict(command.attributes),
+            "idempotencyKey": command.idempotency_key,
+        }
+    else:
+        body["mode"] = command.mode
+    return orjson.dumps(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+Upcaster: TypeAlias = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: Final[Mapping[int, Upcaster]] = {}
+"""Functions lifting a value of version ``n`` to version ``n + 1``; none exist yet."""
+
+
+def _str(obj: Mapping[str, Any], name: str, *, where: str = "", optional: bool = False) -> Any:
+    value = obj.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ContractError(f"{where}{name} must be a string")
+    return value
+
+
+def string_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ContractError(f"{where} must be an object of string values")
+    return value
+
+
+def decode_user_patch(raw: Any, where: str = "user") -> tuple[str, UserPatch]:
+    """Parse a Trophy ``UpsertedUser``-shaped object into its id and patch."""
+    if not isinstance(raw, dict):
+        raise ContractError(f"{where} must be an object")
+    user_id = raw.get("id")
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise ContractError(f"{where}.id must be a non-empty string")
+    if len(user_id) > MAX_KEY_LENGTH:
+        raise ContractError(f"{where}.id must be at most {MAX_KEY_LENGTH} characters")
+    fields: dict[str, Any] = {}
+    for name in ("name", "email"):
+        if name in raw:
+            value = raw[name]
+            if value is not None and not isinstance(value, str):
+                raise ContractError(f"{where}.{name} must be a string or null")
+            fields[name] = value
+    if "tz" in raw:
+        tz = raw["tz"]
+        if tz is not None and (not isinstance(tz, str) or not valid_time_zone(tz)):
+            raise ContractError(f"{where}.tz must be an IANA time zone name, got {tz!r}")
+        fields["tz"] = tz
+    if "deviceTokens" in raw:
+        tokens = raw["deviceTokens"]
+        if tokens is not None and (
+            not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
+        ):
+            raise ContractError(f"{where}.deviceTokens must be an array of strings or null")
+        fields["device_tokens"] = None if tokens is None else tuple(tokens)
+    if "subscribeToEmails" in raw and raw["subscribeToEmails"] is not None:
+        if not isinstance(raw["subscribeToEmails"], bool):
+            raise ContractError(f"{where}.subscribeToEmails must be a boolean")
+        fields["subscribe_to_emails"] = raw["subscribeToEmails"]
+    if "signUpDate" in raw:
+        value = raw["signUpDate"]
+        if value is None:
+            fields["sign_up_date"] = None
+        else:
+            try:
+                fields["sign_up_date"] = date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise ContractError(f"{where}.signUpDate must be a YYYY-MM-DD date") from None
+    attributes = string_map(raw.get("attributes"), f"{where}.attributes")
+    return user_id, UserPatch(attributes=attributes, **fields)
+
+
+def parse_value(raw: Any, where: str = "value") -> float:
+    """A finite number (booleans are not numbers here)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ContractError(f"{where} must be a number")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ContractError(f"{where} must be a finite number")
+    return value
+
+
+def decode(key: bytes | None, value: bytes | None) -> Command:
+    """Decode and validate one record; raise :class:`ContractError` naming what is wrong."""
+    if value is None:
+        raise ContractError("record has no value")
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"value is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ContractError("value must be a JSON object")
+    version = body.get("v")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ContractError("v must be an integer version")
+    while version < VERSION and version in UPCASTERS:
+        body = UPCASTERS[version](body)
+        version = body["v"]
+    if version != VERSION:
+        raise ContractError(f"unsupported version {version} (this processor reads {VERSION})")
+    try:
+        command_id = uuid.UUID(_str(body, "id"))
+    except ValueError:
+        raise ContractError("id must be a UUID") from None
+    tenant = _str(body, "tenant")
+    try:
+        received_at = datetime.fromisoformat(_str(body, "receivedAt"))
+    except ValueError:
+        raise ContractError("receivedAt must be an RFC 3339 timestamp") from None
+    if received_at.tzinfo is None:
+        raise ContractError("receivedAt must carry a UTC offset")
+    user_id, patch = decode_user_patch(body.get("user"))
+    if key is not None and key != record_key(tenant, user_id):
+        raise ContractError(
+            "record key must be the JSON array [tenant, user.id] so the user's commands "
+            "stay in one partition"
+        )
+    kind = body.get("type")
+    if kind == "metric.event":
+        metric = _str(body, "metric")
+        idempotency_key = _str(body, "idempotencyKey", optional=True)
+        return RecordMetricEvent(
+            id=command_id,
+            tenant=tenant,
+            user_id=user_id,
+            received_at=received_at,
+            metric_key=metric,
+            value=parse_value(body.get("value")),
+            attributes=string_map(body.get("attributes"), "attributes"),
+            user=patch,
+            idempotency_key=idempotency_key,
+        )
+    if kind == "user.upsert":
+        mode = body.get("mode")
+        if mode not in ("create", "identify", "update"):
+            raise ContractError("mode must be one of create, identify, update")
+        return UpsertUser(
+            id=command_id,
+            tenant=tenant,
+            user_id=user_id,
+            received_at=received_at,
+            user=patch,
+            mode=mode,
+        )
+    raise ContractError(f"unknown command type {kind!r}")

@@ -1,0 +1,78 @@
+"""Appending commands to the commands topic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+
+from ingest.contract import Command, encode, record_key
+
+
+class CommandPublisher(Protocol):
+    async def publish(self, command: Command) -> None:
+        """Append ``command``; return once the log holds it durably."""
+        ...
+
+    async def publish_many(self, commands: Sequence[Command]) -> None:
+        """Append ``commands`` in order (per user), then wait until the log holds them all."""
+        ...
+
+
+class KafkaCommandPublisher:
+    """An idempotent producer (acks=all): a retried send never writes a record twice."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.topic = topic
+        self._bootstrap_servers = bootstrap_servers
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise RuntimeError("KafkaCommandPublisher.start() was not awaited")
+        return self._started
+
+    async def start(self) -> None:
+        """Connect (aiokafka binds its producer to the running loop, so not earlier)."""
+        self._started = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=30_000,
+        )
+        await self._started.start()
+
+    async def stop(self) -> None:
+        if self._started is not None:
+            await self._started.stop()
+            self._started = None
+
+    async def publish(self, command: Command) -> None:
+        await self._producer.send_and_wait(
+            self.topic, encode(command), key=record_key(command.tenant, command.user_id)
+        )
+
+    async def publish_many(self, commands: Sequence[Command]) -> None:
+        # send() enqueues in call order; the idempotent producer keeps that order per partition.
+        deliveries = [
+            await self._producer.send(self.topic, encode(c), key=record_key(c.tenant, c.user_id))
+            for c in commands
+        ]
+        await asyncio.gather(*deliveries)
+
+
+class MemoryCommandPublisher:
+    """Collects commands in a list: the in-memory twin for unit tests."""
+
+    def __init__(self) -> None:
+        self.published: list[Command] = []
+
+    async def publish(self, command: Command) -> None:
+        self.published.append(command)
+
+    async def publish_many(self, commands: Sequence[Command]) -> None:
+        self.published.extend(commands)

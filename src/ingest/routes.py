@@ -1,0 +1,135 @@
+"""Application API write routes: metric events and user upserts, appended as commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from ingest.contract import (
+    ContractError,
+    RecordMetricEvent,
+    UpsertMode,
+    UpsertUser,
+    decode_user_patch,
+    new_command_id,
+    parse_value,
+    string_map,
+)
+from ingest.service import Ingest
+from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
+from projections.query.http import fail, json_body, json_object, tenant_id
+from projections.query.shapes import event_json, pending_json, rejection_status, user_json
+from projections.store.reads import StoredOutcome
+
+Tenant = Annotated[str, Depends(tenant_id)]
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def wants_async(prefer: str | None) -> bool:
+    """RFC 7240 ``Prefer: respond-async``: answer 202 once Kafka holds the command."""
+    return prefer is not None and "respond-async" in prefer.lower()
+
+
+def rejected(outcome: StoredOutcome) -> JSONResponse:
+    return JSONResponse(
+        {"error": outcome.body.get("error", "rejected")},
+        status_code=rejection_status(outcome.body.get("code")),
+    )
+
+
+def build_router(ingest: Ingest) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/metrics/{key}/event", status_code=201, tags=["metrics"])
+    async def metric_event(
+        key: str,
+        request: Request,
+        tenant: Tenant,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        prefer: Annotated[str | None, Header()] = None,
+    ) -> Any:
+        """Record a metric event for a user and answer with its effects (Trophy's
+        ``EventResponse``); 202 for an idempotent repeat, or when the outcome is pending."""
+        body = json_object(await json_body(request))
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            fail(422, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+        try:
+            user_id, patch = decode_user_patch(body.get("user"))
+            value = parse_value(body.get("value"))
+            attributes = string_map(body.get("attributes"), "attributes")
+        except ContractError as exc:
+            fail(422, str(exc))
+        now = ingest.clock()
+        config = await ingest.config.current(tenant, now)
+        if config.metric_at(tenant, key, now) is None:
+            fail(404, f"Metric with key {key!r} not found")
+        try:
+            check_metric_event(config, tenant, key, attributes, patch.attributes, now)
+        except RuleViolation as exc:
+            fail(422, str(exc))
+        command = RecordMetricEvent(
+            id=new_command_id(),
+            tenant=tenant,
+            user_id=user_id,
+            received_at=now,
+            metric_key=key,
+            value=value,
+            attributes=attributes,
+            user=patch,
+            idempotency_key=idempotency_key,
+        )
+        outcome = await ingest.submit(command, wait=not wants_async(prefer))
+        if outcome is None:
+            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
+        if outcome.status == "rejected":
+            return rejected(outcome)
+        status = 202 if outcome.status == "replayed" else 201
+        return JSONResponse(event_json(str(command.id), outcome.body), status_code=status)
+
+    async def upsert(
+        tenant: str, raw: Any, mode: UpsertMode, path_id: str | None, created_status: int
+    ) -> JSONResponse:
+        body = json_object(raw)
+        if path_id is not None:
+            body = {**body, "id": path_id}
+        try:
+            user_id, patch = decode_user_patch(body)
+        except ContractError as exc:
+            fail(422, str(exc))
+        now = ingest.clock()
+        try:
+            check_attribute_keys(
+                await ingest.config.current(tenant, now), tenant, "user", patch.attributes, now
+            )
+        except RuleViolation as exc:
+            fail(422, str(exc))
+        command = UpsertUser(new_command_id(), tenant, user_id, now, patch, mode)
+        outcome = await ingest.submit(command)
+        if outcome is None:
+            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
+        if outcome.status == "rejected":
+            return rejected(outcome)
+        profile = await ingest.reader.user(tenant, user_id)
+        if profile is None:  # pragma: no cover - the outcome was committed with the user
+            fail(503, "user not readable yet; retry")
+        status = created_status if outcome.body.get("created") else 200
+        return JSONResponse(user_json(user_id, profile), status_code=status)
+
+    @router.post("/users", status_code=201, tags=["users"])
+    async def create_user(request: Request, tenant: Tenant) -> Any:
+        """Create a user; 409 when the id is taken."""
+        return await upsert(tenant, await json_body(request), "create", None, 201)
+
+    @router.put("/users/{id}", tags=["users"])
+    async def identify_user(id: str, request: Request, tenant: Tenant) -> Any:
+        """Create or update a user (Trophy's "identify")."""
+        return await upsert(tenant, await json_body(request), "identify", id, 200)
+
+    @router.patch("/users/{id}", tags=["users"])
+    async def update_user(id: str, request: Request, tenant: Tenant) -> Any:
+        """Update an existing user; 404 when unknown."""
+        return await upsert(tenant, await json_body(request), "update", id, 200)
+
+    return router

@@ -1,0 +1,32 @@
+"""The write path shared by the ingest routes: validate, append, and (optionally) wait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ingest.contract import Command
+from ingest.publisher import CommandPublisher
+from ingest.waiter import OutcomeWaiter
+from projections.store.config import ConfigStore
+from projections.store.reads import ProjectionReader, StoredOutcome
+
+
+@dataclass(frozen=True)
+class Ingest:
+    publisher: CommandPublisher
+    waiter: OutcomeWaiter
+    config: ConfigStore
+    reader: ProjectionReader
+    clock: Callable[[], datetime]
+    timeout_s: float
+
+    async def submit(self, command: Command, *, wait: bool = True) -> StoredOutcome | None:
+        """Append ``command``; with ``wait``, return its outcome or ``None`` on timeout."""
+        if not wait:
+            await self.publisher.publish(command)
+            return None
+        async with self.waiter.expecting(command.tenant, command.id) as awaiter:
+            await self.publisher.publish(command)
+            return await awaiter.result(self.timeout_s)

@@ -1,0 +1,75 @@
+"""Waiting for the processor's outcome of a command, pushed by PostgreSQL NOTIFY.
+
+A request registers its command id *before* publishing, so a commit that happens before the
+request starts waiting is not missed. Each notification names the ``[tenant, commandId]`` pairs a
+batch decided; outcomes with a waiter are read in one query and resolve their futures. After a
+reconnection (notifications may have been lost) every pending id is looked up once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterable
+
+import orjson
+
+from projections.store.reads import ProjectionReader, StoredOutcome
+
+Key = tuple[str, uuid.UUID]
+
+
+class OutcomeWaiter:
+    def __init__(self, reader: ProjectionReader) -> None:
+        self._reader = reader
+        self._pending: dict[Key, asyncio.Future[StoredOutcome]] = {}
+
+    @contextlib.asynccontextmanager
+    async def expecting(self, tenant: str, command_id: uuid.UUID) -> AsyncIterator[Awaiter]:
+        """Register interest in a command's outcome for the duration of the block."""
+        key = (tenant, command_id)
+        future: asyncio.Future[StoredOutcome] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            yield Awaiter(self, key, future)
+        finally:
+            self._pending.pop(key, None)
+
+    async def on_notification(self, payload: str) -> None:
+        """Handle a NOTIFY payload: a JSON array of ``[tenant, commandId]`` pairs."""
+        wanted = [
+            key
+            for tenant, command_id in orjson.loads(payload)
+            if (key := (tenant, uuid.UUID(command_id))) in self._pending
+        ]
+        await self._resolve(wanted)
+
+    async def recheck(self) -> None:
+        """Look up every pending outcome (after a reconnection)."""
+        await self._resolve(list(self._pending))
+
+    async def _resolve(self, keys: Iterable[Key]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        for outcome in await self._reader.outcomes(keys):
+            future = self._pending.get((outcome.tenant, outcome.command_id))
+            if future is not None and not future.done():
+                future.set_result(outcome)
+
+
+class Awaiter:
+    def __init__(self, waiter: OutcomeWaiter, key: Key, future: asyncio.Future[StoredOutcome]):
+        self._waiter = waiter
+        self._key = key
+        self._future = future
+
+    async def result(self, timeout_s: float) -> StoredOutcome | None:
+        """The outcome, or ``None`` if it did not arrive within ``timeout_s``."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._future), timeout_s)
+        except TimeoutError:
+            # One last look: the notification may have raced the timeout.
+            found = await self._waiter._reader.outcomes([self._key])
+            return found[0] if found else None

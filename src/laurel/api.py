@@ -1,0 +1,116 @@
+"""Composition root of the api process: the FastAPI application and its connections."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, ORJSONResponse
+from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException
+
+from ingest.admin import build_admin_router
+from ingest.publisher import KafkaCommandPublisher
+from ingest.routes import build_router as build_ingest_router
+from ingest.service import Ingest
+from ingest.waiter import OutcomeWaiter
+from laurel import __version__
+from laurel.settings import Settings
+from laurel.topics import ensure_topics
+from projections.query.routes import build_router as build_query_router
+from projections.store.config import ConfigStore
+from projections.store.listener import NotificationListener
+from projections.store.postgres import OUTCOMES_CHANNEL
+from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
+
+log = logging.getLogger("laurel.api")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+    return f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error answers Trophy's ``{"error": "..."}`` naming the problem."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "; ".join(_describe(e) for e in exc.errors())}, status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The api process's application; connections open in the lifespan, not here."""
+    database_url = settings.require_database_url()
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        database_url, min_size=1, max_size=settings.db_pool_max,
+        kwargs={"autocommit": True}, open=False,
+    )  # fmt: skip
+    reader = ProjectionReader(pool)
+    waiter = OutcomeWaiter(reader)
+    publisher = KafkaCommandPublisher(settings.bootstrap_servers, settings.commands_topic)
+    listener = NotificationListener(database_url)
+    listener.on(OUTCOMES_CHANNEL, waiter.on_notification)
+
+    async def schema_switched(_: str) -> None:
+        reader.forget_schema()
+
+    listener.on(PROJECTION_CHANNEL, schema_switched)
+    listener.on_reconnect(waiter.recheck)
+    ingest = Ingest(publisher, waiter, ConfigStore(pool), reader, clock, settings.sync_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pool.open(wait=True, timeout=60)
+        await ensure_topics(
+            settings.bootstrap_servers, settings.commands_topic, settings.dead_letter_topic,
+            settings.partitions,
+        )  # fmt: skip
+        await publisher.start()
+        await listener.start()
+        try:
+            yield
+        finally:
+            await listener.stop()
+            await publisher.stop()
+            await pool.close()
+
+    app = FastAPI(
+        title="Laurel",
+        version=__version__,
+        description="Self-hosted gamification backend, wire-compatible with Trophy's API.",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    install_error_handlers(app)
+    app.include_router(build_ingest_router(ingest), prefix="/v1")
+    app.include_router(build_query_router(reader, clock), prefix="/v1")
+    app.include_router(build_admin_router(ingest), prefix="/admin/v1")
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness and readiness: answers once Kafka and Postgres connections are open."""
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,151 @@
+"""The ``laurel`` command: the local stack, migrations, and each process's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from laurel.errors import LaurelError
+from laurel.settings import Settings, load_settings
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.local import LocalStack
+
+    stack = LocalStack(settings)
+    started = time.monotonic()
+    statuses = stack.up(install_prereqs=args.install_prereqs)
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(json.dumps([s.as_json() for s in statuses]))
+        return 0
+    for s in statuses:
+        print(f"  {s.name:<10} {'up' if s.healthy else 'DOWN':<5} pid {s.pid!s:<8} {s.address}")
+    print(f"Laurel is up in {elapsed:.1f}s. API: {stack.api_url}  (logs: {stack.logs_dir()})")
+    print(f"  Application API: {stack.api_url}/v1   Admin API: {stack.api_url}/admin/v1")
+    return 0
+
+
+def _down(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.local import LocalStack
+
+    stopped = LocalStack(settings).down()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.local import LocalStack
+
+    statuses = LocalStack(settings).status()
+    if args.json:
+        print(json.dumps([s.as_json() for s in statuses]))
+    else:
+        for s in statuses:
+            state = "up" if s.healthy else ("running, unhealthy" if s.pid else "down")
+            print(f"{s.name:<10} {state:<18} pid {s.pid!s:<8} {s.address}")
+    return 0 if all(s.healthy for s in statuses) else 3
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.local import LocalStack
+    from projections.store.migrate import migrate
+
+    applied = migrate(LocalStack(settings).database_url())
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def _api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from laurel.api import create_app
+    from projections.store.migrate import migrate
+
+    migrate(settings.require_database_url())
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+def _processor(settings: Settings, args: argparse.Namespace) -> int:
+    from faust import Worker
+
+    from laurel.topics import ensure_topics
+    from processors.app import ProcessorOptions, build_app
+    from projections.store.migrate import migrate
+
+    database_url = settings.require_database_url()
+    migrate(database_url)
+    asyncio.run(
+        ensure_topics(settings.bootstrap_servers, settings.commands_topic,
+                      settings.dead_letter_topic, settings.partitions)
+    )  # fmt: skip
+    options = ProcessorOptions(
+        bootstrap_servers=settings.bootstrap_servers,
+        database_url=database_url,
+        commands_topic=settings.commands_topic,
+        dead_letter_topic=settings.dead_letter_topic,
+        group=settings.processor_group,
+        partitions=settings.partitions,
+        batch_max=settings.processor_batch_max,
+        batch_within_s=settings.processor_batch_within_ms / 1000,
+        session_timeout_s=settings.processor_session_timeout_s,
+    )
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    Worker(build_app(options), loglevel="INFO", quiet=True).execute_from_commandline()
+    return 0
+
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="laurel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Kafka, PostgreSQL, the api and the processor")
+    up.add_argument(
+        "--install-prereqs",
+        action="store_true",
+        help="install missing Java, Maven or PostgreSQL with apt (root only)",
+    )
+    up.add_argument("--json", action="store_true", help="print the status as JSON")
+    up.set_defaults(run=_up)
+    sub.add_parser("down", help="stop everything `up` started").set_defaults(run=_down)
+    status = sub.add_parser("status", help="what runs where; exit 3 if anything is down")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.set_defaults(run=_status)
+    sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(run=_migrate)
+    sub.add_parser("api", help="run the HTTP API in the foreground").set_defaults(run=_api)
+    sub.add_parser("processor", help="run the stream processor in the foreground").set_defaults(
+        run=_processor
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+        run: Command = args.run
+        if args.command == "processor":
+            sys.argv = [sys.argv[0], "worker"]  # Faust's worker parses argv itself
+        return run(settings, args)
+    except LaurelError as exc:
+        print(f"laurel: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""``laurel up`` / ``down`` / ``status``: the whole stack as background processes.
+
+Kafka runs unless ``KAFKA_BOOTSTRAP_SERVERS`` names another broker, PostgreSQL unless
+``DATABASE_URL`` names another server; the api and the processor always run. Each ``up`` starts
+only what is not running, so it also revives a crashed process.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from laurel.errors import ServiceFailed
+from laurel.settings import Settings, child_environment
+from laurel.stack import prereqs
+from laurel.stack.kafka import KafkaBroker
+from laurel.stack.postgres import PostgresCluster
+from laurel.stack.process import ManagedProcess, require_started
+from projections.store.migrate import migrate
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    pid: int | None
+    address: str
+    healthy: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "pid": self.pid, "address": self.address,
+                "healthy": self.healthy}  # fmt: skip
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class LocalStack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        home = settings.home
+        self.kafka = (
+            KafkaBroker(
+                home,
+                settings.cache_dir,
+                settings.kafka_version,
+                settings.kafka_port,
+                settings.kafka_controller_port,
+                settings.kafka_heap,
+            )
+            if settings.kafka_bootstrap_servers is None
+            else None
+        )
+        self._pg_bin = settings.postgres_bin_dir
+        self.api = ManagedProcess("api", home, marker="laurel.cli api")
+        self.processor = ManagedProcess("processor", home, marker="laurel.cli processor")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    def postgres(self) -> PostgresCluster | None:
+        if self.settings.database_url is not None:
+            return None
+        bin_dir = prereqs.postgres_bin_dir(self._pg_bin)
+        if bin_dir is None:
+            prereqs.ensure(self._pg_bin, install=False)
+            raise AssertionError("unreachable")
+        return PostgresCluster(self.settings.home, bin_dir, self.settings.postgres_port)
+
+    def database_url(self) -> str:
+        cluster = self.postgres()
+        return cluster.url() if cluster is not None else self.settings.require_database_url()
+
+    def up(self, install_prereqs: bool = False) -> list[ServiceStatus]:
+        """Start whatever is not running; return the status of every service."""
+        prereqs.ensure(self._pg_bin, install=install_prereqs)
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        if self.kafka is not None:
+            self.kafka.start()
+        cluster = self.postgres()
+        if cluster is not None:
+            cluster.start()
+        migrate(self.database_url())
+        env = child_environment(
+            DATABASE_URL=self.database_url(),
+            KAFKA_BOOTSTRAP_SERVERS=self.settings.bootstrap_servers,
+            LAUREL_HOME=str(self.settings.home),
+        )
+        python = sys.executable
+        if self.processor.pid() is None:
+            self.processor.start([python, "-m", "laurel.cli", "processor"], env=env)
+        if self.api.pid() is None:
+            self.api.start([python, "-m", "laurel.cli", "api"], env=env)
+        require_started(self.api, lambda: _http_ok(self.api_url + "/health"), 90.0)
+        if self.processor.pid() is None:
+            raise ServiceFailed(
+                f"the processor exited; its log ends with:\n{self.processor.tail()}"
+            )
+        return self.status()
+
+    def down(self) -> list[str]:
+        """Stop everything this stack started (also after a crash); return what was stopped."""
+        stopped = [p.name for p in (self.api, self.processor) if p.stop()]
+        if self.kafka is not None and self.kafka.stop():
+            stopped.append("kafka")
+        if self.settings.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
+            cluster = self.postgres()
+            if cluster is not None and cluster.stop():
+                stopped.append("postgres")
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        s = self.settings
+        found = []
+        if self.kafka is not None:
+            found.append(ServiceStatus("kafka", self.kafka.process.pid(), self.kafka.bootstrap,
+                                       self.kafka.healthy()))  # fmt: skip
+        if s.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
+            cluster = self.postgres()
+            assert cluster is not None
+            running = cluster.running()
+            found.append(
+                ServiceStatus("postgres", cluster.pid() if running else None,
+                              f"127.0.0.1:{s.postgres_port}", running and cluster.healthy())
+            )  # fmt: skip
+        found.append(
+            ServiceStatus("api", self.api.pid(), self.api_url,
+                          self.api.pid() is not None and _http_ok(self.api_url + "/health"))
+        )  # fmt: skip
+        pid = self.processor.pid()
+        found.append(ServiceStatus("processor", pid, f"group {s.processor_group}", pid is not None))
+        return found
+
+    def logs_dir(self) -> Path:
+        return self.settings.home / "logs"

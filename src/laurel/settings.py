@@ -1,0 +1,112 @@
+"""One typed settings object per process, read once from the environment.
+
+Every variable is ``LAUREL_<FIELD>`` except the two connection strings, which also accept the
+conventional ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``. Nothing else in Laurel reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from laurel.errors import ConfigurationError
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def default_home() -> Path:
+    """Where the local stack keeps its data, logs and pid files.
+
+    ``/var/lib/laurel`` for root (PostgreSQL runs as an unprivileged user and must reach its
+    data directory, which ``/root`` forbids); ``$XDG_DATA_HOME/laurel`` or
+    ``~/.local/share/laurel`` for everyone else.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/laurel")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "laurel"
+
+
+def default_cache() -> Path:
+    """Where downloaded artefacts (the Kafka jars) are cached between stacks."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "laurel"
+
+
+class Settings(BaseSettings):
+    """Laurel's settings; see the README's configuration table for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="LAUREL_", frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    cache_dir: Path = Field(default_factory=default_cache)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "LAUREL_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "LAUREL_DATABASE_URL")
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8080
+    kafka_port: Port = 19092
+    kafka_controller_port: Port = 19093
+    kafka_version: str = "4.1.1"
+    kafka_heap: str = "512m"
+    postgres_port: Port = 15432
+    postgres_bin_dir: Path | None = None
+
+    commands_topic: str = "laurel.commands.v1"
+    dead_letter_topic: str = "laurel.commands.v1.dlq"
+    partitions: int = Field(default=6, ge=1, le=1024)
+    processor_group: str = "laurel-processor"
+    processor_batch_max: int = Field(default=500, ge=1, le=100_000)
+    processor_batch_within_ms: int = Field(default=20, ge=1, le=60_000)
+    processor_session_timeout_s: float = Field(default=10.0, ge=1.0)
+
+    sync_timeout_s: float = Field(default=5.0, ge=0.0, le=120.0)
+    db_pool_max: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("kafka_bootstrap_servers", "database_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @cached_property
+    def bootstrap_servers(self) -> str:
+        """The Kafka bootstrap list: the configured one or the local stack's broker."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    def require_database_url(self) -> str:
+        """The database URL, or a :class:`ConfigurationError` naming the variable."""
+        if not self.database_url:
+            raise ConfigurationError(
+                "DATABASE_URL is not set: point it at PostgreSQL "
+                "(`laurel up` sets it for the processes it starts)"
+            )
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once, turning validation errors into a message naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LAUREL_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from exc
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """This process's environment plus ``extra``, for the processes ``laurel up`` starts."""
+    return {**os.environ, **extra}

@@ -1,0 +1,1 @@
+"""The local stack: a real Kafka broker and PostgreSQL cluster run as child processes."""

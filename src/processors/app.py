@@ -1,0 +1,128 @@
+"""The Faust application: one agent folding batches of the commands topic into Postgres.
+
+Faust acknowledges every event of a ``take_events`` batch when the agent asks for the next one,
+and also when the batch's processing raised or was cancelled (the generator's ``finally``). To
+keep offsets from being committed past what Postgres holds, the agent takes one extra reference
+on each message before processing and gives it back only after the transaction committed; a
+batch that never committed therefore never reaches the final ack, and Kafka redelivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+from psycopg_pool import AsyncConnectionPool
+
+from processors.deadletters import KafkaDeadLetterSink
+from processors.projector import BatchReport, project_batch
+from projections.store.ports import SourceRecord
+from projections.store.postgres import PostgresProjectionStore
+
+log = logging.getLogger("laurel.processor")
+
+
+@dataclass(frozen=True)
+class ProcessorOptions:
+    """What the processor needs to know; the composition root fills it from the settings."""
+
+    bootstrap_servers: str
+    database_url: str
+    commands_topic: str
+    dead_letter_topic: str
+    group: str
+    partitions: int
+    batch_max: int = 500
+    batch_within_s: float = 0.02
+    session_timeout_s: float = 10.0
+    retry_max_s: float = 30.0
+
+
+@asynccontextmanager
+async def _pool(url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+    )
+    await pool.open(wait=True, timeout=60)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def project_until_committed(
+    store: PostgresProjectionStore,
+    records: Sequence[SourceRecord],
+    sink: KafkaDeadLetterSink,
+    retry_max_s: float,
+) -> BatchReport:
+    """Project ``records``, retrying with backoff on any failure: a record is never skipped.
+
+    Decoding and rule errors never raise (they become dead letters); what raises here is the
+    database or the broker being unavailable, or a bug, and both deserve a retry, not a skip.
+    """
+    delay = 0.1
+    while True:
+        try:
+            return await project_batch(store, records, sink)
+        except Exception:
+            log.exception(
+                "batch of %d records failed; retrying in %.1fs (nothing is acknowledged)",
+                len(records), delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_max_s)
+
+
+def build_app(options: ProcessorOptions) -> faust.App:
+    """The Faust app with its projection agent; nothing connects until the worker starts."""
+    app = faust.App(
+        options.group,
+        broker=f"kafka://{options.bootstrap_servers}",
+        store="memory://",
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=options.partitions,
+        topic_allow_declare=False,
+        broker_session_timeout=options.session_timeout_s,
+        broker_heartbeat_interval=max(options.session_timeout_s / 5, 0.5),
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        stream_wait_empty=False,
+    )
+    topic = app.topic(
+        options.commands_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=options.partitions,
+    )
+
+    @app.agent(topic, concurrency=1)
+    async def project(stream: faust.StreamT[bytes]) -> None:
+        async with _pool(options.database_url) as pool:
+            store = PostgresProjectionStore(pool)
+            sink = KafkaDeadLetterSink(app.producer.send_and_wait, options.dead_letter_topic)
+            batches = cast(faust.Stream[bytes], stream).take_events(
+                options.batch_max, options.batch_within_s
+            )
+            async for events in batches:
+                messages = [event.message for event in events]
+                for message in messages:
+                    message.incref()  # held until the batch is committed (see module doc)
+                records = [
+                    SourceRecord(m.topic, m.partition, m.offset, m.key, m.value) for m in messages
+                ]
+                report = await project_until_committed(store, records, sink, options.retry_max_s)
+                for message in messages:
+                    message.ack(app.consumer)
+                log.debug("batch %s", report)
+
+    return app

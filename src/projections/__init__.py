@@ -1,0 +1,1 @@
+"""Projections: the pure rules (``core``), their storage (``store``) and read routes (``query``)."""

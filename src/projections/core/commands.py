@@ -1,0 +1,81 @@
+"""Commands: every change to a user's state, as the rules receive it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Final, Literal, TypeAlias
+
+
+class _Unset:
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Final = _Unset()
+"""Marks a user field the command leaves as it is."""
+
+
+@dataclass(frozen=True)
+class UserPatch:
+    """The user fields a command sets; :data:`UNSET` fields are left unchanged.
+
+    ``attributes`` are merged into the user's attributes, key by key.
+    """
+
+    name: str | _Unset | None = UNSET
+    email: str | _Unset | None = UNSET
+    tz: str | _Unset | None = UNSET
+    device_tokens: tuple[str, ...] | _Unset | None = UNSET
+    subscribe_to_emails: bool | _Unset = UNSET
+    sign_up_date: date | _Unset | None = UNSET
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordMetricEvent:
+    """A metric event: add ``value`` to the user's total for ``metric_key``."""
+
+    id: uuid.UUID
+    tenant: str
+    user_id: str
+    received_at: datetime
+    metric_key: str
+    value: float
+    attributes: Mapping[str, str]
+    user: UserPatch
+    idempotency_key: str | None = None
+
+    type: Literal["metric.event"] = "metric.event"
+
+
+UpsertMode: TypeAlias = Literal["create", "identify", "update"]
+
+
+@dataclass(frozen=True)
+class UpsertUser:
+    """Create (must not exist), identify (create or update) or update (must exist) a user."""
+
+    id: uuid.UUID
+    tenant: str
+    user_id: str
+    received_at: datetime
+    user: UserPatch
+    mode: UpsertMode
+
+    type: Literal["user.upsert"] = "user.upsert"
+
+
+Command: TypeAlias = RecordMetricEvent | UpsertUser

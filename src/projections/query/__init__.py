@@ -1,0 +1,1 @@
+"""Read routes of the Application API, over :mod:`projections.store`."""

@@ -1,0 +1,43 @@
+"""HTTP conventions shared by every router: the tenant header, JSON bodies, Trophy's errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NoReturn
+
+import orjson
+from fastapi import Header, HTTPException, Request
+
+MAX_TENANT_LENGTH = 255
+
+
+def fail(status: int, message: str) -> NoReturn:
+    """Answer ``status`` with Trophy's error body ``{"error": message}``."""
+    raise HTTPException(status_code=status, detail=message)
+
+
+def tenant_id(
+    tenant: Annotated[str | None, Header(alias="Tenant-ID", description="Your tenant id")] = None,
+) -> str:
+    """The request's tenant: the ``Tenant-ID`` header, or ``""`` (the default tenant)."""
+    if tenant is None:
+        return ""
+    if len(tenant) > MAX_TENANT_LENGTH or not tenant.strip():
+        fail(400, f"Tenant-ID must be 1 to {MAX_TENANT_LENGTH} non-blank characters")
+    return tenant
+
+
+async def json_body(request: Request) -> Any:
+    """The request body parsed as JSON, or a 400 naming the problem."""
+    raw = await request.body()
+    if not raw:
+        fail(400, "request body is required (JSON)")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        fail(400, f"request body is not valid JSON: {exc}")
+
+
+def json_object(value: Any, where: str = "request body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        fail(422, f"{where} must be a JSON object")
+    return value

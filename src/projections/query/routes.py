@@ -1,0 +1,111 @@
+"""Application API read routes: users, their metrics and summaries, and command outcomes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from projections.core.model import UserProfile
+from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
+from projections.query.http import fail, tenant_id
+from projections.query.shapes import event_json, pending_json, rejection_status, user_json
+from projections.store.reads import MetricTotal, ProjectionReader
+
+Tenant = Annotated[str, Depends(tenant_id)]
+
+
+def _metric_json(total: MetricTotal) -> dict[str, Any]:
+    return {
+        "id": str(total.metric_id),
+        "key": total.key,
+        "name": total.name,
+        "current": total.total,
+        "achievements": [],
+    }
+
+
+def _parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(422, f"{name} must be a YYYY-MM-DD date, got {value!r}")
+
+
+def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> APIRouter:
+    router = APIRouter()
+
+    async def existing_user(tenant: str, user_id: str) -> UserProfile:
+        profile = await reader.user(tenant, user_id)
+        if profile is None:
+            fail(404, f"User with id {user_id!r} not found")
+        return profile
+
+    async def metric_of(tenant: str, user_id: str, key: str) -> MetricTotal:
+        await existing_user(tenant, user_id)
+        for total in await reader.totals(tenant, user_id, clock()):
+            if total.key == key:
+                return total
+        fail(404, f"Metric with key {key!r} not found")
+
+    @router.get("/users/{id}", tags=["users"])
+    async def get_user(id: str, tenant: Tenant) -> Any:
+        """A user (Trophy's ``User``)."""
+        return user_json(id, await existing_user(tenant, id))
+
+    @router.get("/users/{id}/metrics", tags=["users"])
+    async def user_metrics(id: str, tenant: Tenant) -> Any:
+        """The user's total on every metric."""
+        await existing_user(tenant, id)
+        return [_metric_json(t) for t in await reader.totals(tenant, id, clock())]
+
+    @router.get("/users/{id}/metrics/{key}", tags=["users"])
+    async def user_metric(id: str, key: str, tenant: Tenant) -> Any:
+        """The user's total on one metric."""
+        return _metric_json(await metric_of(tenant, id, key))
+
+    @router.get("/users/{id}/metrics/{key}/event-summary", tags=["users"])
+    async def user_metric_summary(
+        id: str,
+        key: str,
+        tenant: Tenant,
+        aggregation: Aggregation,
+        start_date: Annotated[str, Query(alias="startDate")],
+        end_date: Annotated[str, Query(alias="endDate")],
+    ) -> Any:
+        """Totals and changes per day, week (from Monday) or month, in the user's local dates."""
+        start = _parse_date(start_date, "startDate")
+        end = _parse_date(end_date, "endDate")
+        if end < start:
+            fail(422, "endDate must not be before startDate")
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            fail(422, f"the range may span at most {MAX_RANGE_DAYS} days")
+        metric = await metric_of(tenant, id, key)
+        before, changes = await reader.daily_changes(tenant, id, metric.metric_id, start, end)
+        return [
+            {"date": p.date.isoformat(), "total": p.total, "change": p.change}
+            for p in event_summary(aggregation, start, end, before, changes)
+        ]
+
+    @router.get("/events/{event_id}", tags=["metrics"])
+    async def event_outcome(event_id: uuid.UUID, tenant: Tenant) -> Any:
+        """The outcome of a command accepted with 202: the ``EventResponse`` once processed,
+        202 while pending. Laurel's addition; Trophy has no such endpoint."""
+        found = await reader.outcomes([(tenant, event_id)])
+        if not found:
+            return JSONResponse(pending_json(str(event_id), "unknown"), status_code=202)
+        outcome = found[0]
+        if outcome.status == "rejected":
+            return JSONResponse(
+                {"error": outcome.body.get("error")},
+                status_code=rejection_status(outcome.body.get("code")),
+            )
+        if outcome.body.get("kind") == "metric.event":
+            return event_json(str(event_id), outcome.body)
+        return {"eventId": str(event_id), "status": outcome.status, **outcome.body}
+
+    return router

@@ -1,0 +1,72 @@
+"""Trophy's JSON shapes built from projection data, shared by the ingest and query routes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from projections.core.model import UserProfile
+
+EMPTY_STREAK: Mapping[str, Any] = {
+    "length": 0,
+    "frequency": "daily",
+    "started": None,
+    "periodStart": None,
+    "periodEnd": None,
+    "expires": None,
+    "extended": False,
+}
+"""Streaks are not implemented yet: every user has an empty daily streak."""
+
+
+def iso(value: Any) -> str:
+    return str(value.isoformat()).replace("+00:00", "Z")
+
+
+def user_json(user_id: str, profile: UserProfile) -> dict[str, Any]:
+    """Trophy's ``User``."""
+    return {
+        "id": user_id,
+        "email": profile.email,
+        "name": profile.name,
+        "tz": profile.tz,
+        "signUpDate": profile.sign_up_date.isoformat() if profile.sign_up_date else None,
+        "deviceTokens": list(profile.device_tokens) if profile.device_tokens is not None else None,
+        "subscribeToEmails": profile.subscribe_to_emails,
+        "attributes": dict(profile.attributes),
+        "control": False,
+        "created": iso(profile.created),
+        "updated": iso(profile.updated),
+    }
+
+
+def event_json(event_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
+    """Trophy's ``EventResponse`` from a stored metric-event outcome."""
+    body: dict[str, Any] = {
+        "eventId": event_id,
+        "metricId": outcome["metricId"],
+        "total": outcome["total"],
+        "achievements": [],
+        "currentStreak": dict(EMPTY_STREAK),
+        "points": {},
+        "leaderboards": {},
+    }
+    if outcome.get("idempotencyKey") is not None:
+        body["idempotencyKey"] = outcome["idempotencyKey"]
+        body["idempotentReplayed"] = bool(outcome["idempotentReplayed"])
+    return body
+
+
+def pending_json(command_id: str, kind: str) -> dict[str, Any]:
+    """The 202 answer when the outcome did not arrive in time (or was not waited for)."""
+    return {
+        "eventId": command_id,
+        "status": "pending",
+        "kind": kind,
+        "outcome": f"/v1/events/{command_id}",
+    }
+
+
+def rejection_status(code: object) -> int:
+    """The HTTP status for a rejected command's code."""
+    return {"not_found": 404, "conflict": 409}.get(str(code), 422)

@@ -1,0 +1,1 @@
+"""Storage adapters for projections and configuration: PostgreSQL and an in-memory twin."""

@@ -1,0 +1,146 @@
+"""Configuration tables (metrics, attributes): versioned rows, never derived from the log.
+
+An update or delete closes the current version (``valid_to = at``) and, for an update, opens
+a new one from ``at``; the processor evaluates each command against the version in force when
+the command was received.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg import AsyncConnection, errors, sql
+from psycopg_pool import AsyncConnectionPool
+
+from projections.core.model import ConfigHistory
+from projections.store.postgres import load_config
+
+ConfigTable = Literal["metrics", "attributes"]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    id: uuid.UUID
+    key: str
+    name: str
+    unit_type: str
+    units: str | None
+    created: datetime
+
+
+@dataclass(frozen=True)
+class AttributeRow:
+    id: uuid.UUID
+    key: str
+    name: str
+    type: str
+    created: datetime
+
+
+_COLUMNS: dict[ConfigTable, tuple[str, ...]] = {
+    "metrics": ("id", "key", "name", "unit_type", "units", "created"),
+    "attributes": ("id", "key", "name", "type", "created"),
+}
+_ROW_TYPES: dict[ConfigTable, type[MetricRow] | type[AttributeRow]] = {
+    "metrics": MetricRow,
+    "attributes": AttributeRow,
+}
+
+
+class DuplicateKey(Exception):
+    """A current row of the same tenant already uses this key."""
+
+
+class ConfigStore:
+    """Reads and writes the current configuration of a tenant."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    async def current(self, tenant: str, at: datetime) -> ConfigHistory:
+        """The configuration in force at ``at`` (normally the request's receive time)."""
+        async with self.pool.connection() as conn:
+            return await load_config(conn, [tenant], at, at)
+
+    async def page(self, table: ConfigTable, tenant: str, limit: int, skip: int) -> list[Any]:
+        return await self._select(table, tenant, None, limit, skip)
+
+    async def get(self, table: ConfigTable, tenant: str, row_id: uuid.UUID) -> Any | None:
+        rows = await self._select(table, tenant, row_id, 1, 0)
+        return rows[0] if rows else None
+
+    async def _select(
+        self, table: ConfigTable, tenant: str, row_id: uuid.UUID | None, limit: int, skip: int
+    ) -> list[Any]:
+        columns = _COLUMNS[table]
+        query = sql.SQL(
+            "SELECT {cols} FROM laurel.{table} WHERE tenant = %s AND valid_to IS NULL"
+            "{by_id} ORDER BY created, id LIMIT %s OFFSET %s"
+        ).format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            table=sql.Identifier(table),
+            by_id=sql.SQL(" AND id = %s" if row_id else ""),
+        )
+        params: tuple[Any, ...] = (tenant, row_id, limit, skip) if row_id else (tenant, limit, skip)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            row_type = _ROW_TYPES[table]
+            return [row_type(*row) for row in await cur.fetchall()]
+
+    async def insert(self, table: ConfigTable, tenant: str, row: Any, at: datetime) -> None:
+        """Insert a new row; raise :class:`DuplicateKey` if its key is taken."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await self._insert(conn, table, tenant, row, at)
+
+    async def _insert(
+        self, conn: AsyncConnection[Any], table: ConfigTable, tenant: str, row: Any, at: datetime
+    ) -> None:
+        columns = _COLUMNS[table]
+        query = sql.SQL(
+            "INSERT INTO laurel.{table} (tenant, {cols}, valid_from) VALUES (%s, {vals}, %s)"
+        ).format(
+            table=sql.Identifier(table),
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        )
+        try:
+            async with conn.transaction():
+                await conn.execute(query, (tenant, *(getattr(row, c) for c in columns), at))
+        except errors.UniqueViolation:
+            raise DuplicateKey(row.key) from None
+
+    async def update(
+        self, table: ConfigTable, tenant: str, row_id: uuid.UUID, changes: dict[str, Any],
+        at: datetime,
+    ) -> Any | None:  # fmt: skip
+        """Close the current version and open one with ``changes``; ``None`` if not found."""
+        async with self.pool.connection() as conn, conn.transaction():
+            current = await self._close(conn, table, tenant, row_id, at)
+            if current is None:
+                return None
+            updated = replace(current, **changes)
+            await self._insert(conn, table, tenant, updated, at)
+            return updated
+
+    async def delete(
+        self, table: ConfigTable, tenant: str, row_id: uuid.UUID, at: datetime
+    ) -> bool:
+        """Close the current version; False if there is none."""
+        async with self.pool.connection() as conn, conn.transaction():
+            return await self._close(conn, table, tenant, row_id, at) is not None
+
+    async def _close(
+        self, conn: AsyncConnection[Any], table: ConfigTable, tenant: str, row_id: uuid.UUID,
+        at: datetime,
+    ) -> Any | None:  # fmt: skip
+        columns = _COLUMNS[table]
+        query = sql.SQL(
+            "UPDATE laurel.{table} SET valid_to = greatest(%s, valid_from) "
+            "WHERE tenant = %s AND id = %s AND valid_to IS NULL RETURNING {cols}"
+        ).format(table=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
+        cur = await conn.execute(query, (at, tenant, row_id))
+        row = await cur.fetchone()
+        return _ROW_TYPES[table](*row) if row else None

@@ -1,0 +1,81 @@
+"""The in-memory twin of the projection store, for unit and contract tests."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from projections.core.fold import BatchResult, DailyKey, IdempotencyKey, Projection
+from projections.core.model import ConfigHistory, UserKey, UserState
+from projections.store.ports import DeadLetter, OutcomeRow
+
+
+@dataclass
+class MemoryData:
+    checkpoints: dict[tuple[str, int], int] = field(default_factory=dict)
+    users: dict[UserKey, UserState] = field(default_factory=dict)
+    daily: dict[DailyKey, float] = field(default_factory=dict)
+    idempotency: dict[IdempotencyKey, uuid.UUID] = field(default_factory=dict)
+    outcomes: dict[tuple[str, uuid.UUID], OutcomeRow] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+class _MemoryUnitOfWork:
+    def __init__(self, data: MemoryData, config: ConfigHistory) -> None:
+        self.data = data
+        self._config = config
+
+    async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
+        return {p: self.data.checkpoints.get((topic, p), -1) for p in partitions}
+
+    async def load(
+        self,
+        users: Iterable[UserKey],
+        commands: Iterable[tuple[str, uuid.UUID]],
+        idempotency: Iterable[IdempotencyKey],
+    ) -> Projection:
+        return Projection(
+            users={k: self.data.users[k] for k in users if k in self.data.users},
+            decided=frozenset(c for c in commands if c in self.data.outcomes),
+            idempotency={k: self.data.idempotency[k] for k in idempotency
+                         if k in self.data.idempotency},
+        )  # fmt: skip
+
+    async def config(
+        self, tenants: Iterable[str], since: datetime, until: datetime
+    ) -> ConfigHistory:
+        return self._config
+
+    async def save(
+        self,
+        result: BatchResult,
+        outcomes: Sequence[OutcomeRow],
+        dead_letters: Sequence[DeadLetter],
+        checkpoints: Mapping[tuple[str, int], int],
+    ) -> None:
+        self.data.users.update(result.users)
+        for key, change in result.daily.items():
+            self.data.daily[key] = self.data.daily.get(key, 0.0) + change
+        self.data.idempotency.update(result.idempotency)
+        for row in outcomes:
+            self.data.outcomes.setdefault((row.tenant, row.command_id), row)
+        self.data.dead_letters.extend(dead_letters)
+        self.data.checkpoints.update(checkpoints)
+
+
+class MemoryProjectionStore:
+    """Keeps the projection in dictionaries; a unit of work commits by swapping in its copy."""
+
+    def __init__(self, config: ConfigHistory | None = None) -> None:
+        self.data = MemoryData()
+        self.config = config or ConfigHistory()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[_MemoryUnitOfWork]:
+        work = _MemoryUnitOfWork(copy.deepcopy(self.data), self.config)
+        yield work
+        self.data = work.data

@@ -1,0 +1,86 @@
+"""The storage port the batch projector writes through, implemented for PostgreSQL and memory.
+
+A unit of work is one transaction: it locks the partitions' checkpoints (fencing any other
+worker that still believes it owns them), loads what the batch touches, and saves the fold's
+result, the outcomes, the dead letters and the new checkpoints together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from projections.core.fold import BatchResult, IdempotencyKey, Projection
+from projections.core.model import ConfigHistory, UserKey
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One record of the commands topic, as the processor received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the processor could not apply, with the reason."""
+
+    record: SourceRecord
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """A decided command's outcome, stored for synchronous answers and idempotent reads."""
+
+    tenant: str
+    command_id: uuid.UUID
+    user_id: str
+    status: str
+    body: Mapping[str, object]
+    source: SourceRecord
+
+
+class ProjectionUnitOfWork(Protocol):
+    async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
+        """Lock and return the last applied offset per partition (-1 when none)."""
+        ...
+
+    async def load(
+        self,
+        users: Iterable[UserKey],
+        commands: Iterable[tuple[str, uuid.UUID]],
+        idempotency: Iterable[IdempotencyKey],
+    ) -> Projection:
+        """The projection restricted to what a batch names."""
+        ...
+
+    async def config(
+        self, tenants: Iterable[str], since: datetime, until: datetime
+    ) -> ConfigHistory:
+        """Configuration versions of ``tenants`` holding at some time in [since, until]."""
+        ...
+
+    async def save(
+        self,
+        result: BatchResult,
+        outcomes: Sequence[OutcomeRow],
+        dead_letters: Sequence[DeadLetter],
+        checkpoints: Mapping[tuple[str, int], int],
+    ) -> None:
+        """Write everything of the batch; visible only when the unit of work commits."""
+        ...
+
+
+class ProjectionStore(Protocol):
+    def unit_of_work(self) -> AbstractAsyncContextManager[ProjectionUnitOfWork]:
+        """A transaction that commits on a clean exit and rolls back on an exception."""
+        ...

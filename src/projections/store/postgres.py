@@ -1,0 +1,319 @@
+"""The PostgreSQL projection store: one transaction per batch, in the active projection schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from projections.core.fold import BatchResult, IdempotencyKey, Projection
+from projections.core.model import (
+    AttributeVersion,
+    ConfigHistory,
+    MetricVersion,
+    UserKey,
+    UserProfile,
+    UserState,
+)
+from projections.store.ports import DeadLetter, OutcomeRow
+
+OUTCOMES_CHANNEL = "laurel_outcomes"
+"""NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
+_NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
+
+
+def _profile_from_row(row: Sequence[Any]) -> UserProfile:
+    (name, email, tz, tokens, subscribe, attributes, sign_up, created, updated) = row
+    return UserProfile(
+        created=created,
+        updated=updated,
+        name=name,
+        email=email,
+        tz=tz,
+        device_tokens=tuple(tokens) if tokens is not None else None,
+        subscribe_to_emails=subscribe,
+        sign_up_date=sign_up,
+        attributes=attributes or {},
+    )
+
+
+USER_COLUMNS = (
+    "name, email, tz, device_tokens, subscribe_to_emails, attributes, sign_up_date, "
+    "created, updated"
+)
+
+
+async def load_config(
+    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
+) -> ConfigHistory:
+    """Configuration versions of ``tenants`` that hold at some instant of [since, until]."""
+    tenant_list = sorted(set(tenants))
+    window = "tenant = ANY(%s) AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
+    metrics = await conn.execute(
+        "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
+        f"FROM laurel.metrics WHERE {window}",
+        (tenant_list, until, since),
+    )
+    metric_versions = tuple(
+        MetricVersion(
+            tenant=t, id=i, key=k, name=n, unit_type=ut, units=u, valid_from=vf, valid_to=vt
+        )
+        for (t, i, k, n, ut, u, vf, vt) in await metrics.fetchall()
+    )
+    attributes = await conn.execute(
+        "SELECT tenant, id, key, name, type, valid_from, valid_to "
+        f"FROM laurel.attributes WHERE {window}",
+        (tenant_list, until, since),
+    )
+    attribute_versions = tuple(
+        AttributeVersion(tenant=t, id=i, key=k, name=n, type=ty, valid_from=vf, valid_to=vt)
+        for (t, i, k, n, ty, vf, vt) in await attributes.fetchall()
+    )
+    return ConfigHistory(metrics=metric_versions, attributes=attribute_versions)
+
+
+class _PostgresUnitOfWork:
+    def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
+        self.conn = conn
+        self.schema = schema
+        self._s = sql.Identifier(schema)
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(s=self._s)
+
+    async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
+        parts = sorted(set(partitions))
+        await self.conn.execute(
+            self._q(
+                "INSERT INTO {s}.checkpoints (topic, partition, last_offset) "
+                "SELECT %s, p, -1 FROM unnest(%s::int[]) AS p ON CONFLICT DO NOTHING"
+            ),
+            (topic, parts),
+        )
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT partition, last_offset FROM {s}.checkpoints "
+                "WHERE topic = %s AND partition = ANY(%s) ORDER BY partition FOR UPDATE"
+            ),
+            (topic, parts),
+        )
+        return {p: o for p, o in await cur.fetchall()}
+
+    async def load(
+        self,
+        users: Iterable[UserKey],
+        commands: Iterable[tuple[str, uuid.UUID]],
+        idempotency: Iterable[IdempotencyKey],
+    ) -> Projection:
+        keys = sorted(set(users))
+        tenants, ids = [k[0] for k in keys], [k[1] for k in keys]
+        profiles: dict[UserKey, UserProfile] = {}
+        cur = await self.conn.execute(
+            self._q(
+                f"SELECT tenant, user_id, {USER_COLUMNS} FROM {{s}}.users "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            (tenants, ids),
+        )
+        for row in await cur.fetchall():
+            profiles[(row[0], row[1])] = _profile_from_row(row[2:])
+        totals: dict[UserKey, dict[uuid.UUID, float]] = {}
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT tenant, user_id, metric_id, total FROM {s}.metric_totals "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            (tenants, ids),
+        )
+        for tenant, user_id, metric_id, total in await cur.fetchall():
+            totals.setdefault((tenant, user_id), {})[metric_id] = total
+        states = {
+            key: UserState(key[0], key[1], profiles.get(key), totals.get(key, {}))
+            for key in keys
+            if key in profiles or key in totals
+        }
+
+        command_list = sorted(set(commands))
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT tenant, command_id FROM {s}.command_outcomes WHERE (tenant, command_id) "
+                "IN (SELECT * FROM unnest(%s::text[], %s::uuid[]))"
+            ),
+            ([c[0] for c in command_list], [c[1] for c in command_list]),
+        )
+        decided = frozenset((t, c) for t, c in await cur.fetchall())
+
+        idem = sorted(set(idempotency))
+        found: dict[IdempotencyKey, uuid.UUID] = {}
+        if idem:
+            cur = await self.conn.execute(
+                self._q(
+                    "SELECT tenant, user_id, metric_key, key, event_id FROM {s}.idempotency_keys "
+                    "WHERE (tenant, user_id, metric_key, key) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]))"
+                ),
+                tuple([k[i] for k in idem] for i in range(4)),
+            )
+            for t, u, m, k, event_id in await cur.fetchall():
+                found[(t, u, m, k)] = event_id
+        return Projection(users=states, decided=decided, idempotency=found)
+
+    async def config(
+        self, tenants: Iterable[str], since: datetime, until: datetime
+    ) -> ConfigHistory:
+        return await load_config(self.conn, tenants, since, until)
+
+    async def save(
+        self,
+        result: BatchResult,
+        outcomes: Sequence[OutcomeRow],
+        dead_letters: Sequence[DeadLetter],
+        checkpoints: Mapping[tuple[str, int], int],
+    ) -> None:
+        conn = self.conn
+        async with conn.cursor() as cur:
+            users = [s for s in result.users.values() if s.profile is not None]
+            if users:
+                await cur.executemany(
+                    self._q(
+                        f"INSERT INTO {{s}}.users (tenant, user_id, {USER_COLUMNS}) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (tenant, user_id) DO UPDATE SET name = EXCLUDED.name, "
+                        "email = EXCLUDED.email, tz = EXCLUDED.tz, "
+                        "device_tokens = EXCLUDED.device_tokens, "
+                        "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
+                        "attributes = EXCLUDED.attributes, sign_up_date = EXCLUDED.sign_up_date, "
+                        "updated = EXCLUDED.updated"
+                    ),
+                    [_user_params(s) for s in users],
+                )
+            totals = [
+                (key[0], key[1], metric_id, result.users[key].totals[metric_id],
+                 _updated(result.users[key]))
+                for key, metric_id in sorted(result.changed_totals)
+            ]  # fmt: skip
+            if totals:
+                await cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total, updated)"
+                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant, user_id, metric_id) "
+                        "DO UPDATE SET total = EXCLUDED.total, updated = EXCLUDED.updated"
+                    ),
+                    totals,
+                )
+            if result.daily:
+                await cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.metric_daily (tenant, user_id, metric_id, day, change) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant, user_id, metric_id, day)"
+                        " DO UPDATE SET change = {s}.metric_daily.change + EXCLUDED.change"
+                    ),
+                    [(*key, change) for key, change in sorted(result.daily.items())],
+                )
+            if result.idempotency:
+                await cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.idempotency_keys "
+                        "(tenant, user_id, metric_key, key, event_id) VALUES (%s, %s, %s, %s, %s)"
+                    ),
+                    [(*key, event_id) for key, event_id in result.idempotency.items()],
+                )
+            if outcomes:
+                await cur.executemany(
+                    self._q(
+                        "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, "
+                        'body, topic, partition, "offset") VALUES (%s, %s, %s, %s, %s, %s, %s, %s)'
+                    ),
+                    [
+                        (o.tenant, o.command_id, o.user_id, o.status, Jsonb(o.body),
+                         o.source.topic, o.source.partition, o.source.offset)
+                        for o in outcomes
+                    ],
+                )  # fmt: skip
+            if dead_letters:
+                await cur.executemany(
+                    self._q(
+                        'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, '
+                        "value) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                    ),
+                    [
+                        (d.record.topic, d.record.partition, d.record.offset, d.reason,
+                         d.record.key, d.record.value)
+                        for d in dead_letters
+                    ],
+                )  # fmt: skip
+            await cur.executemany(
+                self._q(
+                    "UPDATE {s}.checkpoints SET last_offset = %s, updated = now() "
+                    "WHERE topic = %s AND partition = %s"
+                ),
+                [(offset, topic, partition) for (topic, partition), offset in checkpoints.items()],
+            )
+            for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
+                await cur.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
+
+
+def _updated(state: UserState) -> datetime:
+    assert state.profile is not None
+    return state.profile.updated
+
+
+def _user_params(state: UserState) -> tuple[Any, ...]:
+    p = state.profile
+    assert p is not None
+    tokens = Jsonb(list(p.device_tokens)) if p.device_tokens is not None else None
+    sign_up: date | None = p.sign_up_date
+    return (
+        state.tenant, state.user_id, p.name, p.email, p.tz, tokens, p.subscribe_to_emails,
+        Jsonb(dict(p.attributes)), sign_up, p.created, p.updated,
+    )  # fmt: skip
+
+
+def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """Split ``pairs`` into JSON arrays that each fit in one NOTIFY payload."""
+    payloads: list[str] = []
+    chunk: list[tuple[str, str]] = []
+    size = 2
+    for pair in pairs:
+        item = len(orjson.dumps(pair)) + 1
+        if chunk and size + item > _NOTIFY_LIMIT:
+            payloads.append(orjson.dumps(chunk).decode())
+            chunk, size = [], 2
+        chunk.append(pair)
+        size += item
+    if chunk:
+        payloads.append(orjson.dumps(chunk).decode())
+    return payloads
+
+
+async def active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> str:
+    """The projection schema that serves reads and receives writes."""
+    suffix = " FOR SHARE" if lock else ""
+    cur = await conn.execute(f"SELECT schema_name FROM laurel.active_projection{suffix}")
+    row = await cur.fetchone()
+    if row is None:
+        raise RuntimeError("no active projection schema: run `laurel migrate`")
+    return str(row[0])
+
+
+class PostgresProjectionStore:
+    """Writes batches into the active projection schema (or a fixed one, for replay)."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], schema: str | None = None) -> None:
+        self.pool = pool
+        self.schema = schema
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[_PostgresUnitOfWork]:
+        async with self.pool.connection() as conn, conn.transaction():
+            # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this batch,
+            # and this batch sees the switch if it came first.
+            schema = self.schema or await active_schema(conn, lock=True)
+            yield _PostgresUnitOfWork(conn, schema)

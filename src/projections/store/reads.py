@@ -1,0 +1,104 @@
+"""Read queries over the active projection schema, for the query routes and the waiter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from projections.core.model import UserProfile
+from projections.store.postgres import USER_COLUMNS, _profile_from_row, active_schema
+
+PROJECTION_CHANNEL = "laurel_projection"
+"""NOTIFY channel announcing that reads switched to another projection schema."""
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    tenant: str
+    command_id: uuid.UUID
+    user_id: str
+    status: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MetricTotal:
+    metric_id: uuid.UUID
+    key: str
+    name: str
+    total: float
+
+
+class ProjectionReader:
+    """Queries the active projection schema, which it caches until told of a switch."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+        self._schema: str | None = None
+
+    def forget_schema(self) -> None:
+        """Re-read the active schema on the next query (after a replay's switch)."""
+        self._schema = None
+
+    async def _q(self, conn: AsyncConnection[Any], text: str) -> sql.Composed:
+        if self._schema is None:
+            self._schema = await active_schema(conn)
+        return sql.SQL(text).format(s=sql.Identifier(self._schema))
+
+    async def user(self, tenant: str, user_id: str) -> UserProfile | None:
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn, f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE tenant = %s AND user_id = %s"
+            )
+            row = await (await conn.execute(query, (tenant, user_id))).fetchone()
+            return _profile_from_row(row) if row else None
+
+    async def totals(self, tenant: str, user_id: str, at: datetime) -> list[MetricTotal]:
+        """The user's total on every metric in force at ``at`` (0 where nothing was recorded)."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT m.id, m.key, m.name, coalesce(t.total, 0) FROM laurel.metrics m "
+                "LEFT JOIN {s}.metric_totals t ON t.tenant = m.tenant AND t.metric_id = m.id "
+                "AND t.user_id = %s WHERE m.tenant = %s AND m.valid_from <= %s "
+                "AND (m.valid_to IS NULL OR m.valid_to > %s) ORDER BY m.created, m.id",
+            )
+            cur = await conn.execute(query, (user_id, tenant, at, at))
+            return [MetricTotal(*row) for row in await cur.fetchall()]
+
+    async def daily_changes(
+        self, tenant: str, user_id: str, metric_id: uuid.UUID, start: date, end: date
+    ) -> tuple[float, dict[date, float]]:
+        """The total before ``start`` and the change on each day of [start, end]."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT coalesce(sum(change) FILTER (WHERE day < %s), 0), "
+                "coalesce(jsonb_object_agg(day, change) FILTER (WHERE day >= %s), '{{}}') "
+                "FROM {s}.metric_daily WHERE tenant = %s AND user_id = %s AND metric_id = %s "
+                "AND day <= %s",
+            )
+            cur = await conn.execute(query, (start, start, tenant, user_id, metric_id, end))
+            row = await cur.fetchone()
+            assert row is not None
+            before, changes = row
+            return float(before), {date.fromisoformat(d): float(c) for d, c in changes.items()}
+
+    async def outcomes(self, keys: Iterable[tuple[str, uuid.UUID]]) -> list[StoredOutcome]:
+        pairs = list(keys)
+        if not pairs:
+            return []
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT tenant, command_id, user_id, status, body FROM {s}.command_outcomes "
+                "WHERE (tenant, command_id) IN (SELECT * FROM unnest(%s::text[], %s::uuid[]))",
+            )
+            cur = await conn.execute(query, ([p[0] for p in pairs], [p[1] for p in pairs]))
+            return [StoredOutcome(*row) for row in await cur.fetchall()]
