@@ -279,11 +279,17 @@ def build_admin_router(ingest: Ingest) -> APIRouter:
                 check_metric_event(config, tenant, key, attributes, patch.attributes, now)
                 commands.append(
                     RecordMetricEvent(
-                        id=new_command_id(), tenant=tenant, user_id=user_id, received_at=now,
-                        metric_key=key, value=parse_value(item.get("value")),
-                        attributes=attributes, user=patch, idempotency_key=idem,
+                        id=new_command_id(),
+                        tenant=tenant,
+                        user_id=user_id,
+                        received_at=now,
+                        metric_key=key,
+                        value=parse_value(item.get("value")),
+                        attributes=attributes,
+                        user=patch,
+                        idempotency_key=idem,
                     )
-                )  # fmt: skip
+                )
             except (ContractError, RuleViolation) as exc:
                 raise ItemError(str(exc)) from None
 

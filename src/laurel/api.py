@@ -45,8 +45,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))  # fmt: skip
+        return JSONResponse(
+            {"error": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -64,9 +67,12 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     """The api process's application; connections open in the lifespan, not here."""
     database_url = settings.require_database_url()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        database_url, min_size=1, max_size=settings.db_pool_max,
-        kwargs={"autocommit": True}, open=False,
-    )  # fmt: skip
+        database_url,
+        min_size=1,
+        max_size=settings.db_pool_max,
+        kwargs={"autocommit": True},
+        open=False,
+    )
     reader = ProjectionReader(pool)
     waiter = OutcomeWaiter(reader)
     publisher = KafkaCommandPublisher(settings.bootstrap_servers, settings.commands_topic)
@@ -84,9 +90,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=60)
         await ensure_topics(
-            settings.bootstrap_servers, settings.commands_topic, settings.dead_letter_topic,
+            settings.bootstrap_servers,
+            settings.commands_topic,
+            settings.dead_letter_topic,
             settings.partitions,
-        )  # fmt: skip
+        )
         await publisher.start()
         await listener.start()
         try:

@@ -88,9 +88,13 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
     database_url = settings.require_database_url()
     migrate(database_url)
     asyncio.run(
-        ensure_topics(settings.bootstrap_servers, settings.commands_topic,
-                      settings.dead_letter_topic, settings.partitions)
-    )  # fmt: skip
+        ensure_topics(
+            settings.bootstrap_servers,
+            settings.commands_topic,
+            settings.dead_letter_topic,
+            settings.partitions,
+        )
+    )
     options = ProcessorOptions(
         bootstrap_servers=settings.bootstrap_servers,
         database_url=database_url,

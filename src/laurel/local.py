@@ -29,8 +29,12 @@ class ServiceStatus:
     healthy: bool
 
     def as_json(self) -> dict[str, object]:
-        return {"name": self.name, "pid": self.pid, "address": self.address,
-                "healthy": self.healthy}  # fmt: skip
+        return {
+            "name": self.name,
+            "pid": self.pid,
+            "address": self.address,
+            "healthy": self.healthy,
+        }
 
 
 def _http_ok(url: str) -> bool:
@@ -120,20 +124,31 @@ class LocalStack:
         s = self.settings
         found = []
         if self.kafka is not None:
-            found.append(ServiceStatus("kafka", self.kafka.process.pid(), self.kafka.bootstrap,
-                                       self.kafka.healthy()))  # fmt: skip
+            found.append(
+                ServiceStatus(
+                    "kafka", self.kafka.process.pid(), self.kafka.bootstrap, self.kafka.healthy()
+                )
+            )
         if s.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
             cluster = self.postgres()
             assert cluster is not None
             running = cluster.running()
             found.append(
-                ServiceStatus("postgres", cluster.pid() if running else None,
-                              f"127.0.0.1:{s.postgres_port}", running and cluster.healthy())
-            )  # fmt: skip
+                ServiceStatus(
+                    "postgres",
+                    cluster.pid() if running else None,
+                    f"127.0.0.1:{s.postgres_port}",
+                    running and cluster.healthy(),
+                )
+            )
         found.append(
-            ServiceStatus("api", self.api.pid(), self.api_url,
-                          self.api.pid() is not None and _http_ok(self.api_url + "/health"))
-        )  # fmt: skip
+            ServiceStatus(
+                "api",
+                self.api.pid(),
+                self.api_url,
+                self.api.pid() is not None and _http_ok(self.api_url + "/health"),
+            )
+        )
         pid = self.processor.pid()
         found.append(ServiceStatus("processor", pid, f"group {s.processor_group}", pid is not None))
         return found

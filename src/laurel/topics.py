@@ -15,9 +15,12 @@ INFINITE = "-1"
 
 
 async def ensure_topics(
-    bootstrap_servers: str, commands_topic: str, dead_letter_topic: str, partitions: int,
+    bootstrap_servers: str,
+    commands_topic: str,
+    dead_letter_topic: str,
+    partitions: int,
     timeout_s: float = 60.0,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Create both topics with infinite retention unless they exist; return those created.
 
     The commands topic is the system of record, so nothing is ever deleted from it. An existing
@@ -30,11 +33,15 @@ async def ensure_topics(
             await admin.start()
             existing = set(await admin.list_topics())
             wanted = [
-                NewTopic(name, num_partitions=n, replication_factor=1,
-                         topic_configs={"retention.ms": INFINITE, "retention.bytes": INFINITE})
+                NewTopic(
+                    name,
+                    num_partitions=n,
+                    replication_factor=1,
+                    topic_configs={"retention.ms": INFINITE, "retention.bytes": INFINITE},
+                )
                 for name, n in ((commands_topic, partitions), (dead_letter_topic, 1))
                 if name not in existing
-            ]  # fmt: skip
+            ]
             if wanted:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(wanted)

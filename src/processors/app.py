@@ -73,8 +73,9 @@ async def project_until_committed(
         except Exception:
             log.exception(
                 "batch of %d records failed; retrying in %.1fs (nothing is acknowledged)",
-                len(records), delay,
-            )  # fmt: skip
+                len(records),
+                delay,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, retry_max_s)
 

@@ -118,5 +118,7 @@ def _warn_on_gaps(fresh: Sequence[SourceRecord], checkpoints: Mapping[int, int])
             log.error(
                 "partition %d: first record at offset %d but checkpoint is %d; records between "
                 "were never applied here (consumer offsets ahead of the projection?)",
-                record.partition, record.offset, last,
-            )  # fmt: skip
+                record.partition,
+                record.offset,
+                last,
+            )

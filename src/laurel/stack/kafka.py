@@ -81,13 +81,20 @@ class KafkaBroker:
             out = staging / "libs"
             result = subprocess.run(
                 [
-                    "mvn", "-q", "-B", "-f", str(pom),
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(pom),
                     f"-Dkafka.version={self.version}",
-                    "dependency:copy-dependencies", "-DincludeScope=runtime",
+                    "dependency:copy-dependencies",
+                    "-DincludeScope=runtime",
                     f"-DoutputDirectory={out}",
                 ],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if result.returncode != 0 or not any(out.glob(f"kafka_2.13-{self.version}.jar")):
                 raise ServiceFailed(
                     f"Maven could not fetch Apache Kafka {self.version}:\n"
@@ -108,8 +115,11 @@ class KafkaBroker:
         argv += [
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.dir / 'logs'}",
-            "-cp", f"{self.libs}/*", main, *args,
-        ]  # fmt: skip
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
+        ]
         return argv
 
     def configure(self) -> None:
@@ -144,17 +154,30 @@ class KafkaBroker:
         (self.dir / "log4j2.properties").write_text(_LOG4J2)
         if (data / "meta.properties").exists():
             return
-        cluster_id = subprocess.run(
-            self._java("kafka.tools.StorageTool", "random-uuid"),
-            capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        cluster_id = (
+            subprocess.run(
+                self._java("kafka.tools.StorageTool", "random-uuid"),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         result = subprocess.run(
             self._java(
-                "kafka.tools.StorageTool", "format", "--standalone",
-                "-t", cluster_id, "-c", str(self.config_file),
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.config_file),
             ),
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise ServiceFailed(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
 
@@ -176,8 +199,9 @@ class KafkaBroker:
             except FileNotFoundError:
                 return False
 
-        require_started(self.process, lambda: started() and port_open("127.0.0.1", self.port),
-                        timeout_s)  # fmt: skip
+        require_started(
+            self.process, lambda: started() and port_open("127.0.0.1", self.port), timeout_s
+        )
         return True
 
     def running(self) -> bool:

@@ -113,9 +113,16 @@ class PostgresCluster:
         self._chown(self.data)
         try:
             self._run(
-                "initdb", "-D", str(self.data), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
-            )  # fmt: skip
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with (self.data / "postgresql.auto.conf").open("a") as conf:
@@ -149,9 +156,18 @@ class PostgresCluster:
         started = False
         if not self.running():
             self._run(
-                "pg_ctl", "start", "-D", str(self.data), "-l", str(self.log_file),
-                "-w", "-t", str(int(timeout_s)), "-o", f"-p {self.port}",
-            )  # fmt: skip
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(int(timeout_s)),
+                "-o",
+                f"-p {self.port}",
+            )
             started = True
         if not wait_until(lambda: port_open("127.0.0.1", self.port), timeout_s):
             raise ServiceFailed(f"PostgreSQL is not listening on {self.port}; see {self.log_file}")
@@ -174,6 +190,10 @@ class PostgresCluster:
         return True
 
     def version(self) -> str:
-        out = subprocess.run([str(self.bin_dir / "postgres"), "--version"],
-                             capture_output=True, text=True, check=False)  # fmt: skip
+        out = subprocess.run(
+            [str(self.bin_dir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return out.stdout.strip()

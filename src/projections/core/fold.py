@@ -87,8 +87,12 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
                     day_key = (command.tenant, command.user_id, recorded.metric_id, recorded.day)
                     daily[day_key] = daily.get(day_key, 0.0) + command.value
                     if command.idempotency_key is not None:
-                        idem = (command.tenant, command.user_id, command.metric_key,
-                                command.idempotency_key)  # fmt: skip
+                        idem = (
+                            command.tenant,
+                            command.user_id,
+                            command.metric_key,
+                            command.idempotency_key,
+                        )
                         idempotency[idem] = new_keys[idem] = command.id
             else:
                 state, outcome = _upsert_user(state, command, config)
@@ -117,9 +121,13 @@ def _metric_event(
     idempotency: Mapping[IdempotencyKey, uuid.UUID],
 ) -> tuple[UserState, MetricEventRecorded]:
     metric = check_metric_event(
-        config, event.tenant, event.metric_key, event.attributes, event.user.attributes,
+        config,
+        event.tenant,
+        event.metric_key,
+        event.attributes,
+        event.user.attributes,
         event.received_at,
-    )  # fmt: skip
+    )
     if (
         event.idempotency_key is not None
         and (event.tenant, event.user_id, event.metric_key, event.idempotency_key) in idempotency

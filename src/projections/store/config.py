@@ -113,9 +113,13 @@ class ConfigStore:
             raise DuplicateKey(row.key) from None
 
     async def update(
-        self, table: ConfigTable, tenant: str, row_id: uuid.UUID, changes: dict[str, Any],
+        self,
+        table: ConfigTable,
+        tenant: str,
+        row_id: uuid.UUID,
+        changes: dict[str, Any],
         at: datetime,
-    ) -> Any | None:  # fmt: skip
+    ) -> Any | None:
         """Close the current version and open one with ``changes``; ``None`` if not found."""
         async with self.pool.connection() as conn, conn.transaction():
             current = await self._close(conn, table, tenant, row_id, at)
@@ -133,9 +137,13 @@ class ConfigStore:
             return await self._close(conn, table, tenant, row_id, at) is not None
 
     async def _close(
-        self, conn: AsyncConnection[Any], table: ConfigTable, tenant: str, row_id: uuid.UUID,
+        self,
+        conn: AsyncConnection[Any],
+        table: ConfigTable,
+        tenant: str,
+        row_id: uuid.UUID,
         at: datetime,
-    ) -> Any | None:  # fmt: skip
+    ) -> Any | None:
         columns = _COLUMNS[table]
         query = sql.SQL(
             "UPDATE laurel.{table} SET valid_to = greatest(%s, valid_from) "

@@ -41,9 +41,10 @@ class _MemoryUnitOfWork:
         return Projection(
             users={k: self.data.users[k] for k in users if k in self.data.users},
             decided=frozenset(c for c in commands if c in self.data.outcomes),
-            idempotency={k: self.data.idempotency[k] for k in idempotency
-                         if k in self.data.idempotency},
-        )  # fmt: skip
+            idempotency={
+                k: self.data.idempotency[k] for k in idempotency if k in self.data.idempotency
+            },
+        )
 
     async def config(
         self, tenants: Iterable[str], since: datetime, until: datetime

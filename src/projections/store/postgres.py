@@ -195,10 +195,15 @@ class _PostgresUnitOfWork:
                     [_user_params(s) for s in users],
                 )
             totals = [
-                (key[0], key[1], metric_id, result.users[key].totals[metric_id],
-                 _updated(result.users[key]))
+                (
+                    key[0],
+                    key[1],
+                    metric_id,
+                    result.users[key].totals[metric_id],
+                    _updated(result.users[key]),
+                )
                 for key, metric_id in sorted(result.changed_totals)
-            ]  # fmt: skip
+            ]
             if totals:
                 await cur.executemany(
                     self._q(
@@ -232,11 +237,19 @@ class _PostgresUnitOfWork:
                         'body, topic, partition, "offset") VALUES (%s, %s, %s, %s, %s, %s, %s, %s)'
                     ),
                     [
-                        (o.tenant, o.command_id, o.user_id, o.status, Jsonb(o.body),
-                         o.source.topic, o.source.partition, o.source.offset)
+                        (
+                            o.tenant,
+                            o.command_id,
+                            o.user_id,
+                            o.status,
+                            Jsonb(o.body),
+                            o.source.topic,
+                            o.source.partition,
+                            o.source.offset,
+                        )
                         for o in outcomes
                     ],
-                )  # fmt: skip
+                )
             if dead_letters:
                 await cur.executemany(
                     self._q(
@@ -244,11 +257,17 @@ class _PostgresUnitOfWork:
                         "value) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
                     ),
                     [
-                        (d.record.topic, d.record.partition, d.record.offset, d.reason,
-                         d.record.key, d.record.value)
+                        (
+                            d.record.topic,
+                            d.record.partition,
+                            d.record.offset,
+                            d.reason,
+                            d.record.key,
+                            d.record.value,
+                        )
                         for d in dead_letters
                     ],
-                )  # fmt: skip
+                )
             await cur.executemany(
                 self._q(
                     "UPDATE {s}.checkpoints SET last_offset = %s, updated = now() "
@@ -271,9 +290,18 @@ def _user_params(state: UserState) -> tuple[Any, ...]:
     tokens = Jsonb(list(p.device_tokens)) if p.device_tokens is not None else None
     sign_up: date | None = p.sign_up_date
     return (
-        state.tenant, state.user_id, p.name, p.email, p.tz, tokens, p.subscribe_to_emails,
-        Jsonb(dict(p.attributes)), sign_up, p.created, p.updated,
-    )  # fmt: skip
+        state.tenant,
+        state.user_id,
+        p.name,
+        p.email,
+        p.tz,
+        tokens,
+        p.subscribe_to_emails,
+        Jsonb(dict(p.attributes)),
+        sign_up,
+        p.created,
+        p.updated,
+    )
 
 
 def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:

@@ -1,0 +1,35 @@
+# Two entry points matter: `make up` (the whole local stack) and `make test` (every check).
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: up down status test lint unit integration e2e bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+up: $(BIN)/.installed  ## start Kafka, PostgreSQL, the api and the processor; prints the API's address
+	$(BIN)/laurel up
+
+down: $(BIN)/.installed
+	$(BIN)/laurel down
+
+status: $(BIN)/.installed
+	$(BIN)/laurel status
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint  ## lint, type-check, then unit, integration and end-to-end tests against real Kafka and Postgres
+	$(BIN)/pytest
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest tests/unit
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.pipeline

@@ -1,0 +1,91 @@
+"""SIGKILL the processor mid-stream, repeatedly; the projection must equal the log's fold."""
+
+from __future__ import annotations
+
+import functools
+import random
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from tests.support.config import create_metric
+from tests.support.infra import Namespace
+from tests.support.kafka import produce
+from tests.support.processes import LaurelProcesses
+from tests.support.reference import (
+    projected_daily,
+    projected_totals,
+    reference_fold,
+    reference_totals,
+)
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 6000
+USERS = 40
+
+
+def at_least(database_url: str, count: int) -> bool:
+    return decided(database_url) >= count
+
+
+def decided(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM laurel_p1.command_outcomes").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: Namespace) -> None:
+    metric_id = create_metric(namespace.database_url, "steps")
+    rng = random.Random(7)
+    values = [rng.choice([1, 2, 3, 5, -1, 0.5]) for _ in range(EVENTS)]
+    users = [f"user-{rng.randrange(USERS)}" for _ in range(EVENTS)]
+    records = []
+    for user, value in zip(users, values, strict=True):
+        command = RecordMetricEvent(
+            id=new_command_id(),
+            tenant="",
+            user_id=user,
+            received_at=datetime.now(UTC),
+            metric_key="steps",
+            value=value,
+            attributes={},
+            user=UserPatch(),
+        )
+        records.append((record_key("", user), encode(command)))
+    # Every tenth record is sent twice, as a producer retrying without idempotence would.
+    records += records[::10]
+    await produce(namespace.bootstrap_servers, namespace.commands_topic, records)
+
+    procs = LaurelProcesses(namespace, extra_env={"LAUREL_PROCESSOR_BATCH_MAX": "200"})
+    kills = 0
+    try:
+        for target in (EVENTS // 5, EVENTS // 2, (EVENTS * 4) // 5):
+            procs.start_processor()
+            reached = functools.partial(at_least, namespace.database_url, target)
+            wait_for(reached, 120, f"{target} decided commands")
+            procs.kill_processor()
+            kills += 1
+        assert decided(namespace.database_url) < EVENTS, "killed too late to prove anything"
+        procs.start_processor()
+        wait_for(lambda: decided(namespace.database_url) >= EVENTS, 180, "every command")
+    finally:
+        procs.stop()
+
+    assert kills == 3
+    assert decided(namespace.database_url) == EVENTS
+    expected: dict[str, float] = {}
+    for user, value in zip(users, values, strict=True):
+        expected[user] = expected.get(user, 0.0) + value
+    totals = projected_totals(namespace.database_url)
+    assert {key[1]: total for (key, _), total in totals.items()} == pytest.approx(expected)
+    assert {m for (_, m) in totals} == {metric_id}
+
+    reference = await reference_fold(
+        namespace.bootstrap_servers, namespace.commands_topic, namespace.database_url
+    )
+    assert reference_totals(reference) == totals  # bit-for-bit: same order, same floats
+    assert projected_daily(namespace.database_url) == reference.data.daily

@@ -1,0 +1,102 @@
+"""`laurel up` / `status` / `down` as a user runs them: a whole stack in a fresh home."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.infra import free_port
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def laurel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "laurel.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_up_status_revive_and_down_leave_nothing_behind() -> None:
+    home = Path(tempfile.mkdtemp(prefix="laurel-up-"))
+    home.chmod(0o755)
+    api_port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
+    }
+    env |= {
+        "LAUREL_HOME": str(home),
+        "LAUREL_API_PORT": str(api_port),
+        "LAUREL_KAFKA_PORT": str(free_port()),
+        "LAUREL_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "LAUREL_POSTGRES_PORT": str(free_port()),
+    }
+    pids: list[int] = []
+    try:
+        up = laurel(env, "up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"http://127.0.0.1:{api_port}" in up.stdout
+
+        status = laurel(env, "status", "--json")
+        services = {s["name"]: s for s in json.loads(status.stdout)}
+        assert set(services) == {"kafka", "postgres", "api", "processor"}
+        assert all(s["healthy"] for s in services.values()), services
+        assert status.returncode == 0
+        pids = [s["pid"] for s in services.values()]
+
+        base = f"http://127.0.0.1:{api_port}"
+        metric = httpx.post(f"{base}/admin/v1/metrics", json=[{"name": "Runs", "key": "runs"}])
+        assert metric.status_code == 201
+        event = httpx.post(
+            f"{base}/v1/metrics/runs/event", timeout=30, json={"user": {"id": "zoe"}, "value": 5}
+        )
+        assert event.status_code in (201, 202), event.text
+        wait_for(
+            lambda: httpx.get(f"{base}/v1/users/zoe/metrics/runs").status_code == 200,
+            60,
+            "zoe's total",
+        )
+        assert httpx.get(f"{base}/v1/users/zoe/metrics/runs").json()["current"] == 5
+
+        os.kill(services["processor"]["pid"], signal.SIGKILL)
+        wait_for(lambda: not alive(services["processor"]["pid"]), 10, "the processor to die")
+        down_status = laurel(env, "status", "--json")
+        assert down_status.returncode == 3
+        assert {s["name"]: s["healthy"] for s in json.loads(down_status.stdout)}[
+            "processor"
+        ] is False
+
+        again = laurel(env, "up", "--json")
+        assert again.returncode == 0, again.stderr
+        revived = {s["name"]: s for s in json.loads(again.stdout)}
+        assert revived["processor"]["pid"] != services["processor"]["pid"]
+        assert revived["api"]["pid"] == services["api"]["pid"]  # running ones are left alone
+        pids.append(revived["processor"]["pid"])
+    finally:
+        down = laurel(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert "kafka" in down.stdout and "postgres" in down.stdout
+    wait_for(lambda: not any(alive(pid) for pid in pids), 30, "every process to exit")

@@ -1,0 +1,126 @@
+"""Real Kafka and PostgreSQL for the tests, from the first source that is available:
+
+1. ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` (services someone runs for us);
+2. testcontainers, when a Docker engine answers;
+3. the same local processes ``laurel up`` runs, in a temporary home on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import conninfo, sql
+
+from laurel.settings import Settings, load_settings
+from laurel.stack import prereqs
+from laurel.stack.kafka import KafkaBroker
+from laurel.stack.postgres import PostgresCluster
+from laurel.topics import ensure_topics
+from projections.store.migrate import migrate
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap_servers: str
+    admin_database_url: str
+    """A URL whose user may CREATE DATABASE."""
+    source: str
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """What one test (or module) owns alone: a database, topics and a consumer group."""
+
+    bootstrap_servers: str
+    database_url: str
+    commands_topic: str
+    dead_letter_topic: str
+    group: str
+    partitions: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _containers() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with KafkaContainer().with_kraft() as kafka, PostgresContainer(driver=None) as pg:
+        yield Infra(kafka.get_bootstrap_server(), pg.get_connection_url(), "testcontainers")
+
+
+@contextlib.contextmanager
+def _local(settings: Settings) -> Iterator[Infra]:
+    home = Path(tempfile.mkdtemp(prefix="laurel-test-"))
+    home.chmod(0o755)  # the postgres user must traverse it when we run as root
+    broker = KafkaBroker(
+        home, settings.cache_dir, settings.kafka_version, free_port(), free_port(), heap="512m"
+    )
+    bin_dir = prereqs.postgres_bin_dir(settings.postgres_bin_dir)
+    assert bin_dir is not None, "PostgreSQL server binaries are required for the tests"
+    cluster = PostgresCluster(home, bin_dir, free_port())
+    try:
+        broker.start()
+        cluster.start()
+        yield Infra(broker.bootstrap, cluster.url("postgres"), f"local processes in {home}")
+    finally:
+        cluster.stop()
+        broker.stop()
+
+
+@contextlib.contextmanager
+def provide_infra() -> Iterator[Infra]:
+    settings = load_settings()
+    if settings.kafka_bootstrap_servers and settings.database_url:
+        yield Infra(settings.kafka_bootstrap_servers, settings.database_url, "environment")
+    elif _docker_answers():
+        with _containers() as infra:
+            yield infra
+    else:
+        with _local(settings) as infra:
+            yield infra
+
+
+def new_namespace(infra: Infra, partitions: int = 3) -> Namespace:
+    """A fresh, migrated database and unique topic names."""
+    tag = uuid.uuid4().hex[:10]
+    name = f"laurel_t_{tag}"
+    with psycopg.connect(infra.admin_database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = conninfo.make_conninfo(infra.admin_database_url, dbname=name)
+    migrate(url)
+    ns = Namespace(
+        bootstrap_servers=infra.bootstrap_servers,
+        database_url=url,
+        commands_topic=f"t{tag}.commands",
+        dead_letter_topic=f"t{tag}.commands.dlq",
+        group=f"t{tag}-processor",
+        partitions=partitions,
+    )
+    asyncio.run(
+        ensure_topics(ns.bootstrap_servers, ns.commands_topic, ns.dead_letter_topic, partitions)
+    )
+    return ns

@@ -1,0 +1,112 @@
+"""Running Laurel's api and processor as real subprocesses against a test namespace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import Namespace, free_port
+from tests.support.waiting import wait_for
+
+
+@dataclass
+class LaurelProcesses:
+    ns: Namespace
+    home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="laurel-proc-")))
+    api_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    _api: subprocess.Popen[bytes] | None = None
+    _processor: subprocess.Popen[bytes] | None = None
+    _processor_starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.ns.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.ns.bootstrap_servers,
+            "LAUREL_HOME": str(self.home),
+            "LAUREL_API_PORT": str(self.api_port),
+            "LAUREL_COMMANDS_TOPIC": self.ns.commands_topic,
+            "LAUREL_DEAD_LETTER_TOPIC": self.ns.dead_letter_topic,
+            "LAUREL_PROCESSOR_GROUP": self.ns.group,
+            "LAUREL_PARTITIONS": str(self.ns.partitions),
+            "LAUREL_PROCESSOR_SESSION_TIMEOUT_S": "6",
+            **self.extra_env,
+        }
+
+    def _spawn(self, role: str, log_name: str) -> subprocess.Popen[bytes]:
+        log = (self.home / log_name).open("ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "laurel.cli", role],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def processor_log(self) -> str:
+        return "".join(
+            p.read_text(errors="replace") for p in sorted(self.home.glob("processor-*.log"))
+        )
+
+    def start_processor(self, wait_ready: bool = True) -> None:
+        self._processor_starts += 1
+        name = f"processor-{self._processor_starts}.log"
+        self._processor = self._spawn("processor", name)
+        if wait_ready:
+            log = self.home / name
+            wait_for(
+                lambda: (
+                    "Worker ready" in log.read_text(errors="replace")
+                    or self._processor is None
+                    or self._processor.poll() is not None
+                ),
+                90,
+                "the processor to join its group",
+            )
+            assert self._processor.poll() is None, self.processor_log()[-4000:]
+
+    def start_api(self) -> None:
+        self._api = self._spawn("api", "api.log")
+
+        def healthy() -> bool:
+            assert self._api is not None
+            if self._api.poll() is not None:
+                raise AssertionError((self.home / "api.log").read_text()[-4000:])
+            try:
+                return httpx.get(self.base_url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 60, "the api to answer /health")
+
+    def kill_processor(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit."""
+        assert self._processor is not None
+        os.killpg(self._processor.pid, signal.SIGKILL)
+        self._processor.wait(30)
+        self._processor = None
+
+    def stop(self) -> None:
+        for proc in (self._api, self._processor):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (self._api, self._processor):
+            if proc is not None:
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+        self._api = self._processor = None

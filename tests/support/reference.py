@@ -1,0 +1,66 @@
+"""The reference fold: the whole topic folded in memory by the same core, to compare with
+what the processor left in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from processors.projector import project_batch
+from projections.core.fold import DailyKey
+from projections.core.model import UserKey
+from projections.store.memory import MemoryProjectionStore
+from projections.store.ports import DeadLetter
+from projections.store.postgres import load_config
+from tests.support.kafka import read_all
+
+FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class _Discard:
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        return None
+
+
+async def reference_fold(
+    bootstrap: str, topic: str, database_url: str, tenants: Sequence[str] = ("",)
+) -> MemoryProjectionStore:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        config = await load_config(conn, tenants, FAR_PAST, FAR_FUTURE)
+    store = MemoryProjectionStore(config)
+    records = [r for r, _ in await read_all(bootstrap, topic)]
+    for partition in sorted({r.partition for r in records}):
+        await project_batch(store, [r for r in records if r.partition == partition], _Discard())
+    return store
+
+
+def projected_totals(database_url: str) -> dict[tuple[UserKey, Any], float]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        schema = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
+        assert schema is not None
+        rows = conn.execute(
+            f'SELECT tenant, user_id, metric_id, total FROM "{schema[0]}".metric_totals'
+        ).fetchall()
+    return {((t, u), m): total for t, u, m, total in rows}
+
+
+def projected_daily(database_url: str) -> dict[DailyKey, float]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        schema = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
+        assert schema is not None
+        rows = conn.execute(
+            f'SELECT tenant, user_id, metric_id, day, change FROM "{schema[0]}".metric_daily'
+        ).fetchall()
+    return {(t, u, m, d): c for t, u, m, d, c in rows}
+
+
+def reference_totals(store: MemoryProjectionStore) -> dict[tuple[UserKey, Any], float]:
+    return {
+        (key, metric_id): total
+        for key, state in store.data.users.items()
+        for metric_id, total in state.totals.items()
+    }
