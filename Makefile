@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 up: $(BIN)/.installed  ## start Kafka, PostgreSQL, the api and the processor; prints the API's address
-	$(BIN)/laurel up
+	$(BIN)/laurel up $(UP_FLAGS)
 
 down: $(BIN)/.installed
 	$(BIN)/laurel down
