@@ -98,5 +98,6 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
     finally:
         down = laurel(env, "down")
     assert down.returncode == 0, down.stderr
-    assert "kafka" in down.stdout and "postgres" in down.stdout
+    assert "kafka" in down.stdout
+    assert "postgres" in down.stdout
     wait_for(lambda: not any(alive(pid) for pid in pids), 30, "every process to exit")
