@@ -111,6 +111,36 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.local import LocalStack
+    from processors.replay import Progress, Replay, ReplayFailed
+
+    def show(p: Progress) -> None:
+        eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
+        print(
+            f"  replayed {p.applied} records, {p.events_per_s:,.0f}/s, lag {p.lag}, ETA {eta}",
+            flush=True,
+        )
+
+    replay = Replay(
+        LocalStack(settings).database_url(),
+        settings.bootstrap_servers,
+        settings.commands_topic,
+        on_progress=show,
+    )
+    try:
+        result = asyncio.run(replay.run(switch=not args.no_switch))
+    except ReplayFailed as exc:
+        print(f"laurel replay: {exc}", file=sys.stderr)
+        return 1
+    verb = "switched reads to" if result.switched else "built (reads unchanged)"
+    print(
+        f"replay {verb} {result.schema}: {result.records} records in {result.seconds:.1f}s; "
+        f"previous projection {result.previous} kept"
+    )
+    return 0
+
+
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -134,6 +164,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("processor", help="run the stream processor in the foreground").set_defaults(
         run=_processor
     )
+    replay = sub.add_parser(
+        "replay",
+        help="rebuild every projection from the start of the topic into a fresh schema, "
+        "verify it against the live one and switch reads to it",
+    )
+    replay.add_argument("--no-switch", action="store_true", help="build and keep reads as they are")
+    replay.set_defaults(run=_replay)
     return parser
 
 

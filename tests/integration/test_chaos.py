@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from processors.replay import Replay
 from tests.support.config import create_metric
 from tests.support.infra import Namespace
 from tests.support.kafka import produce
@@ -89,3 +90,12 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     )
     assert reference_totals(reference) == totals  # bit-for-bit: same order, same floats
     assert projected_daily(namespace.database_url) == reference.data.daily
+
+    # A replay of the whole log after all that rebuilds the same projection and switches to it.
+    result = await Replay(
+        namespace.database_url, namespace.bootstrap_servers, namespace.commands_topic
+    ).run()
+    assert result.switched
+    assert result.records == len(records)
+    assert not any(result.differences.values())
+    assert projected_totals(namespace.database_url) == totals

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from processors.replay import partition_ids
 from projections.store.ports import SourceRecord
 
 
@@ -27,18 +27,6 @@ async def produce(
             await delivery
     finally:
         await producer.stop()
-
-
-async def partition_ids(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(
-        p["partition"] for t in described if t.get("error_code", 0) == 0 for p in t["partitions"]
-    )
 
 
 async def read_all(

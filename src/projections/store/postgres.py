@@ -195,21 +195,15 @@ class _PostgresUnitOfWork:
                     [_user_params(s) for s in users],
                 )
             totals = [
-                (
-                    key[0],
-                    key[1],
-                    metric_id,
-                    result.users[key].totals[metric_id],
-                    _updated(result.users[key]),
-                )
+                (key[0], key[1], metric_id, result.users[key].totals[metric_id])
                 for key, metric_id in sorted(result.changed_totals)
             ]
             if totals:
                 await cur.executemany(
                     self._q(
-                        "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total, updated)"
-                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant, user_id, metric_id) "
-                        "DO UPDATE SET total = EXCLUDED.total, updated = EXCLUDED.updated"
+                        "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, user_id, metric_id) "
+                        "DO UPDATE SET total = EXCLUDED.total"
                     ),
                     totals,
                 )
@@ -277,11 +271,6 @@ class _PostgresUnitOfWork:
             )
             for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
                 await cur.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
-
-
-def _updated(state: UserState) -> datetime:
-    assert state.profile is not None
-    return state.profile.updated
 
 
 def _user_params(state: UserState) -> tuple[Any, ...]:
