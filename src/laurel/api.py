@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException
 
@@ -109,7 +109,6 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         version=__version__,
         description="Self-hosted gamification backend, wire-compatible with Trophy's API.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
     app.include_router(build_ingest_router(ingest), prefix="/v1")

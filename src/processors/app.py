@@ -90,7 +90,6 @@ def build_app(options: ProcessorOptions) -> faust.App:
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         topic_partitions=options.partitions,
-        topic_allow_declare=False,
         broker_session_timeout=options.session_timeout_s,
         broker_heartbeat_interval=max(options.session_timeout_s / 5, 0.5),
         broker_commit_interval=1.0,

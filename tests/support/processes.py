@@ -98,6 +98,14 @@ class LaurelProcesses:
         self._processor.wait(30)
         self._processor = None
 
+    def terminate_processor(self, timeout_s: float = 60.0) -> int:
+        """SIGTERM: Faust's graceful shutdown, which commits the offsets it considers done."""
+        assert self._processor is not None
+        os.killpg(self._processor.pid, signal.SIGTERM)
+        code = self._processor.wait(timeout_s)
+        self._processor = None
+        return code
+
     def stop(self) -> None:
         for proc in (self._api, self._processor):
             if proc is not None and proc.poll() is None:

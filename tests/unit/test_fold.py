@@ -180,3 +180,13 @@ async def test_undecodable_records_are_dead_lettered_not_dropped() -> None:
     assert "not JSON" in letters.sent[0].reason
     assert store.data.checkpoints[("t", 0)] == 1
     assert store.data.users[("", "u0")].totals[METRIC.id] == 1.0
+
+
+def test_an_event_that_would_overflow_the_total_is_rejected() -> None:
+    big = [RecordMetricEvent(_id(n), "", "u", T0, "m", 1e308, {}, UserPatch()) for n in range(2)]
+    result = fold(Projection(), big, CONFIG)
+    assert not isinstance(result.decisions[0].outcome, CommandRejected)
+    rejected = result.decisions[1].outcome
+    assert isinstance(rejected, CommandRejected)
+    assert "overflow" in rejected.reason
+    assert result.users[("", "u")].totals[METRIC.id] == 1e308

@@ -59,6 +59,8 @@ class ManagedProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
+        # Until the child has exec'd, /proc shows the parent's command line, not the marker.
+        wait_until(lambda: _is_ours(proc.pid, self.marker) or proc.poll() is not None, 10.0)
         return proc.pid
 
     def stop(self, timeout_s: float = 20.0) -> bool:
@@ -135,7 +137,5 @@ def require_started(proc: ManagedProcess, ready: Callable[[], bool], timeout_s: 
     wait_until(lambda: ready() or proc.pid() is None, timeout_s)
     if ready():
         return
-    raise ServiceFailed(
-        f"{proc.name} did not become ready within {timeout_s:.0f}s; "
-        f"its log ({proc.log_file}) ends with:\n{proc.tail()}"
-    )
+    what = "exited" if proc.pid() is None else f"did not become ready within {timeout_s:.0f}s"
+    raise ServiceFailed(f"{proc.name} {what}; its log ({proc.log_file}) ends with:\n{proc.tail()}")

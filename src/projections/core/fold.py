@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -143,8 +144,10 @@ def _metric_event(
             idempotency_key=event.idempotency_key,
             replayed=True,
         )
-    profile = apply_patch(state.profile, event.user, event.received_at)
     total = state.totals.get(metric.id, 0.0) + event.value
+    if not math.isfinite(total):
+        raise RuleViolation(f"the total of {metric.key!r} would overflow")
+    profile = apply_patch(state.profile, event.user, event.received_at)
     new_state = replace(state, profile=profile, totals={**state.totals, metric.id: total})
     return new_state, MetricEventRecorded(
         command_id=event.id,

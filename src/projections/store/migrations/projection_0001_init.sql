@@ -28,6 +28,7 @@ CREATE TABLE {schema}.metric_totals (
     user_id     text             NOT NULL,
     metric_id   uuid             NOT NULL,
     total       double precision NOT NULL,
+    updated     timestamptz      NOT NULL,
     PRIMARY KEY (tenant, user_id, metric_id)
 );
 
