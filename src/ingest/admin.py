@@ -215,6 +215,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
             return res.to_json(row)
 
         created, issues = await _each(_items(await json_body(request)), act)
+        await ingest.current_config.forget(tenant)
         return JSONResponse(
             {"created": created, "issues": issues}, status_code=201 if created else 200
         )
@@ -235,6 +236,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
             return res.to_json(updated)
 
         updated, issues = await _each(_items(await json_body(request)), act)
+        await ingest.current_config.forget(tenant)
         return {"updated": updated, "issues": issues}
 
     @router.delete(path, tags=[res.table], name=f"delete_{res.table}")
@@ -251,6 +253,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
                 deleted.append({"id": str(row_id)})
             else:
                 issues.append(issue(f"{res.singular} {row_id} not found", id=raw))
+        await ingest.current_config.forget(tenant)
         return {"deleted": deleted, "issues": issues}
 
 
@@ -263,7 +266,7 @@ def build_admin_router(ingest: Ingest) -> APIRouter:
         reported in ``issues`` and the rest are accepted."""
         items = _items(await json_body(request), MAX_BATCH_EVENTS)
         now = ingest.clock()
-        config = await ingest.config.current(tenant, now)
+        config = await ingest.current_config.current(tenant, now)
         commands: list[RecordMetricEvent] = []
 
         async def act(index: int, item: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from projections.core.commands import (
     UpsertUser,
     UserPatch,
 )
+from projections.core.text import nul_path
 from projections.core.zones import valid_time_zone
 
 __all__ = [
@@ -222,6 +223,8 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
         raise ContractError(f"value is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ContractError("value must be a JSON object")
+    if (where := nul_path(body, "value")) is not None:
+        raise ContractError(f"{where} contains a NUL character (\\u0000), which cannot be stored")
     version = body.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ContractError("v must be an integer version")

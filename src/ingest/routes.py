@@ -62,7 +62,7 @@ def build_router(ingest: Ingest) -> APIRouter:
         except ContractError as exc:
             fail(422, str(exc))
         now = ingest.clock()
-        config = await ingest.config.current(tenant, now)
+        config = await ingest.current_config.current(tenant, now)
         if config.metric_at(tenant, key, now) is None:
             fail(404, f"Metric with key {key!r} not found")
         try:
@@ -101,7 +101,11 @@ def build_router(ingest: Ingest) -> APIRouter:
         now = ingest.clock()
         try:
             check_attribute_keys(
-                await ingest.config.current(tenant, now), tenant, "user", patch.attributes, now
+                await ingest.current_config.current(tenant, now),
+                tenant,
+                "user",
+                patch.attributes,
+                now,
             )
         except RuleViolation as exc:
             fail(422, str(exc))

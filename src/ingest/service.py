@@ -9,7 +9,7 @@ from datetime import datetime
 from ingest.contract import Command
 from ingest.publisher import CommandPublisher
 from ingest.waiter import OutcomeWaiter
-from projections.store.config import ConfigStore
+from projections.store.config import CachedConfig, ConfigStore
 from projections.store.reads import ProjectionReader, StoredOutcome
 
 
@@ -18,6 +18,9 @@ class Ingest:
     publisher: CommandPublisher
     waiter: OutcomeWaiter
     config: ConfigStore
+    """Configuration tables, for the admin routes."""
+    current_config: CachedConfig
+    """The current configuration, for checking commands before they are published."""
     reader: ProjectionReader
     clock: Callable[[], datetime]
     timeout_s: float

@@ -23,7 +23,7 @@ from laurel import __version__
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
 from projections.query.routes import build_router as build_query_router
-from projections.store.config import ConfigStore
+from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.listener import NotificationListener
 from projections.store.postgres import OUTCOMES_CHANNEL
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
@@ -57,6 +57,14 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": "; ".join(_describe(e) for e in exc.errors())}, status_code=422
         )
 
+    @app.middleware("http")
+    async def refuse_nul_in_paths(request: Request, call_next: Any) -> Any:
+        # An id with %00 in the path could never be stored or found; PostgreSQL would refuse it.
+        params = request.query_params.multi_items()
+        if "\x00" in request.url.path or any("\x00" in k + v for k, v in params):
+            return JSONResponse({"error": "the URL contains a NUL character"}, status_code=400)
+        return await call_next(request)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -83,8 +91,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         reader.forget_schema()
 
     listener.on(PROJECTION_CHANNEL, schema_switched)
+    config = ConfigStore(pool)
+    current_config = CachedConfig(config)
+    listener.on(CONFIG_CHANNEL, current_config.forget)
+    listener.on_reconnect(current_config.forget_all)
     listener.on_reconnect(waiter.recheck)
-    ingest = Ingest(publisher, waiter, ConfigStore(pool), reader, clock, settings.sync_timeout_s)
+    ingest = Ingest(
+        publisher, waiter, config, current_config, reader, clock, settings.sync_timeout_s
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

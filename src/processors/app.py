@@ -13,15 +13,21 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, cast
 
 import faust
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from processors.deadletters import KafkaDeadLetterSink
-from processors.projector import BatchReport, project_batch
-from projections.store.ports import SourceRecord
+from processors.projector import (
+    BatchReport,
+    DeadLetterSink,
+    dead_letter_records,
+    project_batch,
+)
+from projections.store.ports import ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
 
 log = logging.getLogger("laurel.processor")
@@ -56,20 +62,34 @@ async def _pool(url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
 
 
 async def project_until_committed(
-    store: PostgresProjectionStore,
+    store: ProjectionStore,
     records: Sequence[SourceRecord],
-    sink: KafkaDeadLetterSink,
+    sink: DeadLetterSink,
     retry_max_s: float,
 ) -> BatchReport:
     """Project ``records``, retrying with backoff on any failure: a record is never skipped.
 
-    Decoding and rule errors never raise (they become dead letters); what raises here is the
-    database or the broker being unavailable, or a bug, and both deserve a retry, not a skip.
+    Decoding and rule errors never raise (they become dead letters). When the database refuses
+    the batch's *data* (SQLSTATE classes 22 and 23: a value it cannot store, a violated
+    constraint), retrying cannot help, so the batch is split in halves until the refused record
+    is alone, and that record is dead-lettered. Anything else (the database or the broker being
+    unavailable, or a bug) is retried with backoff and never skipped.
     """
     delay = 0.1
     while True:
         try:
             return await project_batch(store, records, sink)
+        except (psycopg.DataError, psycopg.IntegrityError) as refused:
+            if len(records) == 1:
+                log.error("dead-lettering a record the database refuses: %s", refused)
+                reason = f"refused by the database: {type(refused).__name__}: {refused}"
+                return await dead_letter_records(store, records, reason, sink)
+            middle = len(records) // 2
+            first = await project_until_committed(store, records[:middle], sink, retry_max_s)
+            second = await project_until_committed(store, records[middle:], sink, retry_max_s)
+            return BatchReport(
+                *(a + b for a, b in zip(astuple(first), astuple(second), strict=True))
+            )
         except Exception:
             log.exception(
                 "batch of %d records failed; retrying in %.1fs (nothing is acknowledged)",

@@ -122,3 +122,23 @@ def _warn_on_gaps(fresh: Sequence[SourceRecord], checkpoints: Mapping[int, int])
                 record.offset,
                 last,
             )
+
+
+async def dead_letter_records(
+    store: ProjectionStore, records: Sequence[SourceRecord], reason: str, sink: DeadLetterSink
+) -> BatchReport:
+    """Route ``records`` to the dead-letter topic and move the checkpoint past them.
+
+    For records the database refuses as data (see :mod:`processors.app`): nothing of theirs is
+    applied, and the partition moves on instead of retrying them forever.
+    """
+    topic = records[0].topic
+    async with store.unit_of_work() as uow:
+        checkpoints = await uow.lock_checkpoints(topic, {r.partition for r in records})
+        fresh = [r for r in records if r.offset > checkpoints[r.partition]]
+        letters = [DeadLetter(r, reason) for r in fresh]
+        if letters:
+            await sink.send(letters)
+        empty = fold(Projection(), (), ConfigHistory())
+        await uow.save(empty, (), letters, {(topic, r.partition): r.offset for r in fresh})
+    return BatchReport(len(records), len(records) - len(fresh), 0, len(letters))

@@ -78,6 +78,9 @@ def test_admin_configuration_round_trip(client: TrophyApi) -> None:
     with pytest.raises(ApiError) as missing:
         client.admin.metrics.get(id=revenue.id)
     assert missing.value.status_code == 404
+    with pytest.raises(ApiError) as deleted_metric:
+        client.metrics.event(key="revenue", user=UpsertedUser(id="late"), value=1)
+    assert deleted_metric.value.status_code == 404
 
 
 def test_events_users_and_reads(client: TrophyApi) -> None:
@@ -172,10 +175,15 @@ def test_batch_events(client: TrophyApi) -> None:
             user=BatchMetricEventUser(id="runner-0"),
             value=100,
             idempotency_key="run-0",
-        )
-    ]  # a repeat: ignored
+        ),  # a repeat of the first: accepted, then ignored by the processor
+        BatchMetricEvent(key="no-such-metric", user=BatchMetricEventUser(id="runner-0"), value=1),
+    ]
     accepted = client.admin.metrics.batch_events(request=events)
     assert accepted.accepted == 31
+    issues = getattr(accepted, "issues", None) or accepted.model_extra.get("issues")
+    assert len(issues) == 1
+    assert issues[0]["index"] == 31
+    assert "no-such-metric" in issues[0]["message"]
 
     expected = {f"runner-{r}": float(sum(i for i in range(30) if i % 3 == r)) for r in range(3)}
 

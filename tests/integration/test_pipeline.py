@@ -143,3 +143,25 @@ async def test_projection_equals_reference_fold_of_the_log(
         laurel.ns.bootstrap_servers, laurel.ns.commands_topic, laurel.ns.database_url
     )
     assert reference_totals(reference) == projected_totals(laurel.ns.database_url)
+
+
+async def test_inputs_postgres_cannot_store_are_refused_up_front(
+    client: httpx.AsyncClient,
+) -> None:
+    await create_metric(client, "nul")
+    body = b'{"user": {"id": "a\\u0000b"}, "value": 1}'
+    refused = await client.post("/v1/metrics/nul/event", content=body)
+    assert refused.status_code == 422
+    assert "NUL" in refused.json()["error"]
+    assert (await client.get("/v1/users/a%00b")).status_code == 400
+    huge = await client.post("/v1/metrics/nul/event", json={"user": {"id": "x"}, "value": 1e308})
+    assert huge.status_code == 201
+    overflow = await client.post(
+        "/v1/metrics/nul/event", json={"user": {"id": "x"}, "value": 1e308}
+    )
+    assert overflow.status_code == 422
+    assert "overflow" in overflow.json()["error"]
+    # The partition was not wedged by any of it.
+    after = await client.post("/v1/metrics/nul/event", json={"user": {"id": "x"}, "value": -1e308})
+    assert after.status_code == 201
+    assert after.json()["total"] == 0

@@ -7,6 +7,8 @@ from typing import Annotated, Any, NoReturn
 import orjson
 from fastapi import Header, HTTPException, Request
 
+from projections.core.text import nul_path
+
 MAX_TENANT_LENGTH = 255
 
 
@@ -21,7 +23,7 @@ def tenant_id(
     """The request's tenant: the ``Tenant-ID`` header, or ``""`` (the default tenant)."""
     if tenant is None:
         return ""
-    if len(tenant) > MAX_TENANT_LENGTH or not tenant.strip():
+    if len(tenant) > MAX_TENANT_LENGTH or not tenant.strip() or "\x00" in tenant:
         fail(400, f"Tenant-ID must be 1 to {MAX_TENANT_LENGTH} non-blank characters")
     return tenant
 
@@ -32,9 +34,12 @@ async def json_body(request: Request) -> Any:
     if not raw:
         fail(400, "request body is required (JSON)")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         fail(400, f"request body is not valid JSON: {exc}")
+    if (where := nul_path(body, "body")) is not None:
+        fail(422, f"{where} contains a NUL character (\\u0000), which cannot be stored")
+    return body
 
 
 def json_object(value: Any, where: str = "request body") -> dict[str, Any]:

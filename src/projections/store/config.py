@@ -19,6 +19,8 @@ from projections.core.model import ConfigHistory
 from projections.store.postgres import load_config
 
 ConfigTable = Literal["metrics", "attributes"]
+CONFIG_CHANNEL = "laurel_config"
+"""NOTIFY channel carrying the tenant whose configuration changed."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,42 @@ _ROW_TYPES: dict[ConfigTable, type[MetricRow] | type[AttributeRow]] = {
     "metrics": MetricRow,
     "attributes": AttributeRow,
 }
+
+
+async def _announce(conn: AsyncConnection[Any], tenant: str) -> None:
+    """Tell every API process, when this transaction commits, to forget ``tenant``'s config."""
+    await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, tenant))
+
+
+class CachedConfig:
+    """Each tenant's current configuration, kept in memory until a change is announced.
+
+    Used by the API to check requests before publishing them; the processor always reads the
+    versioned tables, so a stale entry (for the milliseconds a notification takes) can at worst
+    let through a command the processor then rejects, or refuse one that was just allowed.
+    """
+
+    def __init__(self, store: ConfigStore) -> None:
+        self._store = store
+        self._tenants: dict[str, ConfigHistory] = {}
+        self._generation = 0  # bumped by every invalidation
+
+    async def current(self, tenant: str, at: datetime) -> ConfigHistory:
+        found = self._tenants.get(tenant)
+        if found is None:
+            generation = self._generation
+            found = await self._store.current(tenant, at)
+            if generation == self._generation:  # not invalidated while loading
+                self._tenants[tenant] = found
+        return found
+
+    async def forget(self, tenant: str) -> None:
+        self._generation += 1
+        self._tenants.pop(tenant, None)
+
+    async def forget_all(self) -> None:
+        self._generation += 1
+        self._tenants.clear()
 
 
 class DuplicateKey(Exception):
@@ -94,6 +132,7 @@ class ConfigStore:
         """Insert a new row; raise :class:`DuplicateKey` if its key is taken."""
         async with self.pool.connection() as conn, conn.transaction():
             await self._insert(conn, table, tenant, row, at)
+            await _announce(conn, tenant)
 
     async def _insert(
         self, conn: AsyncConnection[Any], table: ConfigTable, tenant: str, row: Any, at: datetime
@@ -127,6 +166,7 @@ class ConfigStore:
                 return None
             updated = replace(current, **changes)
             await self._insert(conn, table, tenant, updated, at)
+            await _announce(conn, tenant)
             return updated
 
     async def delete(
@@ -134,7 +174,10 @@ class ConfigStore:
     ) -> bool:
         """Close the current version; False if there is none."""
         async with self.pool.connection() as conn, conn.transaction():
-            return await self._close(conn, table, tenant, row_id, at) is not None
+            closed = await self._close(conn, table, tenant, row_id, at) is not None
+            if closed:
+                await _announce(conn, tenant)
+            return closed
 
     async def _close(
         self,

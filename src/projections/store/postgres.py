@@ -177,100 +177,99 @@ class _PostgresUnitOfWork:
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
-        conn = self.conn
-        async with conn.cursor() as cur:
-            users = [s for s in result.users.values() if s.profile is not None]
-            if users:
-                await cur.executemany(
-                    self._q(
-                        f"INSERT INTO {{s}}.users (tenant, user_id, {USER_COLUMNS}) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (tenant, user_id) DO UPDATE SET name = EXCLUDED.name, "
-                        "email = EXCLUDED.email, tz = EXCLUDED.tz, "
-                        "device_tokens = EXCLUDED.device_tokens, "
-                        "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
-                        "attributes = EXCLUDED.attributes, sign_up_date = EXCLUDED.sign_up_date, "
-                        "updated = EXCLUDED.updated"
-                    ),
-                    [_user_params(s) for s in users],
-                )
-            totals = [
+        # One INSERT ... SELECT FROM unnest(<column arrays>) per table: a round trip and a
+        # parameter per column instead of per row.
+        users = [_user_params(s) for s in result.users.values() if s.profile is not None]
+        await self._unnest(
+            "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ") "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+            "%s::jsonb[], %s::bool[], %s::jsonb[], %s::date[], %s::timestamptz[], "
+            "%s::timestamptz[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
+            "device_tokens = EXCLUDED.device_tokens, "
+            "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
+            "attributes = EXCLUDED.attributes, sign_up_date = EXCLUDED.sign_up_date, "
+            "updated = EXCLUDED.updated",
+            users,
+            11,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::float8[]) "
+            "ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = EXCLUDED.total",
+            [
                 (key[0], key[1], metric_id, result.users[key].totals[metric_id])
                 for key, metric_id in sorted(result.changed_totals)
-            ]
-            if totals:
-                await cur.executemany(
-                    self._q(
-                        "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total)"
-                        " VALUES (%s, %s, %s, %s) ON CONFLICT (tenant, user_id, metric_id) "
-                        "DO UPDATE SET total = EXCLUDED.total"
-                    ),
-                    totals,
+            ],
+            4,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, change) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::date[], %s::float8[]) "
+            "ON CONFLICT (tenant, user_id, metric_id, day) "
+            "DO UPDATE SET change = d.change + EXCLUDED.change",
+            [(*key, change) for key, change in sorted(result.daily.items())],
+            5,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[])",
+            [(*key, event_id) for key, event_id in result.idempotency.items()],
+            5,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, topic, "
+            'partition, "offset") SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], '
+            "%s::text[], %s::jsonb[], %s::text[], %s::int[], %s::bigint[])",
+            [
+                (
+                    o.tenant,
+                    o.command_id,
+                    o.user_id,
+                    o.status,
+                    Jsonb(o.body),
+                    o.source.topic,
+                    o.source.partition,
+                    o.source.offset,
                 )
-            if result.daily:
-                await cur.executemany(
-                    self._q(
-                        "INSERT INTO {s}.metric_daily (tenant, user_id, metric_id, day, change) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (tenant, user_id, metric_id, day)"
-                        " DO UPDATE SET change = {s}.metric_daily.change + EXCLUDED.change"
-                    ),
-                    [(*key, change) for key, change in sorted(result.daily.items())],
+                for o in outcomes
+            ],
+            8,
+        )
+        await self._unnest(
+            'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, value) '
+            "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::bytea[], "
+            "%s::bytea[]) ON CONFLICT DO NOTHING",
+            [
+                (
+                    d.record.topic,
+                    d.record.partition,
+                    d.record.offset,
+                    d.reason,
+                    d.record.key,
+                    d.record.value,
                 )
-            if result.idempotency:
-                await cur.executemany(
-                    self._q(
-                        "INSERT INTO {s}.idempotency_keys "
-                        "(tenant, user_id, metric_key, key, event_id) VALUES (%s, %s, %s, %s, %s)"
-                    ),
-                    [(*key, event_id) for key, event_id in result.idempotency.items()],
-                )
-            if outcomes:
-                await cur.executemany(
-                    self._q(
-                        "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, "
-                        'body, topic, partition, "offset") VALUES (%s, %s, %s, %s, %s, %s, %s, %s)'
-                    ),
-                    [
-                        (
-                            o.tenant,
-                            o.command_id,
-                            o.user_id,
-                            o.status,
-                            Jsonb(o.body),
-                            o.source.topic,
-                            o.source.partition,
-                            o.source.offset,
-                        )
-                        for o in outcomes
-                    ],
-                )
-            if dead_letters:
-                await cur.executemany(
-                    self._q(
-                        'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, '
-                        "value) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-                    ),
-                    [
-                        (
-                            d.record.topic,
-                            d.record.partition,
-                            d.record.offset,
-                            d.reason,
-                            d.record.key,
-                            d.record.value,
-                        )
-                        for d in dead_letters
-                    ],
-                )
-            await cur.executemany(
-                self._q(
-                    "UPDATE {s}.checkpoints SET last_offset = %s, updated = now() "
-                    "WHERE topic = %s AND partition = %s"
-                ),
-                [(offset, topic, partition) for (topic, partition), offset in checkpoints.items()],
-            )
-            for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
-                await cur.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
+                for d in dead_letters
+            ],
+            6,
+        )
+        await self._unnest(
+            "UPDATE {s}.checkpoints c SET last_offset = u.o, updated = now() "
+            "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
+            "WHERE c.topic = u.t AND c.partition = u.p",
+            [(topic, partition, offset) for (topic, partition), offset in checkpoints.items()],
+            3,
+        )
+        for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
+            await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
+
+    async def _unnest(self, statement: str, rows: Sequence[Sequence[Any]], width: int) -> None:
+        """Run ``statement`` with one array parameter per column of ``rows`` (if any)."""
+        if not rows:
+            return
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        assert len(columns) == width
+        await self.conn.execute(self._q(statement), columns, binary=True)
 
 
 def _user_params(state: UserState) -> tuple[Any, ...]:
