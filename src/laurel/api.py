@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
 
 from ingest.admin import build_admin_router
@@ -64,6 +66,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if "\x00" in request.url.path or any("\x00" in k + v for k, v in params):
             return JSONResponse({"error": "the URL contains a NUL character"}, status_code=400)
         return await call_next(request)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"error": f"temporarily unavailable ({type(exc).__name__}); retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    for infrastructure in (KafkaError, psycopg.OperationalError, PoolTimeout):
+        app.add_exception_handler(infrastructure, unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -99,3 +99,27 @@ def test_sigterm_during_a_blocked_batch_loses_nothing(namespace: Namespace) -> N
         assert sorted(totals.values()) == [10.0, 10.0, 10.0, 10.0, 11.0]
     finally:
         procs.stop()
+
+
+def test_a_database_outage_answers_503_and_the_api_recovers(namespace: Namespace) -> None:
+    procs = LaurelProcesses(namespace)
+    dbname = psycopg.conninfo.conninfo_to_dict(namespace.database_url)["dbname"]
+    admin_url = psycopg.conninfo.make_conninfo(namespace.database_url, dbname="postgres")
+    try:
+        procs.start_api()
+        api = httpx.Client(base_url=procs.base_url, timeout=60)
+        assert api.get("/admin/v1/metrics").status_code == 200
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (dbname,),
+            )
+            down = api.get("/admin/v1/metrics")
+            assert down.status_code == 503, down.text
+            assert down.headers["Retry-After"] == "1"
+            assert "retry" in down.json()["error"]
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+        wait_for(lambda: api.get("/admin/v1/metrics").status_code == 200, 60, "recovery")
+    finally:
+        procs.stop()
