@@ -143,13 +143,17 @@ async def processor_throughput(
 
 
 async def http_rate(
-    base: str, concurrency: int, n: int, request: Callable[[aiohttp.ClientSession, int], Any]
+    base: str,
+    headers: dict[str, str],
+    concurrency: int,
+    n: int,
+    request: Callable[[aiohttp.ClientSession, int], Any],
 ) -> tuple[float, list[float]]:
     """Run ``n`` requests over ``concurrency`` connections; return req/s and latencies (s)."""
     latencies: list[float] = []
     counter = iter(range(n))
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base, connector=connector) as session:
+    async with aiohttp.ClientSession(base, connector=connector, headers=headers) as session:
 
         async def worker() -> None:
             for i in counter:
@@ -204,7 +208,8 @@ async def main() -> None:
     base = stack.api_url
     bootstrap = settings.bootstrap_servers
     metric = f"bench{uuid.uuid4().hex[:6]}"
-    async with httpx.AsyncClient(base_url=base) as admin:
+    headers = {"X-API-KEY": stack.admin_key()}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as admin:
         created = await admin.post("/admin/v1/metrics", json=[{"name": metric, "key": metric}])
         created.raise_for_status()
 
@@ -224,11 +229,11 @@ async def main() -> None:
         f"{rate:,.0f} ev/s",
         f"({args.events:,} events, 5,000 users)",
     )
-    rate, _ = await http_rate(base, 32, args.http, health)
+    rate, _ = await http_rate(base, headers, 32, args.http, health)
     row("baseline: GET /health (no I/O), 32 connections", f"{rate:,.0f} req/s")
     before = decided(database_url)
     start = time.perf_counter()
-    rate, _ = await http_rate(base, 32, args.http, event(metric, True, 202))
+    rate, _ = await http_rate(base, headers, 32, args.http, event(metric, True, 202))
     row(
         "laurel: POST event, Prefer: respond-async (Kafka ack)",
         f"{rate:,.0f} req/s",
@@ -238,7 +243,7 @@ async def main() -> None:
     row("laurel: ... the same events decided in PG", f"{args.http / (end - start):,.0f} ev/s")
     for concurrency in (1, 16):
         n = args.sync if concurrency > 1 else args.sync // 4
-        rate, lat = await http_rate(base, concurrency, n, event(metric, False, 201))
+        rate, lat = await http_rate(base, headers, concurrency, n, event(metric, False, 201))
         row(
             f"laurel: sync POST event p50/p99, {concurrency} connection(s)",
             f"{pct(lat, 50):.1f}/{pct(lat, 99):.1f} ms",

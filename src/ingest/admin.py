@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ingest.contract import (
@@ -25,10 +25,10 @@ from ingest.contract import (
 )
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_metric_event
-from projections.query.http import fail, json_body, tenant_id
+from projections.query.auth import Tenant
+from projections.query.http import fail, json_body
 from projections.store.config import AttributeRow, ConfigTable, DuplicateKey, MetricRow
 
-Tenant = Annotated[str, Depends(tenant_id)]
 KEY_PATTERN = re.compile(r"^[a-zA-Z\d\-_]+$")
 MAX_ITEMS = 100
 MAX_BATCH_EVENTS = 1000
@@ -49,18 +49,16 @@ def issue(message: str, *, index: int | None = None, id: str | None = None) -> d
     return found
 
 
-def _text(item: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+def item_text(item: dict[str, Any], name: str) -> str:
+    """A required, non-empty string field of an admin item, at most 255 characters."""
     value = item.get(name)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
         raise ItemError(f"{name} must be a non-empty string of at most {MAX_NAME} characters")
     return value
 
 
 def _key(item: dict[str, Any]) -> str:
-    key = _text(item, "key")
-    assert key is not None
+    key = item_text(item, "key")
     if not KEY_PATTERN.match(key):
         raise ItemError("key may contain only letters, digits, '-' and '_'")
     return key
@@ -76,7 +74,7 @@ def _metric_units(unit_type: Any, units: Any) -> tuple[str, str | None]:
     return unit_type, units
 
 
-def _id(item: dict[str, Any]) -> uuid.UUID:
+def item_id(item: dict[str, Any]) -> uuid.UUID:
     try:
         return uuid.UUID(str(item.get("id")))
     except ValueError:
@@ -96,15 +94,14 @@ class Resource:
 
 def _metric_create(item: dict[str, Any], now: Any) -> MetricRow:
     unit_type, units = _metric_units(item.get("unitType", "number"), item.get("units"))
-    name = _text(item, "name")
-    assert name is not None
+    name = item_text(item, "name")
     return MetricRow(uuid.uuid4(), _key(item), name, unit_type, units, now)
 
 
 def _metric_update(item: dict[str, Any], current: MetricRow) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if "name" in item:
-        changes["name"] = _text(item, "name")
+        changes["name"] = item_text(item, "name")
     if "key" in item and item["key"] != current.key:
         raise ItemError("key cannot change")
     if "unitType" in item or "units" in item:
@@ -129,8 +126,7 @@ def _attribute_create(item: dict[str, Any], now: Any) -> AttributeRow:
     kind = item.get("type")
     if kind not in ("user", "event"):
         raise ItemError("type must be 'user' or 'event'")
-    name = _text(item, "name")
-    assert name is not None
+    name = item_text(item, "name")
     return AttributeRow(uuid.uuid4(), _key(item), name, kind, now)
 
 
@@ -139,7 +135,7 @@ def _attribute_update(item: dict[str, Any], current: AttributeRow) -> dict[str, 
         "type" in item and item["type"] != current.type
     ):
         raise ItemError("only name can change: key and type are fixed")
-    return {"name": _text(item, "name")} if "name" in item else {}
+    return {"name": item_text(item, "name")} if "name" in item else {}
 
 
 def _attribute_json(row: AttributeRow) -> dict[str, Any]:
@@ -152,20 +148,20 @@ RESOURCES = (
 )
 
 
-def _items(raw: Any, limit: int = MAX_ITEMS) -> list[Any]:
+def parse_items(raw: Any, limit: int = MAX_ITEMS) -> list[Any]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= limit:
         fail(422, f"request body must be an array of 1 to {limit} items")
     return raw
 
 
-def _ids(ids: list[str] | None) -> list[str]:
+def parse_ids(ids: list[str] | None) -> list[str]:
     flat = [part.strip() for value in ids or [] for part in value.split(",") if part.strip()]
     if not 1 <= len(flat) <= MAX_ITEMS:
         fail(422, f"ids must name 1 to {MAX_ITEMS} ids")
     return flat
 
 
-async def _each(
+async def for_each_item(
     items: list[Any], act: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     done: list[dict[str, Any]] = []
@@ -214,7 +210,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
                 raise ItemError(f"key {row.key!r} is already in use") from None
             return res.to_json(row)
 
-        created, issues = await _each(_items(await json_body(request)), act)
+        created, issues = await for_each_item(parse_items(await json_body(request)), act)
         await ingest.current_config.forget(tenant)
         return JSONResponse(
             {"created": created, "issues": issues}, status_code=201 if created else 200
@@ -225,7 +221,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
         now = ingest.clock()
 
         async def act(index: int, item: dict[str, Any]) -> dict[str, Any]:
-            row_id = _id(item)
+            row_id = item_id(item)
             current = await store.get(res.table, tenant, row_id)
             if current is None:
                 raise ItemError(f"{res.singular} {row_id} not found")
@@ -235,7 +231,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
                 raise ItemError(f"{res.singular} {row_id} not found")
             return res.to_json(updated)
 
-        updated, issues = await _each(_items(await json_body(request)), act)
+        updated, issues = await for_each_item(parse_items(await json_body(request)), act)
         await ingest.current_config.forget(tenant)
         return {"updated": updated, "issues": issues}
 
@@ -243,7 +239,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
     async def delete(tenant: Tenant, ids: Annotated[list[str] | None, Query()] = None) -> Any:
         now = ingest.clock()
         deleted, issues = [], []
-        for raw in _ids(ids):
+        for raw in parse_ids(ids):
             try:
                 row_id = uuid.UUID(raw)
             except ValueError:
@@ -264,7 +260,7 @@ def build_admin_router(ingest: Ingest) -> APIRouter:
     async def batch_events(request: Request, tenant: Tenant) -> Any:
         """Accept 1 to 1,000 metric events for asynchronous processing; invalid items are
         reported in ``issues`` and the rest are accepted."""
-        items = _items(await json_body(request), MAX_BATCH_EVENTS)
+        items = parse_items(await json_body(request), MAX_BATCH_EVENTS)
         now = ingest.clock()
         config = await ingest.current_config.current(tenant, now)
         commands: list[RecordMetricEvent] = []
@@ -296,7 +292,7 @@ def build_admin_router(ingest: Ingest) -> APIRouter:
             except (ContractError, RuleViolation) as exc:
                 raise ItemError(str(exc)) from None
 
-        _, issues = await _each(items, act)
+        _, issues = await for_each_item(items, act)
         if not commands:
             return JSONResponse(
                 {"error": "no event in the batch is valid", "issues": issues}, status_code=422

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from ingest.contract import (
@@ -19,11 +19,11 @@ from ingest.contract import (
 )
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
-from projections.query.http import fail, json_body, json_object, tenant_id
+from projections.query.auth import CurrentPrincipal, Principal
+from projections.query.http import fail, json_body, json_object
 from projections.query.shapes import event_json, pending_json, rejection_status, user_json
 from projections.store.reads import StoredOutcome
 
-Tenant = Annotated[str, Depends(tenant_id)]
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -46,7 +46,7 @@ def build_router(ingest: Ingest) -> APIRouter:
     async def metric_event(
         key: str,
         request: Request,
-        tenant: Tenant,
+        caller: CurrentPrincipal,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
         prefer: Annotated[str | None, Header()] = None,
     ) -> Any:
@@ -61,6 +61,8 @@ def build_router(ingest: Ingest) -> APIRouter:
             attributes = string_map(body.get("attributes"), "attributes")
         except ContractError as exc:
             fail(422, str(exc))
+        caller.require_user(user_id)
+        tenant = caller.tenant
         now = ingest.clock()
         config = await ingest.current_config.current(tenant, now)
         if config.metric_at(tenant, key, now) is None:
@@ -89,7 +91,7 @@ def build_router(ingest: Ingest) -> APIRouter:
         return JSONResponse(event_json(str(command.id), outcome.body), status_code=status)
 
     async def upsert(
-        tenant: str, raw: Any, mode: UpsertMode, path_id: str | None, created_status: int
+        caller: Principal, raw: Any, mode: UpsertMode, path_id: str | None, created_status: int
     ) -> JSONResponse:
         body = json_object(raw)
         if path_id is not None:
@@ -98,6 +100,8 @@ def build_router(ingest: Ingest) -> APIRouter:
             user_id, patch = decode_user_patch(body)
         except ContractError as exc:
             fail(422, str(exc))
+        caller.require_user(user_id)
+        tenant = caller.tenant
         now = ingest.clock()
         try:
             check_attribute_keys(
@@ -122,18 +126,18 @@ def build_router(ingest: Ingest) -> APIRouter:
         return JSONResponse(user_json(user_id, profile), status_code=status)
 
     @router.post("/users", status_code=201, tags=["users"])
-    async def create_user(request: Request, tenant: Tenant) -> Any:
+    async def create_user(request: Request, caller: CurrentPrincipal) -> Any:
         """Create a user; 409 when the id is taken."""
-        return await upsert(tenant, await json_body(request), "create", None, 201)
+        return await upsert(caller, await json_body(request), "create", None, 201)
 
     @router.put("/users/{id}", tags=["users"])
-    async def identify_user(id: str, request: Request, tenant: Tenant) -> Any:
+    async def identify_user(id: str, request: Request, caller: CurrentPrincipal) -> Any:
         """Create or update a user (Trophy's "identify")."""
-        return await upsert(tenant, await json_body(request), "identify", id, 200)
+        return await upsert(caller, await json_body(request), "identify", id, 200)
 
     @router.patch("/users/{id}", tags=["users"])
-    async def update_user(id: str, request: Request, tenant: Tenant) -> Any:
+    async def update_user(id: str, request: Request, caller: CurrentPrincipal) -> Any:
         """Update an existing user; 404 when unknown."""
-        return await upsert(tenant, await json_body(request), "update", id, 200)
+        return await upsert(caller, await json_body(request), "update", id, 200)
 
     return router

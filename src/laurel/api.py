@@ -10,12 +10,13 @@ from typing import Any
 
 import psycopg
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
 
+from ingest.access import build_access_router
 from ingest.admin import build_admin_router
 from ingest.publisher import KafkaCommandPublisher
 from ingest.routes import build_router as build_ingest_router
@@ -24,8 +25,10 @@ from ingest.waiter import OutcomeWaiter
 from laurel import __version__
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
+from projections.query.auth import admin_principal, principal
 from projections.query.routes import build_router as build_query_router
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
+from projections.store.keys import KEYS_CHANNEL, KeyStore
 from projections.store.listener import NotificationListener
 from projections.store.postgres import OUTCOMES_CHANNEL
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
@@ -112,10 +115,17 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     ingest = Ingest(
         publisher, waiter, config, current_config, reader, clock, settings.sync_timeout_s
     )
+    keys = KeyStore(pool)
+    listener.on(KEYS_CHANNEL, keys.forget)
+    listener.on_reconnect(keys.forget)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=60)
+        if settings.bootstrap_admin_key is not None:
+            await keys.ensure_admin(settings.bootstrap_admin_key.get_secret_value())
+        elif not await keys.has_admin():
+            log.warning("no admin API key exists: set LAUREL_BOOTSTRAP_ADMIN_KEY (laurel up does)")
         await ensure_topics(
             settings.bootstrap_servers,
             settings.commands_topic,
@@ -137,10 +147,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         description="Self-hosted gamification backend, wire-compatible with Trophy's API.",
         lifespan=lifespan,
     )
+    app.state.keys = keys
     install_error_handlers(app)
-    app.include_router(build_ingest_router(ingest), prefix="/v1")
-    app.include_router(build_query_router(reader, clock), prefix="/v1")
-    app.include_router(build_admin_router(ingest), prefix="/admin/v1")
+    application = [Depends(principal)]
+    admin = [Depends(admin_principal)]
+    app.include_router(build_ingest_router(ingest), prefix="/v1", dependencies=application)
+    app.include_router(build_query_router(reader, clock), prefix="/v1", dependencies=application)
+    app.include_router(build_admin_router(ingest), prefix="/admin/v1", dependencies=admin)
+    app.include_router(build_access_router(ingest, keys), prefix="/admin/v1", dependencies=admin)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

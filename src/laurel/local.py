@@ -18,6 +18,7 @@ from laurel.stack import prereqs
 from laurel.stack.kafka import KafkaBroker
 from laurel.stack.postgres import PostgresCluster
 from laurel.stack.process import ManagedProcess, require_started
+from projections.store.keys import new_key
 from projections.store.migrate import migrate
 
 
@@ -78,6 +79,22 @@ class LocalStack:
             raise AssertionError("unreachable")
         return PostgresCluster(self.settings.home, bin_dir, self.settings.postgres_port)
 
+    @property
+    def admin_key_file(self) -> Path:
+        return self.settings.home / "admin-key"
+
+    def admin_key(self) -> str:
+        """The bootstrap admin key: LAUREL_BOOTSTRAP_ADMIN_KEY, else the one this stack made
+        on its first start (kept, readable only by its owner, in ``admin-key``)."""
+        if self.settings.bootstrap_admin_key is not None:
+            return self.settings.bootstrap_admin_key.get_secret_value()
+        if self.admin_key_file.exists():
+            return self.admin_key_file.read_text().strip()
+        key = new_key("admin")[0]
+        self.admin_key_file.touch(mode=0o600)
+        self.admin_key_file.write_text(key)
+        return key
+
     def database_url(self) -> str:
         cluster = self.postgres()
         return cluster.url() if cluster is not None else self.settings.require_database_url()
@@ -93,6 +110,7 @@ class LocalStack:
             cluster.start()
         migrate(self.database_url())
         env = child_environment(
+            LAUREL_BOOTSTRAP_ADMIN_KEY=self.admin_key(),
             DATABASE_URL=self.database_url(),
             KAFKA_BOOTSTRAP_SERVERS=self.settings.bootstrap_servers,
             LAUREL_HOME=str(self.settings.home),

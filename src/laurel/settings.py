@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from laurel.errors import ConfigurationError
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     processor_batch_max: int = Field(default=500, ge=1, le=100_000)
     processor_batch_within_ms: int = Field(default=20, ge=1, le=60_000)
     processor_session_timeout_s: float = Field(default=10.0, ge=1.0)
+
+    bootstrap_admin_key: SecretStr | None = None
+    """An admin key the api stores at start if its prefix is new (``laurel up`` makes one)."""
 
     sync_timeout_s: float = Field(default=5.0, ge=0.0, le=120.0)
     db_pool_max: int = Field(default=10, ge=1, le=1000)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def client(laurel: LaurelProcesses) -> TrophyApi:
     return TrophyApi(
-        api_key="laurel-test-key",
+        api_key=laurel.admin_key,
         environment=TrophyApiEnvironment(
             api=f"{laurel.base_url}/v1", admin=f"{laurel.base_url}/admin/v1"
         ),

@@ -18,7 +18,7 @@ def test_pending_answer_then_the_outcome_by_event_id(namespace: Namespace) -> No
     procs = LaurelProcesses(namespace, extra_env={"LAUREL_SYNC_TIMEOUT_S": "0.5"})
     try:
         procs.start_api()  # no processor yet: nothing can be decided
-        api = httpx.Client(base_url=procs.base_url, timeout=30)
+        api = httpx.Client(base_url=procs.base_url, headers=procs.headers, timeout=30)
         assert api.post("/admin/v1/metrics", json=[{"name": "K", "key": "k"}]).status_code == 201
         waited = api.post("/v1/metrics/k/event", json={"user": {"id": "w"}, "value": 4})
         assert waited.status_code == 202
@@ -66,7 +66,7 @@ def test_sigterm_during_a_blocked_batch_loses_nothing(namespace: Namespace) -> N
     try:
         procs.start_api()
         procs.start_processor()
-        api = httpx.Client(base_url=procs.base_url, timeout=30)
+        api = httpx.Client(base_url=procs.base_url, headers=procs.headers, timeout=30)
         api.post("/admin/v1/metrics", json=[{"name": "S", "key": "s"}])
         assert (
             api.post("/v1/metrics/s/event", json={"user": {"id": "s0"}, "value": 1}).status_code
@@ -107,7 +107,7 @@ def test_a_database_outage_answers_503_and_the_api_recovers(namespace: Namespace
     admin_url = psycopg.conninfo.make_conninfo(namespace.database_url, dbname="postgres")
     try:
         procs.start_api()
-        api = httpx.Client(base_url=procs.base_url, timeout=60)
+        api = httpx.Client(base_url=procs.base_url, headers=procs.headers, timeout=60)
         assert api.get("/admin/v1/metrics").status_code == 200
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')

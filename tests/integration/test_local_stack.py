@@ -68,18 +68,21 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
         pids = [s["pid"] for s in services.values()]
 
         base = f"http://127.0.0.1:{api_port}"
-        metric = httpx.post(f"{base}/admin/v1/metrics", json=[{"name": "Runs", "key": "runs"}])
+        key = up.stdout.split("Admin API key (X-API-KEY): ")[1].split()[0]
+        assert (home / "admin-key").read_text() == key
+        assert (home / "admin-key").stat().st_mode & 0o077 == 0
+        http = httpx.Client(headers={"X-API-KEY": key}, timeout=30)
+        assert httpx.get(f"{base}/v1/users/zoe").status_code == 401
+        metric = http.post(f"{base}/admin/v1/metrics", json=[{"name": "Runs", "key": "runs"}])
         assert metric.status_code == 201
-        event = httpx.post(
-            f"{base}/v1/metrics/runs/event", timeout=30, json={"user": {"id": "zoe"}, "value": 5}
-        )
+        event = http.post(f"{base}/v1/metrics/runs/event", json={"user": {"id": "zoe"}, "value": 5})
         assert event.status_code in (201, 202), event.text
         wait_for(
-            lambda: httpx.get(f"{base}/v1/users/zoe/metrics/runs").status_code == 200,
+            lambda: http.get(f"{base}/v1/users/zoe/metrics/runs").status_code == 200,
             60,
             "zoe's total",
         )
-        assert httpx.get(f"{base}/v1/users/zoe/metrics/runs").json()["current"] == 5
+        assert http.get(f"{base}/v1/users/zoe/metrics/runs").json()["current"] == 5
 
         os.kill(services["processor"]["pid"], signal.SIGKILL)
         wait_for(lambda: not alive(services["processor"]["pid"]), 10, "the processor to die")

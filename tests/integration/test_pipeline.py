@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def client(laurel: LaurelProcesses) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=laurel.base_url, timeout=30)
+    return httpx.AsyncClient(base_url=laurel.base_url, headers=laurel.headers, timeout=30)
 
 
 async def create_metric(client: httpx.AsyncClient, key: str) -> str:

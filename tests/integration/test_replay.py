@@ -31,7 +31,7 @@ def active(database_url: str) -> str:
 async def test_replay_reproduces_live_projections_and_switches_reads(
     laurel: LaurelProcesses,
 ) -> None:
-    client = httpx.AsyncClient(base_url=laurel.base_url, timeout=30)
+    client = httpx.AsyncClient(base_url=laurel.base_url, headers=laurel.headers, timeout=30)
     await client.post("/admin/v1/metrics", json=[{"name": "Xp", "key": "xp"}])
     await client.post(
         "/admin/v1/attributes", json=[{"name": "Plan", "key": "plan", "type": "user"}]

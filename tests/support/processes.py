@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from projections.store.keys import new_key
 from tests.support.infra import Namespace, free_port
 from tests.support.waiting import wait_for
 
@@ -22,6 +23,7 @@ class LaurelProcesses:
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="laurel-proc-")))
     api_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    admin_key: str = field(default_factory=lambda: new_key("admin")[0])
     _api: subprocess.Popen[bytes] | None = None
     _processor: subprocess.Popen[bytes] | None = None
     _processor_starts: int = 0
@@ -29,6 +31,11 @@ class LaurelProcesses:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers authenticating as the bootstrap admin."""
+        return {"X-API-KEY": self.admin_key}
 
     def env(self) -> dict[str, str]:
         return {
@@ -42,6 +49,7 @@ class LaurelProcesses:
             "LAUREL_PROCESSOR_GROUP": self.ns.group,
             "LAUREL_PARTITIONS": str(self.ns.partitions),
             "LAUREL_PROCESSOR_SESSION_TIMEOUT_S": "6",
+            "LAUREL_BOOTSTRAP_ADMIN_KEY": self.admin_key,
             **self.extra_env,
         }
 

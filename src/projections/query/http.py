@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn
+from typing import Any, NoReturn
 
 import orjson
-from fastapi import Header, HTTPException, Request
+from fastapi import HTTPException, Request
 
 from projections.core.text import nul_path
 
@@ -15,17 +15,6 @@ MAX_TENANT_LENGTH = 255
 def fail(status: int, message: str) -> NoReturn:
     """Answer ``status`` with Trophy's error body ``{"error": message}``."""
     raise HTTPException(status_code=status, detail=message)
-
-
-def tenant_id(
-    tenant: Annotated[str | None, Header(alias="Tenant-ID", description="Your tenant id")] = None,
-) -> str:
-    """The request's tenant: the ``Tenant-ID`` header, or ``""`` (the default tenant)."""
-    if tenant is None:
-        return ""
-    if len(tenant) > MAX_TENANT_LENGTH or not tenant.strip() or "\x00" in tenant:
-        fail(400, f"Tenant-ID must be 1 to {MAX_TENANT_LENGTH} non-blank characters")
-    return tenant
 
 
 async def json_body(request: Request) -> Any:

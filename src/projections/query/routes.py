@@ -7,16 +7,15 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from projections.core.model import UserProfile
 from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
-from projections.query.http import fail, tenant_id
+from projections.query.auth import CurrentPrincipal, Tenant
+from projections.query.http import fail
 from projections.query.shapes import event_json, pending_json, rejection_status, user_json
 from projections.store.reads import MetricTotal, ProjectionReader
-
-Tenant = Annotated[str, Depends(tenant_id)]
 
 
 def _metric_json(total: MetricTotal) -> dict[str, Any]:
@@ -92,10 +91,12 @@ def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> API
         ]
 
     @router.get("/events/{event_id}", tags=["metrics"])
-    async def event_outcome(event_id: uuid.UUID, tenant: Tenant) -> Any:
+    async def event_outcome(event_id: uuid.UUID, caller: CurrentPrincipal) -> Any:
         """The outcome of a command accepted with 202: the ``EventResponse`` once processed,
         202 while pending. Laurel's addition; Trophy has no such endpoint."""
-        found = await reader.outcomes([(tenant, event_id)])
+        found = await reader.outcomes([(caller.tenant, event_id)])
+        if found and caller.user_id is not None and found[0].user_id != caller.user_id:
+            found = []  # another user's event: as good as unknown to an application key
         if not found:
             return JSONResponse(pending_json(str(event_id), "unknown"), status_code=202)
         outcome = found[0]

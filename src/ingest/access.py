@@ -1,0 +1,145 @@
+"""Admin API for access: application API keys and tenants.
+
+Application keys are bound to one user of one tenant (the request's Tenant-ID; Trophy's
+endpoint takes no Tenant-ID, Laurel's uses it to say whose user). Deleting a tenant archives it:
+its data stays, and requests naming it answer 404 until it is made active again with PATCH.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from ingest.admin import (
+    ItemError,
+    for_each_item,
+    issue,
+    item_id,
+    item_text,
+    parse_ids,
+    parse_items,
+)
+from ingest.service import Ingest
+from projections.query.auth import Tenant
+from projections.query.http import fail, json_body
+from projections.query.shapes import iso
+from projections.store.keys import KeyStore
+from projections.store.keys import Tenant as TenantRow
+
+
+def tenant_json(row: TenantRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "customerId": row.customer_id,
+        "name": row.name,
+        "status": row.status,
+        "created": iso(row.created),
+        "updated": iso(row.updated),
+    }
+
+
+def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/application-api-keys", tags=["access"])
+    async def create_application_keys(request: Request, tenant: Tenant) -> Any:
+        """Create keys that act only for one user on the Application API; each key is shown
+        once, in this response."""
+
+        async def act(index: int, item: dict[str, Any]) -> dict[str, Any]:
+            user_id = item_text(item, "userId")
+            key, full = await keys.create("application", tenant=tenant, user_id=user_id)
+            return {"id": str(key.id), "userId": user_id, "key": full, "prefix": key.prefix}
+
+        created, issues = await for_each_item(parse_items(await json_body(request)), act)
+        return JSONResponse(
+            {"created": created, "issues": issues}, status_code=201 if created else 200
+        )
+
+    @router.delete("/application-api-keys", tags=["access"])
+    async def delete_application_keys(ids: list[str] | None = Query(None)) -> Any:  # noqa: B008
+        deleted, issues = [], []
+        for raw in parse_ids(ids):
+            try:
+                key_id = uuid.UUID(raw)
+            except ValueError:
+                issues.append(issue(f"{raw!r} is not a UUID", id=raw))
+                continue
+            if await keys.delete(key_id, "application"):
+                deleted.append({"id": str(key_id)})
+            else:
+                issues.append(issue(f"application API key {key_id} not found", id=raw))
+        return {"deleted": deleted, "issues": issues}
+
+    @router.get("/tenants", tags=["access"])
+    async def list_tenants(limit: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0)) -> Any:
+        return [tenant_json(t) for t in await keys.tenants(limit, skip)]
+
+    @router.get("/tenants/{id}", tags=["access"])
+    async def get_tenant(id: uuid.UUID) -> Any:
+        found = await keys.tenant_by_id(id)
+        if found is None:
+            fail(404, f"Tenant {id} not found")
+        return tenant_json(found)
+
+    @router.post("/tenants", tags=["access"])
+    async def create_tenants(request: Request) -> Any:
+        now = ingest.clock()
+
+        async def act(index: int, item: dict[str, Any]) -> dict[str, Any]:
+            customer_id, name = item_text(item, "customerId"), item_text(item, "name")
+            created = await keys.create_tenant(customer_id, name, now)
+            if created is None:
+                raise ItemError(f"customerId {customer_id!r} is already in use")
+            return tenant_json(created)
+
+        created, issues = await for_each_item(parse_items(await json_body(request)), act)
+        await keys.forget()
+        return JSONResponse(
+            {"created": created, "issues": issues}, status_code=201 if created else 200
+        )
+
+    @router.patch("/tenants", tags=["access"])
+    async def update_tenants(request: Request) -> Any:
+        now = ingest.clock()
+
+        async def act(index: int, item: dict[str, Any]) -> dict[str, Any]:
+            changes: dict[str, str] = {}
+            if "name" in item:
+                name = item_text(item, "name")
+                changes["name"] = name
+            if "status" in item:
+                if item["status"] not in ("active", "archived"):
+                    raise ItemError("status must be 'active' or 'archived'")
+                changes["status"] = item["status"]
+            if "customerId" in item:
+                raise ItemError("customerId cannot change")
+            updated = await keys.update_tenant(item_id(item), changes, now)
+            if updated is None:
+                raise ItemError(f"Tenant {item.get('id')} not found")
+            return tenant_json(updated)
+
+        updated, issues = await for_each_item(parse_items(await json_body(request)), act)
+        await keys.forget()
+        return {"updated": updated, "issues": issues}
+
+    @router.delete("/tenants", tags=["access"])
+    async def delete_tenants(ids: list[str] | None = Query(None)) -> Any:  # noqa: B008
+        now = ingest.clock()
+        deleted, issues = [], []
+        for raw in parse_ids(ids):
+            try:
+                archived = await keys.update_tenant(uuid.UUID(raw), {"status": "archived"}, now)
+            except ValueError:
+                archived = None
+            if archived is None:
+                issues.append(issue(f"Tenant {raw} not found", id=raw))
+            else:
+                deleted.append({"id": raw})
+        await keys.forget()
+        return {"deleted": deleted, "issues": issues}
+
+    return router
