@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.access import build_access_router
 from ingest.admin import build_admin_router
@@ -26,6 +27,7 @@ from laurel import __version__
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
 from projections.query.auth import admin_principal, principal
+from projections.query.limits import RateLimiter
 from projections.query.routes import build_router as build_query_router
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.keys import KEYS_CHANNEL, KeyStore
@@ -62,14 +64,6 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": "; ".join(_describe(e) for e in exc.errors())}, status_code=422
         )
 
-    @app.middleware("http")
-    async def refuse_nul_in_paths(request: Request, call_next: Any) -> Any:
-        # An id with %00 in the path could never be stored or found; PostgreSQL would refuse it.
-        params = request.query_params.multi_items()
-        if "\x00" in request.url.path or any("\x00" in k + v for k, v in params):
-            return JSONResponse({"error": "the URL contains a NUL character"}, status_code=400)
-        return await call_next(request)
-
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(
@@ -85,6 +79,61 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+class RequestGuard:
+    """Refuses, before any route runs, what no route could handle:
+
+    * a NUL character in the path or query (PostgreSQL could never store or find it): 400;
+    * a body over ``max_bytes``, by Content-Length or while it streams in: 413.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            refused = JSONResponse({"error": "the URL contains a NUL character"}, 400)
+            await refused(scope, receive, send)
+            return
+        too_large = JSONResponse(
+            {"error": f"request body larger than {self.max_bytes} bytes"}, status_code=413
+        )
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await too_large(scope, receive, send)
+            return
+        seen, exceeded, started = 0, False, False
+
+        async def limited() -> Message:
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                exceeded = True  # the app sees a disconnect; we answer 413 below
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await too_large(scope, receive, send)
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
@@ -148,7 +197,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         lifespan=lifespan,
     )
     app.state.keys = keys
+    app.state.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     application = [Depends(principal)]
     admin = [Depends(admin_principal)]
     app.include_router(build_ingest_router(ingest), prefix="/v1", dependencies=application)

@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from laurel.errors import LaurelError
 from laurel.settings import Settings, load_settings
@@ -142,6 +143,51 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    import uuid
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from laurel.local import LocalStack
+    from projections.store.keys import KeyStore
+
+    async def run() -> int:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            LocalStack(settings).database_url(),
+            min_size=1,
+            max_size=1,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        await pool.open(wait=True)
+        try:
+            keys = KeyStore(pool)
+            if args.action == "list":
+                for key in await keys.list_keys():
+                    scope = "" if key.user_id is None else f" user {key.user_id!r}"
+                    tenant = f" tenant {key.tenant!r}" if key.tenant else ""
+                    print(
+                        f"{key.id}  {key.prefix:<14} {key.kind:<12} {key.status:<8}"
+                        f"{scope}{tenant}  created {key.created:%Y-%m-%d %H:%M}"
+                    )
+                return 0
+            if args.action == "create-admin":
+                key, full = await keys.create("admin")
+                print(f"{key.id}  {full}\n(shown once: store it now)")
+                return 0
+            status = "revoked" if args.action == "revoke" else "active"
+            changed = await keys.set_status(uuid.UUID(args.id), status, "admin")
+            if changed is None:
+                print(f"laurel keys: no admin key {args.id}", file=sys.stderr)
+                return 1
+            print(f"{changed.id}  {changed.prefix}  {changed.status}")
+            return 0
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -172,6 +218,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--no-switch", action="store_true", help="build and keep reads as they are")
     replay.set_defaults(run=_replay)
+    keys = sub.add_parser(
+        "keys",
+        help="admin API keys: list, create-admin, revoke ID, activate ID "
+        "(rotate = create-admin, deploy it, revoke the old one)",
+    )
+    keys.add_argument("action", choices=["list", "create-admin", "revoke", "activate"])
+    keys.add_argument("id", nargs="?", help="the key's id (for revoke and activate)")
+    keys.set_defaults(run=_keys)
     return parser
 
 
@@ -181,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         run: Command = args.run
+        if args.command == "keys" and args.action in ("revoke", "activate") and not args.id:
+            print("laurel keys: revoke and activate take the key's id", file=sys.stderr)
+            return 2
         if args.command == "processor":
             sys.argv = [sys.argv[0], "worker"]  # Faust's worker parses argv itself
         return run(settings, args)

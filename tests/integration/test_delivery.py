@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import psycopg
 import pytest
@@ -121,5 +123,38 @@ def test_a_database_outage_answers_503_and_the_api_recovers(namespace: Namespace
             assert "retry" in down.json()["error"]
             admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
         wait_for(lambda: api.get("/admin/v1/metrics").status_code == 200, 60, "recovery")
+    finally:
+        procs.stop()
+
+
+def test_rate_limits_and_body_limits(namespace: Namespace) -> None:
+    procs = LaurelProcesses(
+        namespace,
+        extra_env={
+            "LAUREL_RATE_LIMIT_PER_S": "0.2",
+            "LAUREL_RATE_LIMIT_BURST": "3",
+            "LAUREL_MAX_BODY_BYTES": "2048",
+        },
+    )
+    try:
+        procs.start_api()
+        api = httpx.Client(base_url=procs.base_url, headers=procs.headers, timeout=30)
+        big = b'{"user": {"id": "u", "name": "' + b"x" * 4000 + b'"}, "value": 1}'
+        assert api.post("/v1/metrics/m/event", content=big).status_code == 413  # Content-Length
+
+        def chunks() -> Iterator[bytes]:
+            yield big[:1500]
+            yield big[1500:]
+
+        streamed = api.post("/v1/metrics/m/event", content=chunks())  # chunked: counted
+        assert streamed.status_code == 413
+        assert "larger than 2048" in streamed.json()["error"]
+
+        # The streamed request spent the first of three tokens; two more pass, then 429.
+        assert [api.get("/admin/v1/metrics").status_code for _ in range(2)] == [200] * 2
+        limited = api.get("/admin/v1/metrics")
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert "rate limit" in limited.json()["error"]
     finally:
         procs.stop()

@@ -14,12 +14,13 @@ import httpx
 import pytest
 
 from tests.support.infra import free_port
+from tests.support.processes import LaurelProcesses
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def laurel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def laurel_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "laurel.cli", *args],
         env=env,
@@ -56,11 +57,11 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
     }
     pids: list[int] = []
     try:
-        up = laurel(env, "up")
+        up = laurel_cli(env, "up")
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"http://127.0.0.1:{api_port}" in up.stdout
 
-        status = laurel(env, "status", "--json")
+        status = laurel_cli(env, "status", "--json")
         services = {s["name"]: s for s in json.loads(status.stdout)}
         assert set(services) == {"kafka", "postgres", "api", "processor"}
         assert all(s["healthy"] for s in services.values()), services
@@ -86,21 +87,48 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
 
         os.kill(services["processor"]["pid"], signal.SIGKILL)
         wait_for(lambda: not alive(services["processor"]["pid"]), 10, "the processor to die")
-        down_status = laurel(env, "status", "--json")
+        down_status = laurel_cli(env, "status", "--json")
         assert down_status.returncode == 3
         assert {s["name"]: s["healthy"] for s in json.loads(down_status.stdout)}[
             "processor"
         ] is False
 
-        again = laurel(env, "up", "--json")
+        again = laurel_cli(env, "up", "--json")
         assert again.returncode == 0, again.stderr
         revived = {s["name"]: s for s in json.loads(again.stdout)}
         assert revived["processor"]["pid"] != services["processor"]["pid"]
         assert revived["api"]["pid"] == services["api"]["pid"]  # running ones are left alone
         pids.append(revived["processor"]["pid"])
     finally:
-        down = laurel(env, "down")
+        down = laurel_cli(env, "down")
     assert down.returncode == 0, down.stderr
     assert "kafka" in down.stdout
     assert "postgres" in down.stdout
     wait_for(lambda: not any(alive(pid) for pid in pids), 30, "every process to exit")
+
+
+def test_admin_keys_rotate_and_revoke_through_the_cli(laurel: LaurelProcesses) -> None:
+    env = laurel.env()
+    created = laurel_cli(env, "keys", "create-admin")
+    assert created.returncode == 0, created.stderr
+    key_id, new_key = created.stdout.split()[:2]
+    api = httpx.Client(base_url=laurel.base_url, timeout=30)
+    assert api.get("/admin/v1/metrics", headers={"X-API-KEY": new_key}).status_code == 200
+    listed = laurel_cli(env, "keys", "list").stdout
+    assert key_id in listed
+    assert new_key.split(".")[1] not in listed  # secrets are never shown again
+
+    revoked = laurel_cli(env, "keys", "revoke", key_id)
+    assert revoked.returncode == 0
+    assert "revoked" in revoked.stdout
+    wait_for(
+        lambda: api.get("/admin/v1/metrics", headers={"X-API-KEY": new_key}).status_code == 401,
+        10,
+        "the revocation to reach the api",
+    )
+    laurel_cli(env, "keys", "activate", key_id)
+    wait_for(
+        lambda: api.get("/admin/v1/metrics", headers={"X-API-KEY": new_key}).status_code == 200,
+        10,
+        "the activation to reach the api",
+    )

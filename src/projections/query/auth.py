@@ -5,17 +5,22 @@
   with another tenant's Tenant-ID: 403.
 * A Tenant-ID that names no active tenant: 404 (create it with ``POST /admin/v1/tenants``).
 
-The key store lives on ``app.state.keys``, set by the composition root.
+* More requests a second than the key's rate limit allows: 429 with ``Retry-After``.
+
+The key store and the limiter live on ``app.state.keys`` and ``app.state.limiter``, set by the
+composition root.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from projections.query.http import MAX_TENANT_LENGTH, fail
+from projections.query.limits import RateLimiter
 from projections.store.keys import ApiKey, KeyStore
 
 
@@ -46,6 +51,14 @@ async def principal(
     key = await keys.verify(api_key)
     if key is None:
         fail(401, "invalid or revoked API key")
+    limiter: RateLimiter = request.app.state.limiter
+    wait = limiter.take(key.prefix)
+    if wait > 0:
+        raise HTTPException(
+            status_code=429,
+            detail=f"rate limit of {limiter.rate:g} requests/s for this key exceeded",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     if tenant is not None and (
         not tenant.strip() or len(tenant) > MAX_TENANT_LENGTH or "\x00" in tenant
     ):
