@@ -74,6 +74,11 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
                 issues.append(issue(f"application API key {key_id} not found", id=raw))
         return {"deleted": deleted, "issues": issues}
 
+    @router.get("/environments", tags=["access"])
+    async def list_environments() -> Any:
+        """A Laurel installation is one environment; run one stack per environment."""
+        return [{"name": ingest.environment, "key": ingest.environment.lower(), "priority": 0}]
+
     @router.get("/tenants", tags=["access"])
     async def list_tenants(limit: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0)) -> Any:
         return [tenant_json(t) for t in await keys.tenants(limit, skip)]

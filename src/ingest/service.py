@@ -24,6 +24,7 @@ class Ingest:
     reader: ProjectionReader
     clock: Callable[[], datetime]
     timeout_s: float
+    environment: str = "Production"
 
     async def submit(self, command: Command, *, wait: bool = True) -> StoredOutcome | None:
         """Append ``command``; with ``wait``, return its outcome or ``None`` on timeout."""

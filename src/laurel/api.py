@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ingest import unsupported
 from ingest.access import build_access_router
 from ingest.admin import build_admin_router
 from ingest.publisher import KafkaCommandPublisher
@@ -162,7 +163,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     listener.on_reconnect(current_config.forget_all)
     listener.on_reconnect(waiter.recheck)
     ingest = Ingest(
-        publisher, waiter, config, current_config, reader, clock, settings.sync_timeout_s
+        publisher,
+        waiter,
+        config,
+        current_config,
+        reader,
+        clock,
+        settings.sync_timeout_s,
+        settings.environment,
     )
     keys = KeyStore(pool)
     listener.on(KEYS_CHANNEL, keys.forget)
@@ -206,6 +214,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     app.include_router(build_query_router(reader, clock), prefix="/v1", dependencies=application)
     app.include_router(build_admin_router(ingest), prefix="/admin/v1", dependencies=admin)
     app.include_router(build_access_router(ingest, keys), prefix="/admin/v1", dependencies=admin)
+    app.include_router(
+        unsupported.build_application_router(), prefix="/v1", dependencies=application
+    )
+    app.include_router(unsupported.build_admin_router(), prefix="/admin/v1", dependencies=admin)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

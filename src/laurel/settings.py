@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     processor_batch_within_ms: int = Field(default=20, ge=1, le=60_000)
     processor_session_timeout_s: float = Field(default=10.0, ge=1.0)
 
+    environment: str = Field(default="Production", min_length=1, max_length=64)
+    """This installation's environment name, listed by GET /admin/v1/environments."""
     bootstrap_admin_key: SecretStr | None = None
     """An admin key the api stores at start if its prefix is new (``laurel up`` makes one)."""
 

@@ -9,10 +9,13 @@ import pytest
 from trophy import (
     BatchMetricEvent,
     BatchMetricEventUser,
+    CreateApplicationKeyRequestItem,
     CreateAttributeRequestItem,
     CreateMetricRequestItem,
+    CreateTenantRequestItem,
     UpdateAttributeRequestItem,
     UpdateMetricRequestItem,
+    UpdateTenantRequestItem,
     UpsertedUser,
 )
 from trophy.client import TrophyApi
@@ -197,3 +200,64 @@ def test_batch_events(client: TrophyApi) -> None:
         return found if found == expected else None
 
     assert wait_for(totals, 60, "batch totals") == expected
+
+
+def test_access_administration_through_the_sdk(client: TrophyApi, laurel: LaurelProcesses) -> None:
+    tenants = client.admin.tenants.create(
+        request=[CreateTenantRequestItem(customer_id="sdk-co", name="SDK Co")]
+    )
+    tenant = tenants.created[0]
+    assert (tenant.customer_id, tenant.status) == ("sdk-co", "active")
+    assert client.admin.tenants.get(id=tenant.id).name == "SDK Co"
+    renamed = client.admin.tenants.update(
+        request=[UpdateTenantRequestItem(id=tenant.id, name="SDK Company")]
+    )
+    assert renamed.updated[0].name == "SDK Company"
+    assert "sdk-co" in [t.customer_id for t in client.admin.tenants.list(limit=100)]
+
+    keys = client.admin.application_api_keys.create(
+        request=[CreateApplicationKeyRequestItem(user_id="sdk-app-user")]
+    )
+    created = keys.created[0]
+    user_client = TrophyApi(
+        api_key=created.key,
+        environment=TrophyApiEnvironment(
+            api=f"{laurel.base_url}/v1", admin=f"{laurel.base_url}/admin/v1"
+        ),
+        max_retries=0,
+    )
+    assert user_client.users.identify(id="sdk-app-user", name="Me").name == "Me"
+    with pytest.raises(ApiError) as other_user:
+        user_client.users.get(id="sdk-ann")
+    assert other_user.value.status_code == 403
+    deleted = client.admin.application_api_keys.delete(ids=[created.id])
+    assert [d.id for d in deleted.deleted] == [created.id]
+    with pytest.raises(ApiError) as revoked:
+        user_client.users.get(id="sdk-app-user")
+    assert revoked.value.status_code == 401
+
+    environments = client.admin.environments.list()
+    assert [(e.key, e.priority) for e in environments] == [("production", 0)]
+    assert client.admin.tenants.delete(ids=[tenant.id]).deleted[0].id == tenant.id
+    assert client.admin.tenants.get(id=tenant.id).status == "archived"
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda c: c.admin.settings.get(), "not supported"),
+        (lambda c: c.admin.settings.update(aggregation_period="weekly"), "not supported"),
+        (lambda c: c.admin.achievements.list(), "not implemented"),
+        (lambda c: c.admin.leaderboards.list(), "not implemented"),
+        (lambda c: c.admin.points.systems.list(), "not implemented"),
+        (lambda c: c.admin.streaks.settings.get(), "not implemented"),
+        (lambda c: c.achievements.all_(), "not implemented"),
+        (lambda c: c.leaderboards.all_(), "not implemented"),
+        (lambda c: c.users.streak(id="sdk-ann"), "not implemented"),
+    ],
+)
+def test_deliberately_absent_methods_answer_404_in_words(client: TrophyApi, call, words) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ApiError) as absent:
+        call(client)
+    assert absent.value.status_code == 404
+    assert words in absent.value.body["error"]

@@ -1,0 +1,70 @@
+"""Routes Laurel answers deliberately with 404 and words, instead of a bare "Not Found".
+
+Kept out of the OpenAPI document, which describes only what Laurel implements.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from fastapi import APIRouter
+
+from projections.query.http import fail
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+NOT_YET = {
+    "achievements": "achievements",
+    "streaks": "streaks",
+    "points": "points systems",
+    "leaderboards": "leaderboards",
+}
+USER_NOT_YET = {
+    "preferences": "user preferences",
+    "achievements": "achievements",
+    "streak": "streaks",
+    "points": "points systems",
+    "leaderboards": "leaderboards",
+    "wrapped": "wrapped (year in review)",
+}
+
+
+def _not_yet(feature: str) -> NoReturn:
+    fail(404, f"{feature} are not implemented in this version of Laurel (see the README)")
+
+
+def _route(router: APIRouter, path: str, feature: str) -> None:
+    async def endpoint() -> None:
+        _not_yet(feature)
+
+    router.add_api_route(path, endpoint, methods=METHODS, include_in_schema=False)
+
+
+def _features_router() -> APIRouter:
+    router = APIRouter()
+    for prefix, feature in NOT_YET.items():
+        _route(router, f"/{prefix}", feature)
+        _route(router, f"/{prefix}/{{rest:path}}", feature)
+    return router
+
+
+def build_application_router() -> APIRouter:
+    router = _features_router()
+    for part, feature in USER_NOT_YET.items():
+        _route(router, f"/users/{{id}}/{part}", feature)
+        _route(router, f"/users/{{id}}/{part}/{{rest:path}}", feature)
+    return router
+
+
+def build_admin_router() -> APIRouter:
+    router = _features_router()
+
+    async def settings() -> None:
+        fail(
+            404,
+            "account settings are not supported by Laurel: it sends no emails (branding, "
+            "aggregationPeriod) and runs no experiments (controlRatio); see the README",
+        )
+
+    router.add_api_route("/settings", settings, methods=METHODS, include_in_schema=False)
+    return router
