@@ -23,8 +23,9 @@ from ingest.admin import (
     parse_items,
 )
 from ingest.service import Ingest
+from projections.query import schemas
 from projections.query.auth import Tenant
-from projections.query.http import fail, json_body
+from projections.query.http import Paging, fail, json_body
 from projections.query.shapes import iso
 from projections.store.keys import KeyStore
 from projections.store.keys import Tenant as TenantRow
@@ -44,7 +45,11 @@ def tenant_json(row: TenantRow) -> dict[str, Any]:
 def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/application-api-keys", tags=["access"])
+    @router.post(
+        "/application-api-keys",
+        tags=["access"],
+        openapi_extra=schemas.body(schemas.CREATE_APPLICATION_KEYS),
+    )
     async def create_application_keys(request: Request, tenant: Tenant) -> Any:
         """Create keys that act only for one user on the Application API; each key is shown
         once, in this response."""
@@ -80,8 +85,8 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
         return [{"name": ingest.environment, "key": ingest.environment.lower(), "priority": 0}]
 
     @router.get("/tenants", tags=["access"])
-    async def list_tenants(limit: int = Query(10, ge=1, le=100), skip: int = Query(0, ge=0)) -> Any:
-        return [tenant_json(t) for t in await keys.tenants(limit, skip)]
+    async def list_tenants(paging: Paging) -> Any:
+        return [tenant_json(t) for t in await keys.tenants(paging.limit, paging.skip)]
 
     @router.get("/tenants/{id}", tags=["access"])
     async def get_tenant(id: uuid.UUID) -> Any:
@@ -90,7 +95,7 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
             fail(404, f"Tenant {id} not found")
         return tenant_json(found)
 
-    @router.post("/tenants", tags=["access"])
+    @router.post("/tenants", tags=["access"], openapi_extra=schemas.body(schemas.CREATE_TENANTS))
     async def create_tenants(request: Request) -> Any:
         now = ingest.clock()
 
@@ -107,7 +112,7 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
             {"created": created, "issues": issues}, status_code=201 if created else 200
         )
 
-    @router.patch("/tenants", tags=["access"])
+    @router.patch("/tenants", tags=["access"], openapi_extra=schemas.body(schemas.UPDATE_TENANTS))
     async def update_tenants(request: Request) -> Any:
         now = ingest.clock()
 

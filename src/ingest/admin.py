@@ -25,8 +25,9 @@ from ingest.contract import (
 )
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_metric_event
+from projections.query import schemas
 from projections.query.auth import Tenant
-from projections.query.http import fail, json_body
+from projections.query.http import Paging, fail, json_body
 from projections.store.config import AttributeRow, ConfigTable, DuplicateKey, MetricRow
 
 KEY_PATTERN = re.compile(r"^[a-zA-Z\d\-_]+$")
@@ -90,6 +91,8 @@ class Resource:
     parse_create: Callable[[dict[str, Any], Any], Any]
     parse_update: Callable[[dict[str, Any], Any], dict[str, Any]]
     to_json: Callable[[Any], dict[str, Any]]
+    create_schema: schemas.Schema
+    update_schema: schemas.Schema
 
 
 def _metric_create(item: dict[str, Any], now: Any) -> MetricRow:
@@ -143,8 +146,24 @@ def _attribute_json(row: AttributeRow) -> dict[str, Any]:
 
 
 RESOURCES = (
-    Resource("metrics", "Metric", _metric_create, _metric_update, _metric_json),
-    Resource("attributes", "Attribute", _attribute_create, _attribute_update, _attribute_json),
+    Resource(
+        "metrics",
+        "Metric",
+        _metric_create,
+        _metric_update,
+        _metric_json,
+        schemas.CREATE_METRICS,
+        schemas.UPDATE_METRICS,
+    ),
+    Resource(
+        "attributes",
+        "Attribute",
+        _attribute_create,
+        _attribute_update,
+        _attribute_json,
+        schemas.CREATE_ATTRIBUTES,
+        schemas.UPDATE_ATTRIBUTES,
+    ),
 )
 
 
@@ -184,12 +203,9 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
     path = f"/{res.table}"
 
     @router.get(path, tags=[res.table], name=f"list_{res.table}")
-    async def list_(
-        tenant: Tenant,
-        limit: Annotated[int, Query(ge=1, le=100)] = 10,
-        skip: Annotated[int, Query(ge=0)] = 0,
-    ) -> Any:
-        return [res.to_json(r) for r in await store.page(res.table, tenant, limit, skip)]
+    async def list_(tenant: Tenant, paging: Paging) -> Any:
+        rows = await store.page(res.table, tenant, paging.limit, paging.skip)
+        return [res.to_json(r) for r in rows]
 
     @router.get(path + "/{id}", tags=[res.table], name=f"get_{res.table}")
     async def get(id: uuid.UUID, tenant: Tenant) -> Any:
@@ -198,7 +214,12 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
             fail(404, f"{res.singular} {id} not found")
         return res.to_json(row)
 
-    @router.post(path, tags=[res.table], name=f"create_{res.table}")
+    @router.post(
+        path,
+        tags=[res.table],
+        name=f"create_{res.table}",
+        openapi_extra=schemas.body(res.create_schema),
+    )
     async def create(request: Request, tenant: Tenant) -> Any:
         now = ingest.clock()
 
@@ -216,7 +237,12 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
             {"created": created, "issues": issues}, status_code=201 if created else 200
         )
 
-    @router.patch(path, tags=[res.table], name=f"update_{res.table}")
+    @router.patch(
+        path,
+        tags=[res.table],
+        name=f"update_{res.table}",
+        openapi_extra=schemas.body(res.update_schema),
+    )
     async def update(request: Request, tenant: Tenant) -> Any:
         now = ingest.clock()
 
@@ -256,7 +282,12 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
 def build_admin_router(ingest: Ingest) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/metrics/events", tags=["metrics"], status_code=202)
+    @router.post(
+        "/metrics/events",
+        tags=["metrics"],
+        status_code=202,
+        openapi_extra=schemas.body(schemas.BATCH_EVENTS),
+    )
     async def batch_events(request: Request, tenant: Tenant) -> Any:
         """Accept 1 to 1,000 metric events for asynchronous processing; invalid items are
         reported in ``issues`` and the rest are accepted."""

@@ -19,6 +19,7 @@ from ingest.contract import (
 )
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
+from projections.query import schemas
 from projections.query.auth import CurrentPrincipal, Principal
 from projections.query.http import fail, json_body, json_object
 from projections.query.shapes import event_json, pending_json, rejection_status, user_json
@@ -42,7 +43,20 @@ def rejected(outcome: StoredOutcome) -> JSONResponse:
 def build_router(ingest: Ingest) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/metrics/{key}/event", status_code=201, tags=["metrics"])
+    @router.post(
+        "/metrics/{key}/event",
+        status_code=201,
+        tags=["metrics"],
+        openapi_extra=schemas.body(schemas.METRIC_EVENT),
+        responses={
+            **schemas.returns(201, schemas.EVENT_RESPONSE),
+            **schemas.returns(
+                202,
+                {"anyOf": [schemas.EVENT_RESPONSE, schemas.PENDING]},
+                "Idempotent repeat, or the outcome is pending",
+            ),
+        },
+    )
     async def metric_event(
         key: str,
         request: Request,
@@ -125,17 +139,39 @@ def build_router(ingest: Ingest) -> APIRouter:
         status = created_status if outcome.body.get("created") else 200
         return JSONResponse(user_json(user_id, profile), status_code=status)
 
-    @router.post("/users", status_code=201, tags=["users"])
+    user_responses = {
+        **schemas.returns(200, schemas.USER),
+        **schemas.returns(201, schemas.USER),
+        **schemas.returns(202, schemas.PENDING, "The outcome is pending"),
+    }
+
+    @router.post(
+        "/users",
+        status_code=201,
+        tags=["users"],
+        responses=user_responses,
+        openapi_extra=schemas.body(schemas.UPSERTED_USER),
+    )
     async def create_user(request: Request, caller: CurrentPrincipal) -> Any:
         """Create a user; 409 when the id is taken."""
         return await upsert(caller, await json_body(request), "create", None, 201)
 
-    @router.put("/users/{id}", tags=["users"])
+    @router.put(
+        "/users/{id}",
+        tags=["users"],
+        responses=user_responses,
+        openapi_extra=schemas.body(schemas.UPDATED_USER),
+    )
     async def identify_user(id: str, request: Request, caller: CurrentPrincipal) -> Any:
         """Create or update a user (Trophy's "identify")."""
         return await upsert(caller, await json_body(request), "identify", id, 200)
 
-    @router.patch("/users/{id}", tags=["users"])
+    @router.patch(
+        "/users/{id}",
+        tags=["users"],
+        responses=user_responses,
+        openapi_extra=schemas.body(schemas.UPDATED_USER),
+    )
     async def update_user(id: str, request: Request, caller: CurrentPrincipal) -> Any:
         """Update an existing user; 404 when unknown."""
         return await upsert(caller, await json_body(request), "update", id, 200)

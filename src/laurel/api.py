@@ -30,6 +30,7 @@ from laurel.topics import ensure_topics
 from projections.query.auth import admin_principal, principal
 from projections.query.limits import RateLimiter
 from projections.query.routes import build_router as build_query_router
+from projections.query.schemas import ERROR_RESPONSES
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.keys import KEYS_CHANNEL, KeyStore
 from projections.store.listener import NotificationListener
@@ -208,16 +209,22 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     app.state.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
-    application = [Depends(principal)]
-    admin = [Depends(admin_principal)]
-    app.include_router(build_ingest_router(ingest), prefix="/v1", dependencies=application)
-    app.include_router(build_query_router(reader, clock), prefix="/v1", dependencies=application)
-    app.include_router(build_admin_router(ingest), prefix="/admin/v1", dependencies=admin)
-    app.include_router(build_access_router(ingest, keys), prefix="/admin/v1", dependencies=admin)
-    app.include_router(
-        unsupported.build_application_router(), prefix="/v1", dependencies=application
-    )
-    app.include_router(unsupported.build_admin_router(), prefix="/admin/v1", dependencies=admin)
+    application: dict[str, Any] = {
+        "prefix": "/v1",
+        "dependencies": [Depends(principal)],
+        "responses": ERROR_RESPONSES,
+    }
+    admin: dict[str, Any] = {
+        "prefix": "/admin/v1",
+        "dependencies": [Depends(admin_principal)],
+        "responses": ERROR_RESPONSES,
+    }
+    app.include_router(build_ingest_router(ingest), **application)
+    app.include_router(build_query_router(reader, clock), **application)
+    app.include_router(build_admin_router(ingest), **admin)
+    app.include_router(build_access_router(ingest, keys), **admin)
+    app.include_router(unsupported.build_application_router(), **application)
+    app.include_router(unsupported.build_admin_router(), **admin)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

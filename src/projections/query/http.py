@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
 
 import orjson
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from projections.core.text import nul_path
 
@@ -35,3 +36,24 @@ def json_object(value: Any, where: str = "request body") -> dict[str, Any]:
     if not isinstance(value, dict):
         fail(422, f"{where} must be a JSON object")
     return value
+
+
+MAX_SKIP = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    """Trophy's list paging: ``limit`` 1-100 (default 10) and ``skip`` from 0."""
+
+    limit: int
+    skip: int
+
+
+def page(
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP)] = 0,
+) -> Page:
+    return Page(limit, skip)
+
+
+Paging = Annotated[Page, Depends(page)]

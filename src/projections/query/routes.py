@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from projections.core.model import UserProfile
 from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
+from projections.query import schemas
 from projections.query.auth import CurrentPrincipal, Tenant
 from projections.query.http import fail
 from projections.query.shapes import event_json, pending_json, rejection_status, user_json
@@ -51,23 +52,33 @@ def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> API
                 return total
         fail(404, f"Metric with key {key!r} not found")
 
-    @router.get("/users/{id}", tags=["users"])
+    @router.get("/users/{id}", tags=["users"], responses=schemas.returns(200, schemas.USER))
     async def get_user(id: str, tenant: Tenant) -> Any:
         """A user (Trophy's ``User``)."""
         return user_json(id, await existing_user(tenant, id))
 
-    @router.get("/users/{id}/metrics", tags=["users"])
+    @router.get(
+        "/users/{id}/metrics",
+        tags=["users"],
+        responses=schemas.returns(200, {"type": "array", "items": schemas.METRIC}),
+    )
     async def user_metrics(id: str, tenant: Tenant) -> Any:
         """The user's total on every metric."""
         await existing_user(tenant, id)
         return [_metric_json(t) for t in await reader.totals(tenant, id, clock())]
 
-    @router.get("/users/{id}/metrics/{key}", tags=["users"])
+    @router.get(
+        "/users/{id}/metrics/{key}", tags=["users"], responses=schemas.returns(200, schemas.METRIC)
+    )
     async def user_metric(id: str, key: str, tenant: Tenant) -> Any:
         """The user's total on one metric."""
         return _metric_json(await metric_of(tenant, id, key))
 
-    @router.get("/users/{id}/metrics/{key}/event-summary", tags=["users"])
+    @router.get(
+        "/users/{id}/metrics/{key}/event-summary",
+        tags=["users"],
+        responses=schemas.returns(200, schemas.SUMMARY),
+    )
     async def user_metric_summary(
         id: str,
         key: str,
@@ -90,7 +101,22 @@ def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> API
             for p in event_summary(aggregation, start, end, before, changes)
         ]
 
-    @router.get("/events/{event_id}", tags=["metrics"])
+    @router.get(
+        "/events/{event_id}",
+        tags=["metrics"],
+        responses={
+            **schemas.returns(
+                200,
+                {
+                    "anyOf": [
+                        schemas.EVENT_RESPONSE,
+                        {"type": "object", "required": ["eventId", "status"]},
+                    ]
+                },
+            ),
+            **schemas.returns(202, schemas.PENDING, "Not processed (yet)"),
+        },
+    )
     async def event_outcome(event_id: uuid.UUID, caller: CurrentPrincipal) -> Any:
         """The outcome of a command accepted with 202: the ``EventResponse`` once processed,
         202 while pending. Laurel's addition; Trophy has no such endpoint."""

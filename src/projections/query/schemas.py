@@ -1,0 +1,206 @@
+"""JSON Schemas for Laurel's OpenAPI document: request bodies and the main responses.
+
+Routes parse bodies with the command contract's own validators (one set of rules for HTTP and
+for records written to the topic), so FastAPI cannot derive these; they are written out here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+KEY_PATTERN = r"^[a-zA-Z\d\-_]+$"
+STRING_MAP: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
+KEY: Schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}
+UUID: Schema = {"type": "string", "format": "uuid"}
+ERROR: Schema = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+
+UPDATED_USER: Schema = {
+    "type": "object",
+    "properties": {
+        "name": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]},
+        "tz": {"type": ["string", "null"], "description": "An IANA time zone name"},
+        "deviceTokens": {"type": ["array", "null"], "items": {"type": "string"}},
+        "subscribeToEmails": {"type": "boolean"},
+        "signUpDate": {"type": ["string", "null"], "format": "date"},
+        "attributes": STRING_MAP,
+    },
+}
+UPSERTED_USER: Schema = {
+    **UPDATED_USER,
+    "required": ["id"],
+    "properties": {**UPDATED_USER["properties"], "id": NAME},
+}
+METRIC_EVENT: Schema = {
+    "type": "object",
+    "required": ["user", "value"],
+    "properties": {"user": UPSERTED_USER, "value": {"type": "number"}, "attributes": STRING_MAP},
+}
+
+
+def array_of(item: Schema, most: int = 100) -> Schema:
+    return {"type": "array", "minItems": 1, "maxItems": most, "items": item}
+
+
+BATCH_EVENTS = array_of(
+    {
+        "type": "object",
+        "required": ["key", "user", "value"],
+        "properties": {
+            "key": NAME,
+            "user": UPSERTED_USER,
+            "value": {"type": "number"},
+            "attributes": STRING_MAP,
+            "idempotencyKey": NAME,
+        },
+    },
+    1000,
+)
+UNIT_TYPE: Schema = {"type": "string", "enum": ["number", "currency"]}
+CREATE_METRICS = array_of(
+    {
+        "type": "object",
+        "required": ["name", "key"],
+        "properties": {"name": NAME, "key": KEY, "unitType": UNIT_TYPE, "units": NAME},
+    }
+)
+UPDATE_METRICS = array_of(
+    {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": UUID, "name": NAME, "unitType": UNIT_TYPE, "units": NAME},
+    }
+)
+ATTRIBUTE_TYPE: Schema = {"type": "string", "enum": ["user", "event"]}
+CREATE_ATTRIBUTES = array_of(
+    {
+        "type": "object",
+        "required": ["name", "key", "type"],
+        "properties": {"name": NAME, "key": KEY, "type": ATTRIBUTE_TYPE},
+    }
+)
+UPDATE_ATTRIBUTES = array_of(
+    {"type": "object", "required": ["id"], "properties": {"id": UUID, "name": NAME}}
+)
+CREATE_TENANTS = array_of(
+    {
+        "type": "object",
+        "required": ["customerId", "name"],
+        "properties": {"customerId": NAME, "name": NAME},
+    }
+)
+UPDATE_TENANTS = array_of(
+    {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": UUID,
+            "name": NAME,
+            "status": {"type": "string", "enum": ["active", "archived"]},
+        },
+    }
+)
+CREATE_APPLICATION_KEYS = array_of(
+    {"type": "object", "required": ["userId"], "properties": {"userId": NAME}}
+)
+
+USER: Schema = {
+    "type": "object",
+    "required": ["id", "subscribeToEmails", "attributes", "control", "created", "updated"],
+    "properties": {
+        **UPDATED_USER["properties"],
+        "id": {"type": "string"},
+        "control": {"type": "boolean"},
+        "created": {"type": "string", "format": "date-time"},
+        "updated": {"type": "string", "format": "date-time"},
+    },
+}
+EVENT_RESPONSE: Schema = {
+    "type": "object",
+    "required": [
+        "eventId",
+        "metricId",
+        "total",
+        "achievements",
+        "currentStreak",
+        "points",
+        "leaderboards",
+    ],
+    "properties": {
+        "eventId": UUID,
+        "metricId": UUID,
+        "total": {"type": "number"},
+        "achievements": {"type": "array"},
+        "currentStreak": {"type": "object", "required": ["length", "frequency", "extended"]},
+        "points": {"type": "object"},
+        "leaderboards": {"type": "object"},
+        "idempotencyKey": {"type": "string"},
+        "idempotentReplayed": {"type": "boolean"},
+    },
+}
+PENDING: Schema = {
+    "type": "object",
+    "required": ["eventId", "status", "outcome"],
+    "properties": {
+        "eventId": UUID,
+        "status": {"const": "pending"},
+        "outcome": {"type": "string"},
+    },
+}
+METRIC: Schema = {
+    "type": "object",
+    "required": ["id", "key", "name", "current", "achievements"],
+    "properties": {
+        "id": UUID,
+        "key": {"type": "string"},
+        "name": {"type": "string"},
+        "current": {"type": "number"},
+        "achievements": {"type": "array"},
+    },
+}
+SUMMARY: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["date", "total", "change"],
+        "properties": {
+            "date": {"type": "string", "format": "date"},
+            "total": {"type": "number"},
+            "change": {"type": "number"},
+        },
+    },
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/json": {"schema": ERROR}}}
+    for status, text in {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "Key used outside its scope",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        422: "Validation failed",
+        429: "Rate limited",
+        503: "Kafka or PostgreSQL unavailable; retry",
+    }.items()
+}
+
+
+def body(schema: Schema) -> dict[str, Any]:
+    """``openapi_extra`` declaring a required JSON request body."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def returns(status: int, schema: Schema, description: str = "Success") -> dict[int | str, Any]:
+    """``responses`` declaring a JSON response."""
+    return {
+        status: {"description": description, "content": {"application/json": {"schema": schema}}}
+    }
