@@ -8,18 +8,17 @@ its data stays, and requests naming it answer 404 until it is made active again 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from ingest.admin import (
     ItemError,
+    created_response,
+    delete_each,
     for_each_item,
-    issue,
     item_id,
     item_text,
-    parse_ids,
     parse_items,
 )
 from ingest.service import Ingest
@@ -60,24 +59,14 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
             return {"id": str(key.id), "userId": user_id, "key": full, "prefix": key.prefix}
 
         created, issues = await for_each_item(parse_items(await json_body(request)), act)
-        return JSONResponse(
-            {"created": created, "issues": issues}, status_code=201 if created else 200
-        )
+        return created_response(created, issues)
 
     @router.delete("/application-api-keys", tags=["access"])
-    async def delete_application_keys(ids: list[str] | None = Query(None)) -> Any:  # noqa: B008
-        deleted, issues = [], []
-        for raw in parse_ids(ids):
-            try:
-                key_id = uuid.UUID(raw)
-            except ValueError:
-                issues.append(issue(f"{raw!r} is not a UUID", id=raw))
-                continue
-            if await keys.delete(key_id, "application"):
-                deleted.append({"id": str(key_id)})
-            else:
-                issues.append(issue(f"application API key {key_id} not found", id=raw))
-        return {"deleted": deleted, "issues": issues}
+    async def delete_application_keys(ids: Annotated[list[str] | None, Query()] = None) -> Any:
+        async def remove(key_id: uuid.UUID) -> bool:
+            return await keys.delete(key_id, "application")
+
+        return await delete_each(ids, remove, "application API key")
 
     @router.get("/environments", tags=["access"])
     async def list_environments() -> Any:
@@ -107,10 +96,7 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
             return tenant_json(created)
 
         created, issues = await for_each_item(parse_items(await json_body(request)), act)
-        await keys.forget()
-        return JSONResponse(
-            {"created": created, "issues": issues}, status_code=201 if created else 200
-        )
+        return created_response(created, issues)
 
     @router.patch("/tenants", tags=["access"], openapi_extra=schemas.body(schemas.UPDATE_TENANTS))
     async def update_tenants(request: Request) -> Any:
@@ -133,23 +119,15 @@ def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:
             return tenant_json(updated)
 
         updated, issues = await for_each_item(parse_items(await json_body(request)), act)
-        await keys.forget()
         return {"updated": updated, "issues": issues}
 
     @router.delete("/tenants", tags=["access"])
-    async def delete_tenants(ids: list[str] | None = Query(None)) -> Any:  # noqa: B008
+    async def delete_tenants(ids: Annotated[list[str] | None, Query()] = None) -> Any:
         now = ingest.clock()
-        deleted, issues = [], []
-        for raw in parse_ids(ids):
-            try:
-                archived = await keys.update_tenant(uuid.UUID(raw), {"status": "archived"}, now)
-            except ValueError:
-                archived = None
-            if archived is None:
-                issues.append(issue(f"Tenant {raw} not found", id=raw))
-            else:
-                deleted.append({"id": raw})
-        await keys.forget()
-        return {"deleted": deleted, "issues": issues}
+
+        async def archive(tenant_id: uuid.UUID) -> bool:
+            return await keys.update_tenant(tenant_id, {"status": "archived"}, now) is not None
+
+        return await delete_each(ids, archive, "Tenant")
 
     return router

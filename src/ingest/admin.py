@@ -198,6 +198,29 @@ async def for_each_item(
     return done, issues
 
 
+def created_response(created: list[dict[str, Any]], issues: list[dict[str, Any]]) -> JSONResponse:
+    """Trophy's create answer: 201 when anything was created, 200 when every item had issues."""
+    return JSONResponse({"created": created, "issues": issues}, status_code=201 if created else 200)
+
+
+async def delete_each(
+    ids: list[str] | None, remove: Callable[[uuid.UUID], Awaitable[bool]], noun: str
+) -> dict[str, Any]:
+    """Trophy's delete answer for ``?ids=``: what ``remove`` found, and an issue for the rest."""
+    deleted, issues = [], []
+    for raw in parse_ids(ids):
+        try:
+            row_id = uuid.UUID(raw)
+        except ValueError:
+            issues.append(issue(f"{raw!r} is not a UUID", id=raw))
+            continue
+        if await remove(row_id):
+            deleted.append({"id": str(row_id)})
+        else:
+            issues.append(issue(f"{noun} {row_id} not found", id=raw))
+    return {"deleted": deleted, "issues": issues}
+
+
 def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
     store = ingest.config
     path = f"/{res.table}"
@@ -233,9 +256,7 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
 
         created, issues = await for_each_item(parse_items(await json_body(request)), act)
         await ingest.current_config.forget(tenant)
-        return JSONResponse(
-            {"created": created, "issues": issues}, status_code=201 if created else 200
-        )
+        return created_response(created, issues)
 
     @router.patch(
         path,
@@ -264,19 +285,13 @@ def add_config_routes(router: APIRouter, ingest: Ingest, res: Resource) -> None:
     @router.delete(path, tags=[res.table], name=f"delete_{res.table}")
     async def delete(tenant: Tenant, ids: Annotated[list[str] | None, Query()] = None) -> Any:
         now = ingest.clock()
-        deleted, issues = [], []
-        for raw in parse_ids(ids):
-            try:
-                row_id = uuid.UUID(raw)
-            except ValueError:
-                issues.append(issue(f"{raw!r} is not a UUID", id=raw))
-                continue
-            if await store.delete(res.table, tenant, row_id, now):
-                deleted.append({"id": str(row_id)})
-            else:
-                issues.append(issue(f"{res.singular} {row_id} not found", id=raw))
+
+        async def remove(row_id: uuid.UUID) -> bool:
+            return await store.delete(res.table, tenant, row_id, now)
+
+        answer = await delete_each(ids, remove, res.singular)
         await ingest.current_config.forget(tenant)
-        return {"deleted": deleted, "issues": issues}
+        return answer
 
 
 def build_admin_router(ingest: Ingest) -> APIRouter:

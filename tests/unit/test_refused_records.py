@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -14,20 +13,9 @@ import pytest
 from ingest.contract import ContractError, RecordMetricEvent, UserPatch, decode, encode, record_key
 from processors.app import project_until_committed
 from projections.core.fold import BatchResult
-from projections.core.model import ConfigHistory, MetricVersion
 from projections.store.memory import MemoryProjectionStore, _MemoryUnitOfWork
 from projections.store.ports import DeadLetter, OutcomeRow, SourceRecord
-from tests.unit.test_fold import Letters
-
-T0 = datetime(2026, 3, 28, tzinfo=UTC)
-METRIC = MetricVersion(
-    valid_from=T0 - timedelta(days=1),
-    valid_to=None,
-    tenant="",
-    id=uuid.UUID(int=1),
-    key="m",
-    name="M",
-)
+from tests.unit.test_fold import CONFIG, METRIC, T0, Letters
 
 
 class RefusingUnitOfWork(_MemoryUnitOfWork):
@@ -58,7 +46,7 @@ def record(offset: int, user: str) -> SourceRecord:
 
 
 async def test_the_refused_record_is_dead_lettered_and_the_rest_applied() -> None:
-    store = RefusingStore(ConfigHistory(metrics=(METRIC,)))
+    store = RefusingStore(CONFIG)
     records = [record(0, "a"), record(1, "b"), record(2, "refused"), record(3, "a")]
     letters = Letters()
     report = await project_until_committed(store, records, letters, retry_max_s=0.01)

@@ -66,6 +66,7 @@ def split_key(presented: str) -> tuple[str, str] | None:
 
 
 async def _notify(conn: AsyncConnection[Any]) -> None:
+    """Tell the other api processes (when the transaction commits) to drop their caches."""
     await conn.execute("SELECT pg_notify(%s, '')", (KEYS_CHANNEL,))
 
 
@@ -136,6 +137,7 @@ class KeyStore:
             )
             row = await cur.fetchone()
             await _notify(conn)
+        await self.forget()
         assert row is not None
         return ApiKey(*row), full
 
@@ -167,6 +169,7 @@ class KeyStore:
             )
             row = await cur.fetchone()
             await _notify(conn)
+        await self.forget()
         return ApiKey(*row) if row else None
 
     async def delete(self, key_id: uuid.UUID, kind: KeyKind) -> bool:
@@ -175,7 +178,8 @@ class KeyStore:
                 "DELETE FROM laurel.api_keys WHERE id = %s AND kind = %s", (key_id, kind)
             )
             await _notify(conn)
-            return bool(cur.rowcount > 0)
+        await self.forget()
+        return bool(cur.rowcount > 0)
 
     async def list_keys(self) -> list[ApiKey]:
         async with self.pool.connection() as conn:
@@ -230,6 +234,7 @@ class KeyStore:
             )
             row = await cur.fetchone()
             await _notify(conn)
+        await self.forget()
         return Tenant(*row) if row else None
 
     async def update_tenant(
@@ -244,4 +249,5 @@ class KeyStore:
             )
             row = await cur.fetchone()
             await _notify(conn)
+        await self.forget()
         return Tenant(*row) if row else None
