@@ -99,3 +99,42 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     assert result.records == len(records)
     assert not any(result.differences.values())
     assert projected_totals(namespace.database_url) == totals
+
+
+async def test_rebalances_between_workers_lose_and_double_nothing(namespace: Namespace) -> None:
+    create_metric(namespace.database_url, "laps")
+    records = []
+    for i in range(EVENTS):
+        user = f"runner-{i % 97}"
+        command = RecordMetricEvent(
+            id=new_command_id(),
+            tenant="",
+            user_id=user,
+            received_at=datetime.now(UTC),
+            metric_key="laps",
+            value=1.0,
+            attributes={},
+            user=UserPatch(),
+        )
+        records.append((record_key("", user), encode(command)))
+    procs = LaurelProcesses(namespace, extra_env={"LAUREL_PROCESSOR_BATCH_MAX": "100"})
+    try:
+        procs.start_processor()  # worker A
+        procs.start_processor()  # worker B joins: the group rebalances
+        await produce(namespace.bootstrap_servers, namespace.commands_topic, records)
+        wait_for(
+            functools.partial(at_least, namespace.database_url, EVENTS // 3), 120, "a third decided"
+        )
+        procs.kill_processor()  # B dies mid-stream: its partitions move to A
+        assert decided(namespace.database_url) < EVENTS
+        procs.start_processor()  # C joins: another rebalance
+        wait_for(functools.partial(at_least, namespace.database_url, EVENTS), 180, "all decided")
+    finally:
+        procs.stop()
+    assert decided(namespace.database_url) == EVENTS
+    totals = projected_totals(namespace.database_url)
+    assert sum(totals.values()) == EVENTS
+    reference = await reference_fold(
+        namespace.bootstrap_servers, namespace.commands_topic, namespace.database_url
+    )
+    assert reference_totals(reference) == totals

@@ -27,6 +27,7 @@ class LaurelProcesses:
     _api: subprocess.Popen[bytes] | None = None
     _processor: subprocess.Popen[bytes] | None = None
     _processor_starts: int = 0
+    _others: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -69,6 +70,9 @@ class LaurelProcesses:
         )
 
     def start_processor(self, wait_ready: bool = True) -> None:
+        """Start the processor (the previous one, if any, keeps running as another worker)."""
+        if self._processor is not None:
+            self._others.append(self._processor)
         self._processor_starts += 1
         name = f"processor-{self._processor_starts}.log"
         self._processor = self._spawn("processor", name)
@@ -115,10 +119,11 @@ class LaurelProcesses:
         return code
 
     def stop(self) -> None:
-        for proc in (self._api, self._processor):
+        every = [self._api, self._processor, *self._others]
+        for proc in every:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (self._api, self._processor):
+        for proc in every:
             if proc is not None:
                 try:
                     proc.wait(30)
@@ -126,3 +131,4 @@ class LaurelProcesses:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(10)
         self._api = self._processor = None
+        self._others.clear()
