@@ -7,12 +7,12 @@ only what is not running, so it also revives a crashed process.
 
 from __future__ import annotations
 
+import functools
 import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from laurel.errors import ServiceFailed
 from laurel.settings import Settings, child_environment
 from laurel.stack import prereqs
 from laurel.stack.kafka import KafkaBroker
@@ -116,15 +116,16 @@ class LocalStack:
             LAUREL_HOME=str(self.settings.home),
         )
         python = sys.executable
-        if self.processor.pid() is None:
+        processor_log = self.processor.log_size()
+        starting_processor = self.processor.pid() is None
+        if starting_processor:
             self.processor.start([python, "-m", "laurel.cli", "processor"], env=env)
         if self.api.pid() is None:
             self.api.start([python, "-m", "laurel.cli", "api"], env=env)
         require_started(self.api, lambda: _http_ok(self.api_url + "/health"), 90.0)
-        if self.processor.pid() is None:
-            raise ServiceFailed(
-                f"the processor exited; its log ends with:\n{self.processor.tail()}"
-            )
+        if starting_processor:  # ready once it has joined its consumer group
+            ready = functools.partial(self.processor.logged_since, processor_log, "Worker ready")
+            require_started(self.processor, ready, 90.0)
         return self.status()
 
     def down(self) -> list[str]:

@@ -76,6 +76,21 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def log_size(self) -> int:
+        try:
+            return self.log_file.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def logged_since(self, offset: int, text: str) -> bool:
+        """Whether ``text`` appears in the log after byte ``offset``."""
+        try:
+            with self.log_file.open("rb") as f:
+                f.seek(offset)
+                return text.encode() in f.read()
+        except FileNotFoundError:
+            return False
+
     def tail(self, lines: int = 20) -> str:
         """The last lines of the log, for error messages."""
         try:
