@@ -77,9 +77,9 @@ class Settings(BaseSettings):
     bootstrap_admin_key: SecretStr | None = None
     """An admin key the api stores at start if its prefix is new (``laurel up`` makes one)."""
 
-    rate_limit_per_s: float = Field(default=500.0, ge=0.0)
+    rate_limit_per_s: float = Field(default=2000.0, ge=0.0)
     """Requests a second per API key and api process; 0 turns limiting off."""
-    rate_limit_burst: int = Field(default=1000, ge=1)
+    rate_limit_burst: int = Field(default=4000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """The largest request body accepted (a batch of 1,000 events fits easily)."""
 
