@@ -154,10 +154,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     listener = NotificationListener(database_url)
     listener.on(OUTCOMES_CHANNEL, waiter.on_notification)
 
-    async def schema_switched(_: str) -> None:
-        reader.forget_schema()
-
-    listener.on(PROJECTION_CHANNEL, schema_switched)
+    listener.on(PROJECTION_CHANNEL, reader.forget_schema)
+    listener.on_reconnect(reader.forget_schema)
     config = ConfigStore(pool)
     current_config = CachedConfig(config)
     listener.on(CONFIG_CHANNEL, current_config.forget)
@@ -181,7 +179,12 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=60)
         if settings.bootstrap_admin_key is not None:
-            await keys.ensure_admin(settings.bootstrap_admin_key.get_secret_value())
+            bootstrap = settings.bootstrap_admin_key.get_secret_value()
+            if not await keys.ensure_admin(bootstrap) and await keys.verify(bootstrap) is None:
+                log.warning(
+                    "LAUREL_BOOTSTRAP_ADMIN_KEY was not stored: its prefix belongs to another "
+                    "or a revoked key"
+                )
         elif not await keys.has_admin():
             log.warning("no admin API key exists: set LAUREL_BOOTSTRAP_ADMIN_KEY (laurel up does)")
         await ensure_topics(

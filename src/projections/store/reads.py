@@ -42,7 +42,7 @@ class ProjectionReader:
         self.pool = pool
         self._schema: str | None = None
 
-    def forget_schema(self) -> None:
+    async def forget_schema(self, _: str = "") -> None:
         """Re-read the active schema on the next query (after a replay's switch)."""
         self._schema = None
 
