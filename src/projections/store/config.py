@@ -16,6 +16,7 @@ from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.model import ConfigHistory
+from projections.store.cache import InvalidatedCache
 from projections.store.postgres import load_config
 
 ConfigTable = Literal["metrics", "attributes"]
@@ -67,25 +68,16 @@ class CachedConfig:
 
     def __init__(self, store: ConfigStore) -> None:
         self._store = store
-        self._tenants: dict[str, ConfigHistory] = {}
-        self._generation = 0  # bumped by every invalidation
+        self._tenants: InvalidatedCache[str, ConfigHistory] = InvalidatedCache()
 
     async def current(self, tenant: str, at: datetime) -> ConfigHistory:
-        found = self._tenants.get(tenant)
-        if found is None:
-            generation = self._generation
-            found = await self._store.current(tenant, at)
-            if generation == self._generation:  # not invalidated while loading
-                self._tenants[tenant] = found
-        return found
+        return await self._tenants.get(tenant, lambda: self._store.current(tenant, at))
 
     async def forget(self, tenant: str) -> None:
-        self._generation += 1
-        self._tenants.pop(tenant, None)
+        self._tenants.forget(tenant)
 
     async def forget_all(self) -> None:
-        self._generation += 1
-        self._tenants.clear()
+        self._tenants.forget()
 
 
 class DuplicateKey(Exception):

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from projections.store.cache import InvalidatedCache
+
 KEYS_CHANNEL = "laurel_keys"
 """NOTIFY channel telling api processes to forget cached keys and tenants."""
 
@@ -79,14 +81,12 @@ class KeyStore:
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
-        self._keys: dict[str, tuple[ApiKey, bytes] | None] = {}
-        self._tenants: dict[str, Tenant | None] = {}
-        self._generation = 0
+        self._keys: InvalidatedCache[str, tuple[ApiKey, bytes] | None] = InvalidatedCache()
+        self._tenants: InvalidatedCache[str, Tenant | None] = InvalidatedCache()
 
     async def forget(self, _: str = "") -> None:
-        self._generation += 1
-        self._keys.clear()
-        self._tenants.clear()
+        self._keys.forget()
+        self._tenants.forget()
 
     async def verify(self, presented: str) -> ApiKey | None:
         """The active key ``presented`` is, or ``None``."""
@@ -94,19 +94,17 @@ class KeyStore:
         if parts is None:
             return None
         prefix, secret = parts
-        if prefix not in self._keys:
-            generation = self._generation
+
+        async def load() -> tuple[ApiKey, bytes] | None:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
                     f"SELECT {_KEY_COLUMNS}, secret_sha256 FROM laurel.api_keys WHERE prefix = %s",
                     (prefix,),
                 )
                 row = await cur.fetchone()
-            found = (ApiKey(*row[:7]), bytes(row[7])) if row else None
-            if generation == self._generation:
-                self._keys[prefix] = found
-        else:
-            found = self._keys[prefix]
+            return (ApiKey(*row[:7]), bytes(row[7])) if row else None
+
+        found = await self._keys.get(prefix, load)
         if found is None:
             return None
         key, digest = found
@@ -192,19 +190,17 @@ class KeyStore:
 
     async def tenant(self, customer_id: str) -> Tenant | None:
         """The tenant a Tenant-ID names (cached), or ``None``."""
-        if customer_id in self._tenants:
-            return self._tenants[customer_id]
-        generation = self._generation
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {_TENANT_COLUMNS} FROM laurel.tenants WHERE customer_id = %s",
-                (customer_id,),
-            )
-            row = await cur.fetchone()
-        found = Tenant(*row) if row else None
-        if generation == self._generation:
-            self._tenants[customer_id] = found
-        return found
+
+        async def load() -> Tenant | None:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT {_TENANT_COLUMNS} FROM laurel.tenants WHERE customer_id = %s",
+                    (customer_id,),
+                )
+                row = await cur.fetchone()
+            return Tenant(*row) if row else None
+
+        return await self._tenants.get(customer_id, load)
 
     async def tenants(self, limit: int, skip: int) -> list[Tenant]:
         async with self.pool.connection() as conn:
