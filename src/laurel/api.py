@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,7 +34,7 @@ from projections.query.schemas import ERROR_RESPONSES
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.keys import KEYS_CHANNEL, KeyStore
 from projections.store.listener import NotificationListener
-from projections.store.postgres import OUTCOMES_CHANNEL
+from projections.store.postgres import OUTCOMES_CHANNEL, connection_pool
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
 
 log = logging.getLogger("laurel.api")
@@ -141,13 +141,7 @@ class RequestGuard:
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     """The api process's application; connections open in the lifespan, not here."""
     database_url = settings.require_database_url()
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        database_url,
-        min_size=1,
-        max_size=settings.db_pool_max,
-        kwargs={"autocommit": True},
-        open=False,
-    )
+    pool = connection_pool(database_url, max_size=settings.db_pool_max)
     reader = ProjectionReader(pool)
     waiter = OutcomeWaiter(reader)
     publisher = KafkaCommandPublisher(settings.bootstrap_servers, settings.commands_topic)

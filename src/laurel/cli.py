@@ -9,7 +9,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from laurel.errors import LaurelError
 from laurel.settings import Settings, load_settings
@@ -146,19 +145,12 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
-    from psycopg_pool import AsyncConnectionPool
-
     from laurel.local import LocalStack
     from projections.store.keys import KeyStore
+    from projections.store.postgres import connection_pool
 
     async def run() -> int:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            LocalStack(settings).database_url(),
-            min_size=1,
-            max_size=1,
-            kwargs={"autocommit": True},
-            open=False,
-        )
+        pool = connection_pool(LocalStack(settings).database_url(), max_size=1)
         await pool.open(wait=True)
         try:
             keys = KeyStore(pool)

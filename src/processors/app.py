@@ -28,7 +28,7 @@ from processors.projector import (
     project_batch,
 )
 from projections.store.ports import ProjectionStore, SourceRecord
-from projections.store.postgres import PostgresProjectionStore
+from projections.store.postgres import PostgresProjectionStore, connection_pool
 
 log = logging.getLogger("laurel.processor")
 
@@ -51,9 +51,7 @@ class ProcessorOptions:
 
 @asynccontextmanager
 async def _pool(url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
-    )
+    pool = connection_pool(url, max_size=2)
     await pool.open(wait=True, timeout=60)
     try:
         yield pool

@@ -26,12 +26,11 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 
 from processors.projector import project_batch
 from projections.store.migrate import create_projection_schema
 from projections.store.ports import DeadLetter, SourceRecord
-from projections.store.postgres import PostgresProjectionStore, active_schema
+from projections.store.postgres import PostgresProjectionStore, active_schema, connection_pool
 from projections.store.reads import PROJECTION_CHANNEL
 
 # Columns compared between the live and the rebuilt schema (wall-clock columns are left out).
@@ -120,9 +119,7 @@ class Replay:
     async def run(self, switch: bool = True) -> ReplayResult:
         started = time.monotonic()
         schema, live = self.prepare()
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.database_url, min_size=2, max_size=3, kwargs={"autocommit": True}, open=False
-        )
+        pool = connection_pool(self.database_url, min_size=2, max_size=3)
         await pool.open(wait=True)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,

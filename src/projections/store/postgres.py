@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.fold import BatchResult, IdempotencyKey, Projection
@@ -27,6 +27,25 @@ from projections.store.ports import DeadLetter, OutcomeRow
 OUTCOMES_CHANNEL = "laurel_outcomes"
 """NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
 _NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
+
+
+async def _configure(conn: AsyncConnection[Any]) -> None:
+    # orjson instead of the standard library for every jsonb value read or written.
+    set_json_dumps(orjson.dumps, conn)
+    set_json_loads(orjson.loads, conn)
+
+
+def connection_pool(url: str, min_size: int = 1, max_size: int = 4) -> AsyncConnectionPool[Any]:
+    """An unopened pool of autocommit connections (transactions are always explicit: see the
+    psycopg trap in the runtime notes) that encode and decode jsonb with orjson."""
+    return AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        configure=_configure,
+        open=False,
+    )
 
 
 def _profile_from_row(row: Sequence[Any]) -> UserProfile:
