@@ -28,16 +28,21 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def client(laurel: LaurelProcesses) -> TrophyApi:
+def sdk(laurel: LaurelProcesses, api_key: str) -> TrophyApi:
+    """The official client, pointed at Laurel only by its base URLs."""
     return TrophyApi(
-        api_key=laurel.admin_key,
+        api_key=api_key,
         environment=TrophyApiEnvironment(
             api=f"{laurel.base_url}/v1", admin=f"{laurel.base_url}/admin/v1"
         ),
         max_retries=0,
         timeout=30,
     )
+
+
+@pytest.fixture(scope="module")
+def client(laurel: LaurelProcesses) -> TrophyApi:
+    return sdk(laurel, laurel.admin_key)
 
 
 def test_admin_configuration_round_trip(client: TrophyApi) -> None:
@@ -219,13 +224,7 @@ def test_access_administration_through_the_sdk(client: TrophyApi, laurel: Laurel
         request=[CreateApplicationKeyRequestItem(user_id="sdk-app-user")]
     )
     created = keys.created[0]
-    user_client = TrophyApi(
-        api_key=created.key,
-        environment=TrophyApiEnvironment(
-            api=f"{laurel.base_url}/v1", admin=f"{laurel.base_url}/admin/v1"
-        ),
-        max_retries=0,
-    )
+    user_client = sdk(laurel, created.key)
     assert user_client.users.identify(id="sdk-app-user", name="Me").name == "Me"
     with pytest.raises(ApiError) as other_user:
         user_client.users.get(id="sdk-ann")

@@ -33,6 +33,25 @@ def at_least(database_url: str, count: int) -> bool:
     return decided(database_url) >= count
 
 
+def event_records(metric: str, events: list[tuple[str, float]]) -> list[tuple[bytes, bytes]]:
+    """Topic records (key, value) of metric events in the default tenant, as a producer
+    writing straight to the topic would send them."""
+    records = []
+    for user, value in events:
+        command = RecordMetricEvent(
+            id=new_command_id(),
+            tenant="",
+            user_id=user,
+            received_at=datetime.now(UTC),
+            metric_key=metric,
+            value=value,
+            attributes={},
+            user=UserPatch(),
+        )
+        records.append((record_key("", user), encode(command)))
+    return records
+
+
 def applied_records(database_url: str) -> int:
     """How many records of the topic the live projection has passed (checkpoints + 1)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -51,19 +70,7 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     rng = random.Random(7)
     values = [rng.choice([1, 2, 3, 5, -1, 0.5]) for _ in range(EVENTS)]
     users = [f"user-{rng.randrange(USERS)}" for _ in range(EVENTS)]
-    records = []
-    for user, value in zip(users, values, strict=True):
-        command = RecordMetricEvent(
-            id=new_command_id(),
-            tenant="",
-            user_id=user,
-            received_at=datetime.now(UTC),
-            metric_key="steps",
-            value=value,
-            attributes={},
-            user=UserPatch(),
-        )
-        records.append((record_key("", user), encode(command)))
+    records = event_records("steps", list(zip(users, values, strict=True)))
     # Every tenth record is sent twice, as a producer retrying without idempotence would.
     records += records[::10]
     await produce(namespace.bootstrap_servers, namespace.commands_topic, records)
@@ -113,20 +120,7 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
 
 async def test_rebalances_between_workers_lose_and_double_nothing(namespace: Namespace) -> None:
     create_metric(namespace.database_url, "laps")
-    records = []
-    for i in range(EVENTS):
-        user = f"runner-{i % 97}"
-        command = RecordMetricEvent(
-            id=new_command_id(),
-            tenant="",
-            user_id=user,
-            received_at=datetime.now(UTC),
-            metric_key="laps",
-            value=1.0,
-            attributes={},
-            user=UserPatch(),
-        )
-        records.append((record_key("", user), encode(command)))
+    records = event_records("laps", [(f"runner-{i % 97}", 1.0) for i in range(EVENTS)])
     procs = LaurelProcesses(namespace, extra_env={"LAUREL_PROCESSOR_BATCH_MAX": "100"})
     try:
         procs.start_processor()  # worker A

@@ -38,23 +38,21 @@ async def reference_fold(
     return store
 
 
-def projected_totals(database_url: str) -> dict[tuple[UserKey, Any], float]:
+def _active_rows(database_url: str, columns: str, table: str) -> list[tuple[Any, ...]]:
+    """``columns`` of every row of ``table`` in the active projection schema."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         schema = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
         assert schema is not None
-        rows = conn.execute(
-            f'SELECT tenant, user_id, metric_id, total FROM "{schema[0]}".metric_totals'
-        ).fetchall()
+        return conn.execute(f'SELECT {columns} FROM "{schema[0]}".{table}').fetchall()
+
+
+def projected_totals(database_url: str) -> dict[tuple[UserKey, Any], float]:
+    rows = _active_rows(database_url, "tenant, user_id, metric_id, total", "metric_totals")
     return {((t, u), m): total for t, u, m, total in rows}
 
 
 def projected_daily(database_url: str) -> dict[DailyKey, float]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        schema = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
-        assert schema is not None
-        rows = conn.execute(
-            f'SELECT tenant, user_id, metric_id, day, change FROM "{schema[0]}".metric_daily'
-        ).fetchall()
+    rows = _active_rows(database_url, "tenant, user_id, metric_id, day, change", "metric_daily")
     return {(t, u, m, d): c for t, u, m, d, c in rows}
 
 
