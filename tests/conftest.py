@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.infra import Infra, Namespace, new_namespace, provide_infra
-from tests.support.processes import LaurelProcesses
+from tests.support.processes import LaurelProcesses, running
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +30,5 @@ def module_namespace(infra: Infra) -> Namespace:
 @pytest.fixture(scope="module")
 def laurel(module_namespace: Namespace) -> Iterator[LaurelProcesses]:
     """The api and the processor running against this module's namespace."""
-    procs = LaurelProcesses(module_namespace)
-    try:
-        procs.start_processor()
-        procs.start_api()
+    with running(module_namespace) as procs:
         yield procs
-    finally:
-        procs.stop()

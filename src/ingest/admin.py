@@ -41,12 +41,22 @@ class ItemError(ValueError):
     """One item of an admin array is invalid; reported as an issue, not a failed request."""
 
 
-def issue(message: str, *, index: int | None = None, id: str | None = None) -> dict[str, Any]:
-    found: dict[str, Any] = {"severity": "error", "message": message}
+def issue(
+    message: str,
+    *,
+    index: int | None = None,
+    id: str | None = None,
+    user_id: str | None = None,
+    severity: str = "error",
+) -> dict[str, Any]:
+    """Trophy's ``AdminIssue``."""
+    found: dict[str, Any] = {"severity": severity, "message": message}
     if index is not None:
         found["index"] = index
     if id is not None:
         found["id"] = id
+    if user_id is not None:
+        found["userId"] = user_id
     return found
 
 

@@ -27,20 +27,28 @@ import orjson
 
 from projections.core.commands import (
     UNSET,
+    ChangeStreak,
     Command,
     RecordMetricEvent,
+    StreakPreferencesPatch,
+    StreakTick,
+    UpdatePreferences,
     UpsertMode,
     UpsertUser,
     UserPatch,
 )
 from projections.core.text import nul_path
+from projections.core.validation import RuleViolation, check_days_off
 from projections.core.zones import valid_time_zone
 
 __all__ = [
     "UNSET",
+    "ChangeStreak",
     "Command",
     "ContractError",
     "RecordMetricEvent",
+    "StreakTick",
+    "UpdatePreferences",
     "UpsertMode",
     "UpsertUser",
     "UserPatch",
@@ -109,6 +117,25 @@ _PATCH_FIELDS: Final = {
 }
 
 
+def preferences_json(
+    notifications: Mapping[str, tuple[str, ...]], streak: StreakPreferencesPatch
+) -> dict[str, Any]:
+    """Trophy's ``UpdateUserPreferencesRequest`` for a preferences change (set fields only)."""
+    streak_json: dict[str, Any] = {}
+    if streak.enabled is not UNSET:
+        streak_json["enabled"] = streak.enabled
+    if streak.evaluation_mode is not UNSET:
+        streak_json["evaluationMode"] = streak.evaluation_mode
+    if isinstance(streak.metrics, tuple) or streak.metrics is None:
+        metrics = streak.metrics or ()
+        streak_json["metrics"] = (
+            None if streak.metrics is None else [{"key": k, "threshold": t} for k, t in metrics]
+        )
+    if isinstance(streak.days_off, frozenset) or streak.days_off is None:
+        streak_json["daysOff"] = None if streak.days_off is None else sorted(streak.days_off)
+    return {"notifications": {k: list(v) for k, v in notifications.items()}, "streak": streak_json}
+
+
 def encode(command: Command) -> bytes:
     """The record value for ``command``."""
     body: dict[str, Any] = {
@@ -117,17 +144,28 @@ def encode(command: Command) -> bytes:
         "id": str(command.id),
         "tenant": command.tenant,
         "receivedAt": command.received_at.isoformat(),
-        "user": _patch_to_json(command.user, command.user_id),
+        "user": {"id": command.user_id},
     }
     if isinstance(command, RecordMetricEvent):
         body |= {
+            "user": _patch_to_json(command.user, command.user_id),
             "metric": command.metric_key,
             "value": command.value,
             "attributes": dict(command.attributes),
             "idempotencyKey": command.idempotency_key,
         }
-    else:
-        body["mode"] = command.mode
+    elif isinstance(command, UpsertUser):
+        body |= {"user": _patch_to_json(command.user, command.user_id), "mode": command.mode}
+    elif isinstance(command, UpdatePreferences):
+        body |= preferences_json(command.notifications, command.streak)
+    elif isinstance(command, ChangeStreak):
+        body["action"] = command.action
+        if command.action == "grant_freezes":
+            body["count"] = command.count
+        if command.pause_id is not None:
+            body["pauseId"] = str(command.pause_id)
+        if command.start is not None and command.end is not None:
+            body |= {"start": command.start.isoformat(), "end": command.end.isoformat()}
     return orjson.dumps(body)
 
 
@@ -213,6 +251,117 @@ def parse_value(raw: Any, where: str = "value") -> float:
     return value
 
 
+NOTIFICATION_TYPES: Final = ("achievement_completed", "recap", "reactivation", "streak_reminder")
+CHANNELS: Final = ("email", "push")
+
+
+def decode_preferences(
+    raw: Any,
+) -> tuple[dict[str, tuple[str, ...]], StreakPreferencesPatch]:
+    """Parse Trophy's ``UpdateUserPreferencesRequest``."""
+    if not isinstance(raw, dict):
+        raise ContractError("the body must be an object")
+    unknown = sorted(set(raw) - {"notifications", "streak"})
+    if unknown:
+        raise ContractError(f"unknown fields: {', '.join(unknown)}")
+    notifications: dict[str, tuple[str, ...]] = {}
+    given = raw.get("notifications")
+    if given is not None:
+        if not isinstance(given, dict):
+            raise ContractError("notifications must be an object")
+        for kind, channels in given.items():
+            if kind not in NOTIFICATION_TYPES:
+                raise ContractError(
+                    f"notifications.{kind} is not a notification type "
+                    f"({', '.join(NOTIFICATION_TYPES)})"
+                )
+            if not isinstance(channels, list) or not all(c in CHANNELS for c in channels):
+                raise ContractError(f"notifications.{kind} must be an array of email, push")
+            notifications[kind] = tuple(dict.fromkeys(channels))
+    streak = raw.get("streak")
+    if streak is None:
+        return notifications, StreakPreferencesPatch()
+    if not isinstance(streak, dict):
+        raise ContractError("streak must be an object")
+    fields: dict[str, Any] = {}
+    if "enabled" in streak:
+        if not isinstance(streak["enabled"], bool):
+            raise ContractError("streak.enabled must be a boolean")
+        fields["enabled"] = streak["enabled"]
+    if "evaluationMode" in streak:
+        if streak["evaluationMode"] not in ("AND", "OR", None):
+            raise ContractError("streak.evaluationMode must be AND or OR")
+        fields["evaluation_mode"] = streak["evaluationMode"]
+    if "metrics" in streak:
+        fields["metrics"] = (
+            None
+            if streak["metrics"] is None
+            else streak_metrics(streak["metrics"], "streak.metrics")
+        )
+    if "daysOff" in streak:
+        fields["days_off"] = None if streak["daysOff"] is None else days_off(streak["daysOff"])
+    return notifications, StreakPreferencesPatch(**fields)
+
+
+def streak_metrics(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
+    """``[{key, threshold}]`` with distinct keys and positive thresholds."""
+    if not isinstance(raw, list):
+        raise ContractError(f"{where} must be an array of {{key, threshold}}")
+    out: dict[str, float] = {}
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ContractError(f"{where}[{i}] must be an object with key and threshold")
+        key = _str(item, "key", where=f"{where}[{i}].")
+        threshold = parse_value(item.get("threshold"), f"{where}[{i}].threshold")
+        if threshold <= 0:
+            raise ContractError(f"{where}[{i}].threshold must be greater than 0")
+        if key in out:
+            raise ContractError(f"{where} lists {key!r} twice")
+        out[key] = threshold
+    return tuple(out.items())
+
+
+def days_off(raw: Any) -> frozenset[int]:
+    if not isinstance(raw, list):
+        raise ContractError("daysOff must be an array of weekdays (0 = Sunday … 6 = Saturday)")
+    try:
+        return check_days_off(raw)
+    except RuleViolation as exc:
+        raise ContractError(str(exc)) from None
+
+
+def local_day(raw: Any, where: str) -> date:
+    if not isinstance(raw, str):
+        raise ContractError(f"{where} must be a YYYY-MM-DD date")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ContractError(f"{where} must be a YYYY-MM-DD date") from None
+
+
+def _decode_streak_change(body: Mapping[str, Any], common: dict[str, Any]) -> ChangeStreak:
+    action = body.get("action")
+    if action == "grant_freezes":
+        count = body.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= 100:
+            raise ContractError("count must be an integer from 1 to 100")
+        return ChangeStreak(**common, action=action, count=count)
+    if action in ("add_pause", "remove_pause"):
+        try:
+            pause_id = uuid.UUID(_str(body, "pauseId"))
+        except ValueError:
+            raise ContractError("pauseId must be a UUID") from None
+        if action == "remove_pause":
+            return ChangeStreak(**common, action=action, pause_id=pause_id)
+        start, end = local_day(body.get("start"), "start"), local_day(body.get("end"), "end")
+        return ChangeStreak(**common, action=action, pause_id=pause_id, start=start, end=end)
+    if action in ("restore", "reset"):
+        return ChangeStreak(**common, action=action)
+    raise ContractError(
+        "action must be one of grant_freezes, add_pause, remove_pause, restore, reset"
+    )
+
+
 def decode(key: bytes | None, value: bytes | None) -> Command:
     """Decode and validate one record; raise :class:`ContractError` naming what is wrong."""
     if value is None:
@@ -251,6 +400,21 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
             "stay in one partition"
         )
     kind = body.get("type")
+    common: dict[str, Any] = {
+        "id": command_id,
+        "tenant": tenant,
+        "user_id": user_id,
+        "received_at": received_at,
+    }
+    if kind == "user.preferences":
+        notifications, streak = decode_preferences(
+            {"notifications": body.get("notifications"), "streak": body.get("streak")}
+        )
+        return UpdatePreferences(**common, notifications=notifications, streak=streak)
+    if kind == "streak.tick":
+        return StreakTick(**common)
+    if kind == "streak.change":
+        return _decode_streak_change(body, common)
     if kind == "metric.event":
         metric = _str(body, "metric")
         idempotency_key = _str(body, "idempotencyKey", optional=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,3 +36,14 @@ class Ingest:
         async with self.waiter.expecting(command.tenant, command.id) as awaiter:
             await self.publisher.publish(command)
             return await awaiter.result(self.timeout_s)
+
+    async def submit_many(self, commands: Sequence[Command]) -> list[StoredOutcome | None]:
+        """Append ``commands`` together and wait for their outcomes (``None`` where one did not
+        arrive within the timeout), in the order given."""
+        async with AsyncExitStack() as stack:
+            awaiters = [
+                await stack.enter_async_context(self.waiter.expecting(c.tenant, c.id))
+                for c in commands
+            ]
+            await self.publisher.publish_many(commands)
+            return list(await asyncio.gather(*(a.result(self.timeout_s) for a in awaiters)))

@@ -15,14 +15,11 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 NOT_YET = {
     "achievements": "achievements",
-    "streaks": "streaks",
     "points": "points systems",
     "leaderboards": "leaderboards",
 }
 USER_NOT_YET = {
-    "preferences": "user preferences",
     "achievements": "achievements",
-    "streak": "streaks",
     "points": "points systems",
     "leaderboards": "leaderboards",
     "wrapped": "wrapped (year in review)",

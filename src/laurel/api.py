@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -17,6 +16,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ingest import streaks as streak_writes
 from ingest import unsupported
 from ingest.access import build_access_router
 from ingest.admin import build_admin_router
@@ -25,8 +25,10 @@ from ingest.routes import build_router as build_ingest_router
 from ingest.service import Ingest
 from ingest.waiter import OutcomeWaiter
 from laurel import __version__
+from laurel.clock import Clock, clock_for
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
+from projections.query import streaks as streak_reads
 from projections.query.auth import admin_principal, principal
 from projections.query.limits import RateLimiter
 from projections.query.routes import build_router as build_query_router
@@ -38,10 +40,6 @@ from projections.store.postgres import OUTCOMES_CHANNEL, connection_pool
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
 
 log = logging.getLogger("laurel.api")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -138,8 +136,9 @@ class RequestGuard:
             await too_large(scope, receive, send)
 
 
-def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The api process's application; connections open in the lifespan, not here."""
+    clock = clock or clock_for(settings.clock_file)
     database_url = settings.require_database_url()
     pool = connection_pool(database_url, max_size=settings.db_pool_max)
     reader = ProjectionReader(pool)
@@ -218,7 +217,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     }
     app.include_router(build_ingest_router(ingest), **application)
     app.include_router(build_query_router(reader, clock), **application)
+    app.include_router(streak_writes.build_application_router(ingest), **application)
+    app.include_router(streak_reads.build_router(reader, current_config, clock), **application)
     app.include_router(build_admin_router(ingest), **admin)
+    app.include_router(streak_writes.build_admin_router(ingest), **admin)
+    app.include_router(streak_reads.build_admin_router(current_config, clock), **admin)
     app.include_router(build_access_router(ingest, keys), **admin)
     app.include_router(unsupported.build_application_router(), **application)
     app.include_router(unsupported.build_admin_router(), **admin)

@@ -82,6 +82,7 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
 def _processor(settings: Settings, args: argparse.Namespace) -> int:
     from faust import Worker
 
+    from laurel.clock import clock_for
     from laurel.topics import ensure_topics
     from processors.app import ProcessorOptions, build_app
     from projections.store.migrate import migrate
@@ -106,6 +107,8 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
         batch_max=settings.processor_batch_max,
         batch_within_s=settings.processor_batch_within_ms / 1000,
         session_timeout_s=settings.processor_session_timeout_s,
+        scheduler_interval_s=settings.scheduler_interval_s,
+        clock=clock_for(settings.clock_file),
     )
     asyncio.set_event_loop(asyncio.new_event_loop())
     Worker(build_app(options), loglevel="INFO", quiet=True).execute_from_commandline()

@@ -20,6 +20,8 @@ import faust
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from ingest.publisher import KafkaCommandPublisher
+from laurel.clock import Clock, utc_now
 from processors.deadletters import KafkaDeadLetterSink
 from processors.projector import (
     BatchReport,
@@ -27,8 +29,10 @@ from processors.projector import (
     dead_letter_records,
     project_batch,
 )
+from processors.scheduler import StreakScheduler
 from projections.store.ports import ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore, connection_pool
+from projections.store.reads import ProjectionReader
 
 log = logging.getLogger("laurel.processor")
 
@@ -47,6 +51,8 @@ class ProcessorOptions:
     batch_within_s: float = 0.02
     session_timeout_s: float = 10.0
     retry_max_s: float = 30.0
+    scheduler_interval_s: float = 10.0
+    clock: Clock = utc_now
 
 
 @asynccontextmanager
@@ -142,5 +148,26 @@ def build_app(options: ProcessorOptions) -> faust.App:
                 for message in messages:
                     message.ack(app.consumer)
                 log.debug("batch %s", report)
+
+    if options.scheduler_interval_s > 0:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def schedule() -> None:
+            """Every interval, the leader sends the streak ticks that are due."""
+            publisher = KafkaCommandPublisher(options.bootstrap_servers, options.commands_topic)
+            async with _pool(options.database_url) as pool:
+                await publisher.start()
+                scheduler = StreakScheduler(ProjectionReader(pool), publisher, options.clock)
+                try:
+                    while True:
+                        await asyncio.sleep(options.scheduler_interval_s)
+                        if not app.is_leader():
+                            continue
+                        try:
+                            await scheduler.run_once()
+                        except Exception:
+                            log.exception("scheduler round failed; trying again next interval")
+                finally:
+                    await publisher.stop()
 
     return app

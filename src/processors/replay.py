@@ -36,7 +36,12 @@ from projections.store.reads import PROJECTION_CHANNEL
 # Columns compared between the live and the rebuilt schema (wall-clock columns are left out).
 COMPARED: dict[str, str] = {
     "users": "tenant, user_id, name, email, tz, device_tokens, subscribe_to_emails, attributes, "
-    "sign_up_date, created, updated",
+    "sign_up_date, created, updated, preferences",
+    "streaks": "tenant, user_id, length, extended_at, next_due, state",
+    "streak_periods": "tenant, user_id, frequency, period_start, period_end, length, "
+    "used_freeze, used_pause, reset_at",
+    "streak_pauses": "tenant, id, user_id, start_date, end_date, status",
+    "outbox": "tenant, command_id, seq, user_id, kind, occurred, body",
     "metric_totals": "tenant, user_id, metric_id, total",
     "metric_daily": "tenant, user_id, metric_id, day, change",
     "idempotency_keys": "tenant, user_id, metric_key, key, event_id",

@@ -249,10 +249,8 @@ def test_access_administration_through_the_sdk(client: TrophyApi, laurel: Laurel
         (lambda c: c.admin.achievements.list(), "not implemented"),
         (lambda c: c.admin.leaderboards.list(), "not implemented"),
         (lambda c: c.admin.points.systems.list(), "not implemented"),
-        (lambda c: c.admin.streaks.settings.get(), "not implemented"),
         (lambda c: c.achievements.all_(), "not implemented"),
         (lambda c: c.leaderboards.all_(), "not implemented"),
-        (lambda c: c.users.streak(id="sdk-ann"), "not implemented"),
     ],
 )
 def test_deliberately_absent_methods_answer_404_in_words(client: TrophyApi, call, words) -> None:  # type: ignore[no-untyped-def]

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
 from processors.replay import Replay
-from tests.support.config import create_metric
+from projections.core.streaks import FreezePolicy, StreakSettings
+from tests.support.config import create_metric, set_streak_settings
 from tests.support.infra import Namespace
 from tests.support.kafka import produce
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     projected_daily,
+    projected_streaks,
     projected_totals,
     reference_fold,
+    reference_streaks,
     reference_totals,
 )
 from tests.support.waiting import wait_for
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 EVENTS = 6000
 USERS = 40
+STREAKS = StreakSettings(metrics=(("steps", 4.0),), freezes=FreezePolicy(1, 2, 3, 1))
 
 
 def at_least(database_url: str, count: int) -> bool:
@@ -35,14 +39,16 @@ def at_least(database_url: str, count: int) -> bool:
 
 def event_records(metric: str, events: list[tuple[str, float]]) -> list[tuple[bytes, bytes]]:
     """Topic records (key, value) of metric events in the default tenant, as a producer
-    writing straight to the topic would send them."""
+    writing straight to the topic would send them, spread over about three weeks (so streaks
+    extend, spend freezes and break)."""
     records = []
-    for user, value in events:
+    start = datetime.now(UTC)
+    for n, (user, value) in enumerate(events):
         command = RecordMetricEvent(
             id=new_command_id(),
             tenant="",
             user_id=user,
-            received_at=datetime.now(UTC),
+            received_at=start + timedelta(minutes=5 * n),
             metric_key=metric,
             value=value,
             attributes={},
@@ -67,6 +73,7 @@ def decided(database_url: str) -> int:
 
 async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: Namespace) -> None:
     metric_id = create_metric(namespace.database_url, "steps")
+    set_streak_settings(namespace.database_url, STREAKS)
     rng = random.Random(7)
     values = [rng.choice([1, 2, 3, 5, -1, 0.5]) for _ in range(EVENTS)]
     users = [f"user-{rng.randrange(USERS)}" for _ in range(EVENTS)]
@@ -75,7 +82,11 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     records += records[::10]
     await produce(namespace.bootstrap_servers, namespace.commands_topic, records)
 
-    procs = LaurelProcesses(namespace, extra_env={"LAUREL_PROCESSOR_BATCH_MAX": "200"})
+    procs = LaurelProcesses(
+        namespace,
+        # No scheduler: its ticks would add records to the exact count this test checks.
+        extra_env={"LAUREL_PROCESSOR_BATCH_MAX": "200", "LAUREL_SCHEDULER_INTERVAL_S": "0"},
+    )
     kills = 0
     try:
         for target in (EVENTS // 5, EVENTS // 2, (EVENTS * 4) // 5):
@@ -104,6 +115,9 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     )
     assert reference_totals(reference) == totals  # bit-for-bit: same order, same floats
     assert projected_daily(namespace.database_url) == reference.data.daily
+    streaks = projected_streaks(namespace.database_url)
+    assert streaks == reference_streaks(reference)
+    assert max(s["longest"] for s in streaks.values()) > 1  # the streaks did something
 
     # A replay of the log after all that rebuilds the same projection and switches to it. It
     # folds up to the live checkpoints (trailing duplicates may not have been consumed yet).

@@ -59,4 +59,6 @@ def test_the_document_describes_only_what_is_implemented(fuzzed: LaurelProcesses
     paths = set(document["paths"])
     assert "/v1/metrics/{key}/event" in paths
     assert "/admin/v1/tenants" in paths
-    assert not [p for p in paths if "achievements" in p or "streak" in p or "settings" in p]
+    assert {"/v1/users/{id}/streak", "/v1/streaks", "/admin/v1/streaks/settings"} <= paths
+    assert not [p for p in paths if "achievements" in p or "points" in p or "leaderboards" in p]
+    assert "/admin/v1/settings" not in paths

@@ -6,11 +6,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
+
+from projections.core.streaks import StreakSettings
+from projections.core.wire import settings_json
+
+
+def _since() -> datetime:
+    return datetime.now(UTC) - timedelta(days=1)
 
 
 def create_metric(database_url: str, key: str, tenant: str = "") -> uuid.UUID:
     metric_id = uuid.uuid4()
-    since = datetime.now(UTC) - timedelta(days=1)
+    since = _since()
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO laurel.metrics (tenant, id, key, name, created, valid_from) "
@@ -18,3 +26,11 @@ def create_metric(database_url: str, key: str, tenant: str = "") -> uuid.UUID:
             (tenant, metric_id, key, key.title(), since, since),
         )
     return metric_id
+
+
+def set_streak_settings(database_url: str, settings: StreakSettings, tenant: str = "") -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO laurel.streak_settings (tenant, settings, valid_from) VALUES (%s, %s, %s)",
+            (tenant, Jsonb(settings_json(settings)), _since()),
+        )

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,3 +134,15 @@ class LaurelProcesses:
                     proc.wait(10)
         self._api = self._processor = None
         self._others.clear()
+
+
+@contextmanager
+def running(ns: Namespace, extra_env: dict[str, str] | None = None) -> Iterator[LaurelProcesses]:
+    """The api and the processor running against ``ns`` until the block ends."""
+    procs = LaurelProcesses(ns, extra_env=extra_env or {})
+    try:
+        procs.start_processor()
+        procs.start_api()
+        yield procs
+    finally:
+        procs.stop()

@@ -12,6 +12,7 @@ import psycopg
 from processors.projector import project_batch
 from projections.core.fold import DailyKey
 from projections.core.model import UserKey
+from projections.core.wire import streak_state_json
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
 from projections.store.postgres import load_config
@@ -38,21 +39,27 @@ async def reference_fold(
     return store
 
 
-def _active_rows(database_url: str, columns: str, table: str) -> list[tuple[Any, ...]]:
-    """``columns`` of every row of ``table`` in the active projection schema."""
+def active_query(database_url: str, query: str) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` run with the active projection schema first on the search path."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         schema = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
         assert schema is not None
-        return conn.execute(f'SELECT {columns} FROM "{schema[0]}".{table}').fetchall()
+        conn.execute(f'SET search_path TO "{schema[0]}", laurel')
+        return conn.execute(query.encode()).fetchall()
+
+
+def active_rows(database_url: str, columns: str, table: str) -> list[tuple[Any, ...]]:
+    """``columns`` of every row of ``table`` in the active projection schema."""
+    return active_query(database_url, f"SELECT {columns} FROM {table}")
 
 
 def projected_totals(database_url: str) -> dict[tuple[UserKey, Any], float]:
-    rows = _active_rows(database_url, "tenant, user_id, metric_id, total", "metric_totals")
+    rows = active_rows(database_url, "tenant, user_id, metric_id, total", "metric_totals")
     return {((t, u), m): total for t, u, m, total in rows}
 
 
 def projected_daily(database_url: str) -> dict[DailyKey, float]:
-    rows = _active_rows(database_url, "tenant, user_id, metric_id, day, change", "metric_daily")
+    rows = active_rows(database_url, "tenant, user_id, metric_id, day, change", "metric_daily")
     return {(t, u, m, d): c for t, u, m, d, c in rows}
 
 
@@ -61,4 +68,17 @@ def reference_totals(store: MemoryProjectionStore) -> dict[tuple[UserKey, Any], 
         (key, metric_id): total
         for key, state in store.data.users.items()
         for metric_id, total in state.totals.items()
+    }
+
+
+def projected_streaks(database_url: str) -> dict[str, Any]:
+    """Each user's stored streak state (its JSON form), by user id."""
+    return dict(active_rows(database_url, "user_id, state", "streaks"))
+
+
+def reference_streaks(store: MemoryProjectionStore) -> dict[str, Any]:
+    return {
+        key[1]: streak_state_json(state.streak)
+        for key, state in store.data.users.items()
+        if state.profile is not None
     }

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final, Literal, TypeAlias
 
+from projections.core.streaks import EvaluationMode
+
 
 class _Unset:
     _instance: _Unset | None = None
@@ -78,4 +80,69 @@ class UpsertUser:
     type: Literal["user.upsert"] = "user.upsert"
 
 
-Command: TypeAlias = RecordMetricEvent | UpsertUser
+@dataclass(frozen=True)
+class StreakPreferencesPatch:
+    """The streak preferences a command sets; :data:`UNSET` fields are left unchanged."""
+
+    enabled: bool | _Unset = UNSET
+    evaluation_mode: EvaluationMode | _Unset | None = UNSET
+    metrics: tuple[tuple[str, float], ...] | _Unset | None = UNSET
+    days_off: frozenset[int] | _Unset | None = UNSET
+
+    @property
+    def overrides(self) -> bool:
+        """Whether the patch sets anything that needs streak customisation."""
+        return any(v is not UNSET for v in (self.evaluation_mode, self.metrics, self.days_off))
+
+
+@dataclass(frozen=True)
+class UpdatePreferences:
+    """Set notification channels (per type; others kept) and streak preferences of a user."""
+
+    id: uuid.UUID
+    tenant: str
+    user_id: str
+    received_at: datetime
+    notifications: Mapping[str, tuple[str, ...]]
+    streak: StreakPreferencesPatch
+
+    type: Literal["user.preferences"] = "user.preferences"
+
+
+@dataclass(frozen=True)
+class StreakTick:
+    """The scheduler's: advance the user's streak to ``received_at`` (its due time)."""
+
+    id: uuid.UUID
+    tenant: str
+    user_id: str
+    received_at: datetime
+
+    type: Literal["streak.tick"] = "streak.tick"
+
+
+StreakAction: TypeAlias = Literal["grant_freezes", "add_pause", "remove_pause", "restore", "reset"]
+
+
+@dataclass(frozen=True)
+class ChangeStreak:
+    """An admin operation on a user's streak.
+
+    ``grant_freezes`` uses ``count``; ``add_pause`` ``pause_id``, ``start`` and ``end``;
+    ``remove_pause`` ``pause_id``; ``restore`` and ``reset`` nothing more.
+    """
+
+    id: uuid.UUID
+    tenant: str
+    user_id: str
+    received_at: datetime
+    action: StreakAction
+    count: int = 0
+    pause_id: uuid.UUID | None = None
+    start: date | None = None
+    end: date | None = None
+
+    type: Literal["streak.change"] = "streak.change"
+
+
+Command: TypeAlias = RecordMetricEvent | UpsertUser | UpdatePreferences | StreakTick | ChangeStreak

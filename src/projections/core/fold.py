@@ -6,18 +6,35 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
+from typing import Literal, TypeAlias
 
-from projections.core.commands import Command, RecordMetricEvent, UpsertUser
-from projections.core.model import ConfigHistory, UserKey, UserState
+from projections.core import streaks
+from projections.core.commands import (
+    ChangeStreak,
+    Command,
+    RecordMetricEvent,
+    StreakTick,
+    UpdatePreferences,
+    UpsertUser,
+)
+from projections.core.model import ConfigHistory, Preferences, UserKey, UserState
 from projections.core.outcomes import (
     CommandRejected,
     MetricEventRecorded,
     Outcome,
+    PreferencesUpdated,
+    StreakChanged,
     UserUpserted,
 )
-from projections.core.users import apply_patch
-from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
+from projections.core.streaks import Pause, PeriodRecord, StreakRuleError, StreakRules, Transition
+from projections.core.users import apply_patch, apply_streak_patch
+from projections.core.validation import (
+    RuleViolation,
+    check_attribute_keys,
+    check_metric_event,
+    check_streak_metrics,
+)
 from projections.core.zones import local_date
 
 IdempotencyKey = tuple[str, str, str, str]
@@ -41,6 +58,9 @@ class Projection:
     idempotency: Mapping[IdempotencyKey, uuid.UUID] = field(default_factory=dict)
 
 
+PauseStatus: TypeAlias = Literal["active", "archived"]
+
+
 @dataclass(frozen=True)
 class Decision:
     """One command and what the rules decided about it."""
@@ -50,15 +70,42 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class StreakEffects:
+    """What a batch did to streaks besides their states: transitions (for webhooks), closed
+    periods (the history), pauses added or archived, and when each user is next due."""
+
+    transitions: Sequence[tuple[UserKey, uuid.UUID, Transition]] = ()
+    periods: Sequence[tuple[UserKey, PeriodRecord]] = ()
+    pauses: Sequence[tuple[UserKey, Pause, PauseStatus]] = ()
+    due: Mapping[UserKey, datetime | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BatchResult:
-    """The changes a batch makes: new user states, daily deltas, new idempotency keys and one
-    decision per command not decided before (duplicates of decided commands are dropped)."""
+    """The changes a batch makes: new user states, daily deltas, new idempotency keys, streak
+    effects and one decision per command not decided before (duplicates of decided commands are
+    dropped)."""
 
     users: Mapping[UserKey, UserState]
     changed_totals: frozenset[tuple[UserKey, uuid.UUID]]
     daily: Mapping[DailyKey, float]
     idempotency: Mapping[IdempotencyKey, uuid.UUID]
     decisions: Sequence[Decision]
+    streaks: StreakEffects = StreakEffects()
+
+
+@dataclass
+class _Effects:
+    """What one command did besides changing the state; kept only if the command applies."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    periods: list[PeriodRecord] = field(default_factory=list)
+    pauses: list[tuple[Pause, PauseStatus]] = field(default_factory=list)
+
+    def take(self, step: streaks.Step) -> streaks.Streak:
+        self.transitions.extend(step.transitions)
+        self.periods.extend(step.periods)
+        return step.streak
 
 
 def fold(projection: Projection, commands: Sequence[Command], config: ConfigHistory) -> BatchResult:
@@ -71,6 +118,10 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     changed_users: set[UserKey] = set()
     changed_totals: set[tuple[UserKey, uuid.UUID]] = set()
     decisions: list[Decision] = []
+    transitions: list[tuple[UserKey, uuid.UUID, Transition]] = []
+    periods: list[tuple[UserKey, PeriodRecord]] = []
+    pauses: list[tuple[UserKey, Pause, PauseStatus]] = []
+    changed_at: dict[UserKey, datetime] = {}
 
     for command in commands:
         if (command.tenant, command.id) in decided:
@@ -78,10 +129,11 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         decided.add((command.tenant, command.id))
         key = (command.tenant, command.user_id)
         state = users.get(key) or UserState(command.tenant, command.user_id)
+        effects = _Effects()
         outcome: Outcome
         try:
             if isinstance(command, RecordMetricEvent):
-                state, recorded = _metric_event(state, command, config, idempotency)
+                state, recorded = _metric_event(state, command, config, idempotency, effects)
                 outcome = recorded
                 if not recorded.replayed:
                     changed_totals.add((key, recorded.metric_id))
@@ -95,8 +147,12 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
                             command.idempotency_key,
                         )
                         idempotency[idem] = new_keys[idem] = command.id
+            elif isinstance(command, UpsertUser):
+                state, outcome = _upsert_user(state, command, config, effects)
+            elif isinstance(command, UpdatePreferences):
+                state, outcome = _update_preferences(state, command, config, effects)
             else:
-                state, outcome = _upsert_user(state, command, config)
+                state, outcome = _change_streak(state, command, config, effects)
         except RuleViolation as violation:
             rejection = CommandRejected(command.id, violation.code, str(violation))
             decisions.append(Decision(command, rejection))
@@ -104,15 +160,55 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         if state is not users.get(key):
             users[key] = state
             changed_users.add(key)
+            changed_at[key] = command.received_at
+        transitions.extend((key, command.id, t) for t in effects.transitions)
+        periods.extend((key, p) for p in effects.periods)
+        pauses.extend((key, p, status) for p, status in effects.pauses)
         decisions.append(Decision(command, outcome))
 
+    due: dict[UserKey, datetime | None] = {}
+    for key in changed_users:
+        state = users[key]
+        rules = _rules(state, config, changed_at[key])
+        due[key] = streaks.next_due(state.streak, rules, _tz(state))
     return BatchResult(
         users={k: users[k] for k in changed_users},
         changed_totals=frozenset(changed_totals),
         daily=daily,
         idempotency=new_keys,
         decisions=decisions,
+        streaks=StreakEffects(transitions, periods, pauses, due),
     )
+
+
+def _tz(state: UserState) -> str | None:
+    return state.profile.tz if state.profile is not None else None
+
+
+def _rules(state: UserState, config: ConfigHistory, at: datetime) -> StreakRules:
+    return streaks.rules_for(config.streak_at(state.tenant, at), state.preferences.streak)
+
+
+def _advance(
+    state: UserState, config: ConfigHistory, at: datetime, effects: _Effects
+) -> tuple[UserState, StreakRules]:
+    """Bring the user's streak to ``at`` under the rules then in force (existing users only)."""
+    rules = _rules(state, config, at)
+    if state.profile is None:
+        return state, rules
+    streak = effects.take(streaks.advance(state.streak, rules, _tz(state), at))
+    return replace(state, streak=streak), rules
+
+
+def _identified(
+    state: UserState, rules: StreakRules, existed: bool, at: datetime, effects: _Effects
+) -> UserState:
+    """After a command that may have created the user: first identification grants freezes."""
+    if existed:
+        return state
+    streak = effects.take(streaks.advance(state.streak, rules, _tz(state), at))
+    streak = effects.take(streaks.on_identified(streak, rules, at))
+    return replace(state, streak=streak)
 
 
 def _metric_event(
@@ -120,6 +216,7 @@ def _metric_event(
     event: RecordMetricEvent,
     config: ConfigHistory,
     idempotency: Mapping[IdempotencyKey, uuid.UUID],
+    effects: _Effects,
 ) -> tuple[UserState, MetricEventRecorded]:
     metric = check_metric_event(
         config,
@@ -143,12 +240,18 @@ def _metric_event(
             day=local_date(event.received_at, profile.tz if profile else None),
             idempotency_key=event.idempotency_key,
             replayed=True,
+            streak=_current_view(state, config, event.received_at),
         )
     total = state.totals.get(metric.id, 0.0) + event.value
     if not math.isfinite(total):
         raise RuleViolation(f"the total of {metric.key!r} would overflow")
+    existed = state.profile is not None
+    state, rules = _advance(state, config, event.received_at, effects)
     profile = apply_patch(state.profile, event.user, event.received_at)
-    new_state = replace(state, profile=profile, totals={**state.totals, metric.id: total})
+    state = _identified(replace(state, profile=profile), rules, existed, event.received_at, effects)
+    step = streaks.record_activity(state.streak, rules, metric.key, event.value, event.received_at)
+    streak = effects.take(step)
+    new_state = replace(state, totals={**state.totals, metric.id: total}, streak=streak)
     return new_state, MetricEventRecorded(
         command_id=event.id,
         metric_id=metric.id,
@@ -157,11 +260,23 @@ def _metric_event(
         day=local_date(event.received_at, profile.tz),
         idempotency_key=event.idempotency_key,
         replayed=False,
+        streak=streaks.view(streak, rules),
+        extended=any(t.kind == "streak.extended" for t in step.transitions),
     )
 
 
+def _current_view(
+    state: UserState, config: ConfigHistory, at: datetime
+) -> streaks.StreakView | None:
+    """The user's streak at ``at`` without changing the stored state (idempotent repeats)."""
+    if state.profile is None:
+        return None
+    state, rules = _advance(state, config, at, _Effects())
+    return streaks.view(state.streak, rules)
+
+
 def _upsert_user(
-    state: UserState, command: UpsertUser, config: ConfigHistory
+    state: UserState, command: UpsertUser, config: ConfigHistory, effects: _Effects
 ) -> tuple[UserState, UserUpserted]:
     check_attribute_keys(
         config, command.tenant, "user", command.user.attributes, command.received_at
@@ -171,5 +286,81 @@ def _upsert_user(
         raise RuleViolation(f"User with id {command.user_id!r} already exists", "conflict")
     if command.mode == "update" and not exists:
         raise RuleViolation(f"User with id {command.user_id!r} not found", "not_found")
+    state, rules = _advance(state, config, command.received_at, effects)
     profile = apply_patch(state.profile, command.user, command.received_at)
-    return replace(state, profile=profile), UserUpserted(command.id, created=not exists)
+    state = _identified(
+        replace(state, profile=profile), rules, exists, command.received_at, effects
+    )
+    return state, UserUpserted(command.id, created=not exists)
+
+
+def _require_user(state: UserState) -> None:
+    if state.profile is None:
+        raise RuleViolation(f"User with id {state.user_id!r} not found", "not_found")
+
+
+def _update_preferences(
+    state: UserState, command: UpdatePreferences, config: ConfigHistory, effects: _Effects
+) -> tuple[UserState, PreferencesUpdated]:
+    _require_user(state)
+    patch = command.streak
+    settings = config.streak_at(command.tenant, command.received_at)
+    if patch.overrides and not settings.customization_enabled:
+        raise RuleViolation(
+            "Streak customization is not enabled: evaluationMode, metrics and daysOff cannot "
+            "be set per user",
+            "forbidden",
+        )
+    if isinstance(patch.metrics, tuple):
+        check_streak_metrics(config, command.tenant, patch.metrics, command.received_at)
+    state, _ = _advance(state, config, command.received_at, effects)
+    current = state.preferences.streak
+    streak_prefs = apply_streak_patch(current, patch)
+    preferences = Preferences(
+        notifications={**state.preferences.notifications, **command.notifications},
+        streak=streak_prefs,
+    )
+    streak = state.streak
+    if current.enabled and not streak_prefs.enabled:
+        streak = streaks.disable(streak)
+    return replace(state, preferences=preferences, streak=streak), PreferencesUpdated(command.id)
+
+
+def _change_streak(
+    state: UserState, command: StreakTick | ChangeStreak, config: ConfigHistory, effects: _Effects
+) -> tuple[UserState, StreakChanged]:
+    at = command.received_at
+    if isinstance(command, StreakTick):
+        if state.profile is None:  # the user's state is gone (a replay into an older topic)
+            return state, StreakChanged(command.id, command.type, None)
+        state, rules = _advance(state, config, at, effects)
+        return state, StreakChanged(command.id, command.type, streaks.view(state.streak, rules))
+    _require_user(state)
+    state, rules = _advance(state, config, at, effects)
+    streak = state.streak
+    today = local_date(at, _tz(state))
+    try:
+        if command.action == "grant_freezes":
+            streak = effects.take(streaks.grant_freezes(streak, rules, command.count, at))
+        elif command.action == "add_pause":
+            if command.pause_id is None or command.start is None or command.end is None:
+                raise StreakRuleError("a pause needs an id, a start and an end")
+            pause = Pause(command.pause_id, command.start, command.end)
+            streak = streaks.add_pause(streak, pause, today)
+            effects.pauses.append((pause, "active"))
+        elif command.action == "remove_pause":
+            if command.pause_id is None:
+                raise StreakRuleError("which pause to remove is missing")
+            removed = next((p for p in streak.pauses if p.id == command.pause_id), None)
+            streak = streaks.remove_pause(streak, command.pause_id)
+            if removed is not None:
+                effects.pauses.append((removed, "archived"))
+        elif command.action == "restore":
+            streak = streaks.restore(streak, rules, today)
+        else:
+            streak = streaks.reset(streak, at)
+    except StreakRuleError as refused:
+        raise RuleViolation(str(refused), "conflict") from None
+    state = replace(state, streak=streak)
+    kind = f"{command.type}.{command.action}"
+    return state, StreakChanged(command.id, kind, streaks.view(streak, rules))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
+from projections.core.streaks import Streak, StreakPreferences, StreakSettings
+
 UserKey: TypeAlias = tuple[str, str]
 """(tenant, user id)."""
 
@@ -27,15 +29,29 @@ class UserProfile:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
+NotificationChannels: TypeAlias = Mapping[str, tuple[str, ...]]
+"""Notification type (``achievement_completed``, ``recap``, …) → channels (``email``, ``push``)."""
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A user's notification and streak preferences (Trophy's ``UserPreferencesResponse``)."""
+
+    notifications: NotificationChannels = field(default_factory=dict)
+    streak: StreakPreferences = field(default_factory=StreakPreferences)
+
+
 @dataclass(frozen=True)
 class UserState:
-    """Everything the rules know about one user: the profile (``None`` before the user exists)
-    and the metric totals by metric id."""
+    """Everything the rules know about one user: the profile (``None`` before the user exists),
+    the metric totals by metric id, preferences and the streak."""
 
     tenant: str
     user_id: str
     profile: UserProfile | None = None
     totals: Mapping[uuid.UUID, float] = field(default_factory=dict)
+    preferences: Preferences = field(default_factory=Preferences)
+    streak: Streak = field(default_factory=Streak)
 
     @property
     def key(self) -> UserKey:
@@ -76,11 +92,25 @@ class AttributeVersion(Versioned):
 
 
 @dataclass(frozen=True)
+class StreakSettingsVersion(Versioned):
+    tenant: str
+    settings: StreakSettings
+
+
+@dataclass(frozen=True)
 class ConfigHistory:
     """Configuration versions covering some span of time, looked up as of a command's time."""
 
     metrics: tuple[MetricVersion, ...] = ()
     attributes: tuple[AttributeVersion, ...] = ()
+    streak_settings: tuple[StreakSettingsVersion, ...] = ()
+
+    def streak_at(self, tenant: str, at: datetime) -> StreakSettings:
+        """The tenant's streak settings at ``at`` (the defaults before any were saved)."""
+        for version in self.streak_settings:
+            if version.tenant == tenant and version.holds_at(at):
+                return version.settings
+        return StreakSettings()
 
     def metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         for metric in self.metrics:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, TypeAlias
 
-RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid"]
+from projections.core.streaks import StreakView
+
+RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid", "forbidden"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,9 @@ class MetricEventRecorded:
     day: date
     idempotency_key: str | None
     replayed: bool
+    streak: StreakView | None = None
+    extended: bool = False
+    """Whether this event lengthened the streak."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,46 @@ class CommandRejected:
     reason: str
 
 
-Outcome: TypeAlias = MetricEventRecorded | UserUpserted | CommandRejected
+@dataclass(frozen=True)
+class PreferencesUpdated:
+    command_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class StreakChanged:
+    """A scheduler tick or an admin operation applied; ``streak`` is the result."""
+
+    command_id: uuid.UUID
+    kind: str
+    streak: StreakView | None
+
+
+Outcome: TypeAlias = (
+    MetricEventRecorded | UserUpserted | PreferencesUpdated | StreakChanged | CommandRejected
+)
+
+
+def streak_json(view: StreakView) -> dict[str, Any]:
+    """Trophy's ``BaseStreakResponse``; freeze fields only when freezes (auto-earn) are on."""
+    body: dict[str, Any] = {
+        "length": view.length,
+        "frequency": view.frequency,
+        "started": _date(view.started),
+        "periodStart": _date(view.period_start),
+        "periodEnd": _date(view.period_end),
+        "expires": _date(view.expires),
+    }
+    if view.freezes is not None:
+        body["freezes"] = view.freeze_count
+        body["maxFreezes"] = view.freezes.max_count
+        if view.freezes.auto_earn:
+            body["freezeAutoEarnInterval"] = view.freezes.auto_earn_interval_days
+            body["freezeAutoEarnAmount"] = view.freezes.auto_earn_amount
+    return body
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def outcome_status(outcome: Outcome) -> str:
@@ -61,7 +105,17 @@ def outcome_body(outcome: Outcome) -> dict[str, Any]:
             "day": outcome.day.isoformat(),
             "idempotencyKey": outcome.idempotency_key,
             "idempotentReplayed": outcome.replayed,
+            "streak": (
+                {**streak_json(outcome.streak), "extended": outcome.extended}
+                if outcome.streak is not None
+                else None
+            ),
         }
     if isinstance(outcome, UserUpserted):
         return {"kind": "user.upsert", "created": outcome.created}
+    if isinstance(outcome, PreferencesUpdated):
+        return {"kind": "user.preferences"}
+    if isinstance(outcome, StreakChanged):
+        view = streak_json(outcome.streak) if outcome.streak is not None else None
+        return {"kind": outcome.kind, "streak": view}
     return {"kind": "rejected", "code": outcome.code, "error": outcome.reason}

@@ -49,3 +49,28 @@ def check_metric_event(
     check_attribute_keys(config, tenant, "event", event_attribute_keys, at)
     check_attribute_keys(config, tenant, "user", user_attribute_keys, at)
     return metric
+
+
+def check_streak_metrics(
+    config: ConfigHistory, tenant: str, metrics: Iterable[tuple[str, float]], at: datetime
+) -> None:
+    """Streak metrics must be distinct existing metric keys with positive, finite thresholds."""
+    seen: set[str] = set()
+    for key, threshold in metrics:
+        if key in seen:
+            raise RuleViolation(f"metric {key!r} is listed twice")
+        seen.add(key)
+        if config.metric_at(tenant, key, at) is None:
+            raise RuleViolation(f"Metric with key {key!r} not found")
+        if not (0 < threshold < float("inf")):
+            raise RuleViolation(f"the threshold of {key!r} must be a positive number")
+
+
+def check_days_off(days: Iterable[int]) -> frozenset[int]:
+    """Weekdays 0 (Sunday) … 6 (Saturday), at least one day left to count."""
+    found = frozenset(days)
+    if any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6 for d in found):
+        raise RuleViolation("daysOff must hold weekdays from 0 (Sunday) to 6 (Saturday)")
+    if len(found) == 7:
+        raise RuleViolation("daysOff cannot hold every day of the week")
+    return found

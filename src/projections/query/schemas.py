@@ -178,6 +178,156 @@ SUMMARY: Schema = {
     },
 }
 
+DATE: Schema = {"type": "string", "format": "date"}
+NULLABLE_DATE: Schema = {"type": ["string", "null"], "format": "date"}
+STREAK_METRICS: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["key", "threshold"],
+        "properties": {"key": {"type": "string"}, "threshold": {"type": "number"}},
+    },
+}
+WEEKDAYS: Schema = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 6}}
+STREAK: Schema = {
+    "type": "object",
+    "required": ["length", "frequency", "started", "periodStart", "periodEnd", "expires"],
+    "properties": {
+        "length": {"type": "integer"},
+        "frequency": {"enum": ["daily", "weekly", "monthly"]},
+        "started": NULLABLE_DATE,
+        "periodStart": NULLABLE_DATE,
+        "periodEnd": NULLABLE_DATE,
+        "expires": NULLABLE_DATE,
+        "freezes": {"type": "integer"},
+        "maxFreezes": {"type": "integer"},
+        "freezeAutoEarnInterval": {"type": "integer"},
+        "freezeAutoEarnAmount": {"type": "integer"},
+    },
+}
+STREAK_RESPONSE: Schema = {
+    **STREAK,
+    "required": [*STREAK["required"], "extended", "streakHistory", "pauses"],
+    "properties": {
+        **STREAK["properties"],
+        "extended": {"type": ["string", "null"], "format": "date-time"},
+        "streakHistory": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["periodStart", "periodEnd", "length", "usedPause"],
+                "properties": {
+                    "periodStart": DATE,
+                    "periodEnd": DATE,
+                    "length": {"type": "integer"},
+                    "usedFreeze": {"type": "boolean"},
+                    "usedPause": {"type": "boolean"},
+                    "resetAt": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+        "pauses": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "start", "end"],
+                "properties": {"id": UUID, "start": DATE, "end": DATE},
+            },
+        },
+    },
+}
+BULK_STREAKS: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["userId", "streakLength", "extended"],
+        "properties": {
+            "userId": {"type": "string"},
+            "streakLength": {"type": "integer"},
+            "extended": {"type": ["string", "null"]},
+        },
+    },
+}
+CHANNELS: Schema = {"type": "array", "items": {"enum": ["email", "push"]}}
+STREAK_PREFERENCES: Schema = {
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "evaluationMode": {"enum": ["AND", "OR"]},
+        "metrics": STREAK_METRICS,
+        "daysOff": WEEKDAYS,
+    },
+}
+PREFERENCES_UPDATE: Schema = {
+    "type": "object",
+    "properties": {
+        "notifications": {
+            "type": "object",
+            "properties": {
+                kind: CHANNELS
+                for kind in ("achievement_completed", "recap", "reactivation", "streak_reminder")
+            },
+        },
+        "streak": STREAK_PREFERENCES,
+    },
+}
+PREFERENCES: Schema = {**PREFERENCES_UPDATE, "required": ["notifications"]}
+FREEZE_POLICY: Schema = {
+    "type": ["object", "null"],
+    "required": ["startCount", "maxCount"],
+    "properties": {
+        "startCount": {"type": "integer", "minimum": 0, "maximum": 100},
+        "maxCount": {"type": "integer", "minimum": 0, "maximum": 100},
+        "autoEarnInterval": {"type": ["integer", "null"], "minimum": 1},
+        "autoEarnAmount": {"type": ["integer", "null"], "minimum": 1},
+    },
+}
+STREAK_SETTINGS_UPDATE: Schema = {
+    "type": "object",
+    "properties": {
+        "frequency": {"enum": ["daily", "weekly", "monthly"]},
+        "evaluationMode": {"enum": ["AND", "OR"]},
+        "customizationEnabled": {"type": "boolean"},
+        "daysOff": WEEKDAYS,
+        "metrics": STREAK_METRICS,
+        "freezes": FREEZE_POLICY,
+        "weekStart": {"type": "integer", "minimum": 0, "maximum": 6},
+    },
+}
+STREAK_SETTINGS: Schema = {
+    **STREAK_SETTINGS_UPDATE,
+    "required": [
+        "frequency",
+        "evaluationMode",
+        "customizationEnabled",
+        "daysOff",
+        "metrics",
+        "freezes",
+        "weekStart",
+    ],
+}
+ISSUES: Schema = {"type": "array", "items": {"type": "object", "required": ["severity", "message"]}}
+
+
+def users_request(field: str, item: Schema) -> Schema:
+    """An admin streak request: ``{field: [item, …]}`` with 1 to 100 items."""
+    return {"type": "object", "required": [field], "properties": {field: array_of(item)}}
+
+
+USER_ID_ITEM: Schema = {"type": "object", "required": ["userId"], "properties": {"userId": NAME}}
+FREEZES_REQUEST = users_request("freezes", USER_ID_ITEM)
+PAUSES_REQUEST = users_request(
+    "pauses",
+    {
+        "type": "object",
+        "required": ["userId", "start", "end"],
+        "properties": {"userId": NAME, "start": DATE, "end": DATE},
+    },
+)
+USERS_REQUEST = users_request(
+    "users", {"type": "object", "required": ["id"], "properties": {"id": NAME}}
+)
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/json": {"schema": ERROR}}}
     for status, text in {

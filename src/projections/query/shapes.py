@@ -16,7 +16,7 @@ EMPTY_STREAK: Mapping[str, Any] = {
     "expires": None,
     "extended": False,
 }
-"""Streaks are not implemented yet: every user has an empty daily streak."""
+"""The streak of an event outcome stored before streaks existed."""
 
 
 def iso(value: Any) -> str:
@@ -47,7 +47,7 @@ def event_json(event_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
         "metricId": outcome["metricId"],
         "total": outcome["total"],
         "achievements": [],
-        "currentStreak": dict(EMPTY_STREAK),
+        "currentStreak": dict(outcome.get("streak") or EMPTY_STREAK),
         "points": {},
         "leaderboards": {},
     }
@@ -69,4 +69,4 @@ def pending_json(command_id: str, kind: str) -> dict[str, Any]:
 
 def rejection_status(code: object) -> int:
     """The HTTP status for a rejected command's code."""
-    return {"not_found": 404, "conflict": 409}.get(str(code), 422)
+    return {"not_found": 404, "conflict": 409, "forbidden": 403}.get(str(code), 422)

@@ -13,9 +13,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from psycopg import AsyncConnection, errors, sql
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.model import ConfigHistory
+from projections.core.streaks import StreakSettings
+from projections.core.wire import settings_from_json, settings_json
 from projections.store.cache import InvalidatedCache
 from projections.store.postgres import load_config
 
@@ -187,3 +190,36 @@ class ConfigStore:
         cur = await conn.execute(query, (at, tenant, row_id))
         row = await cur.fetchone()
         return _ROW_TYPES[table](*row) if row else None
+
+    async def streak_settings(self, tenant: str) -> StreakSettings:
+        """The tenant's current streak settings (the defaults before any were saved)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT settings FROM laurel.streak_settings "
+                "WHERE tenant = %s AND valid_to IS NULL",
+                (tenant,),
+            )
+            row = await cur.fetchone()
+            return settings_from_json(row[0]) if row else StreakSettings()
+
+    async def save_streak_settings(
+        self, tenant: str, settings: StreakSettings, at: datetime
+    ) -> None:
+        """Make ``settings`` the tenant's streak settings from ``at`` on."""
+        async with self.pool.connection() as conn, conn.transaction():
+            # Serialise concurrent updates of one tenant: each closes the version the other saw.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('streak:' || %s))", (tenant,))
+            cur = await conn.execute(
+                "UPDATE laurel.streak_settings SET valid_to = greatest(%s, valid_from) "
+                "WHERE tenant = %s AND valid_to IS NULL RETURNING valid_to",
+                (at, tenant),
+            )
+            closed = await cur.fetchone()
+            start = max(at, closed[0]) if closed else at
+            await conn.execute(
+                "INSERT INTO laurel.streak_settings (tenant, settings, valid_from) "
+                "VALUES (%s, %s, %s) ON CONFLICT (tenant, valid_from) DO UPDATE "
+                "SET settings = EXCLUDED.settings, valid_to = NULL",
+                (tenant, Jsonb(settings_json(settings)), start),
+            )
+            await _announce(conn, tenant)

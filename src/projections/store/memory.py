@@ -7,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
-from projections.core.fold import BatchResult, DailyKey, IdempotencyKey, Projection
+from projections.core.fold import BatchResult, DailyKey, IdempotencyKey, PauseStatus, Projection
 from projections.core.model import ConfigHistory, UserKey, UserState
+from projections.core.streaks import Pause, PeriodRecord, Transition
 from projections.store.ports import DeadLetter, OutcomeRow
 
 
@@ -22,6 +23,11 @@ class MemoryData:
     idempotency: dict[IdempotencyKey, uuid.UUID] = field(default_factory=dict)
     outcomes: dict[tuple[str, uuid.UUID], OutcomeRow] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    periods: dict[tuple[UserKey, str, date], PeriodRecord] = field(default_factory=dict)
+    pauses: dict[tuple[str, uuid.UUID], tuple[UserKey, Pause, PauseStatus]] = field(
+        default_factory=dict
+    )
+    outbox: list[tuple[UserKey, uuid.UUID, Transition]] = field(default_factory=list)
 
 
 class _MemoryUnitOfWork:
@@ -59,6 +65,11 @@ class _MemoryUnitOfWork:
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
         self.data.users.update(result.users)
+        for user, period in result.streaks.periods:
+            self.data.periods[(user, period.frequency, period.start)] = period
+        for user, pause, status in result.streaks.pauses:
+            self.data.pauses[(user[0], pause.id)] = (user, pause, status)
+        self.data.outbox.extend(result.streaks.transitions)
         for key, change in result.daily.items():
             self.data.daily[key] = self.data.daily.get(key, 0.0) + change
         self.data.idempotency.update(result.idempotency)

@@ -18,9 +18,20 @@ from projections.core.model import (
     AttributeVersion,
     ConfigHistory,
     MetricVersion,
+    Preferences,
+    StreakSettingsVersion,
     UserKey,
     UserProfile,
     UserState,
+)
+from projections.core.streaks import Streak
+from projections.core.wire import (
+    preferences_from_json,
+    preferences_json,
+    settings_from_json,
+    streak_state,
+    streak_state_json,
+    transition_json,
 )
 from projections.store.ports import DeadLetter, OutcomeRow
 
@@ -95,7 +106,17 @@ async def load_config(
         AttributeVersion(tenant=t, id=i, key=k, name=n, type=ty, valid_from=vf, valid_to=vt)
         for (t, i, k, n, ty, vf, vt) in await attributes.fetchall()
     )
-    return ConfigHistory(metrics=metric_versions, attributes=attribute_versions)
+    streak_rows = await conn.execute(
+        f"SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings WHERE {window}",
+        (tenant_list, until, since),
+    )
+    streak_versions = tuple(
+        StreakSettingsVersion(tenant=t, settings=settings_from_json(s), valid_from=vf, valid_to=vt)
+        for (t, s, vf, vt) in await streak_rows.fetchall()
+    )
+    return ConfigHistory(
+        metrics=metric_versions, attributes=attribute_versions, streak_settings=streak_versions
+    )
 
 
 class _PostgresUnitOfWork:
@@ -134,15 +155,27 @@ class _PostgresUnitOfWork:
         keys = sorted(set(users))
         tenants, ids = [k[0] for k in keys], [k[1] for k in keys]
         profiles: dict[UserKey, UserProfile] = {}
+        preferences: dict[UserKey, Preferences] = {}
         cur = await self.conn.execute(
             self._q(
-                f"SELECT tenant, user_id, {USER_COLUMNS} FROM {{s}}.users "
+                f"SELECT tenant, user_id, preferences, {USER_COLUMNS} FROM {{s}}.users "
                 "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
             ),
             (tenants, ids),
         )
         for row in await cur.fetchall():
-            profiles[(row[0], row[1])] = _profile_from_row(row[2:])
+            profiles[(row[0], row[1])] = _profile_from_row(row[3:])
+            preferences[(row[0], row[1])] = preferences_from_json(row[2])
+        streaks: dict[UserKey, Streak] = {}
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT tenant, user_id, state FROM {s}.streaks "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            (tenants, ids),
+        )
+        for tenant, user_id, state in await cur.fetchall():
+            streaks[(tenant, user_id)] = streak_state(state)
         totals: dict[UserKey, dict[uuid.UUID, float]] = {}
         cur = await self.conn.execute(
             self._q(
@@ -154,7 +187,14 @@ class _PostgresUnitOfWork:
         for tenant, user_id, metric_id, total in await cur.fetchall():
             totals.setdefault((tenant, user_id), {})[metric_id] = total
         states = {
-            key: UserState(key[0], key[1], profiles.get(key), totals.get(key, {}))
+            key: UserState(
+                key[0],
+                key[1],
+                profiles.get(key),
+                totals.get(key, {}),
+                preferences.get(key, Preferences()),
+                streaks.get(key, Streak()),
+            )
             for key in keys
             if key in profiles or key in totals
         }
@@ -200,18 +240,19 @@ class _PostgresUnitOfWork:
         # parameter per column instead of per row.
         users = [_user_params(s) for s in result.users.values() if s.profile is not None]
         await self._unnest(
-            "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ") "
+            "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences) "
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
             "%s::jsonb[], %s::bool[], %s::jsonb[], %s::date[], %s::timestamptz[], "
-            "%s::timestamptz[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "%s::timestamptz[], %s::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
             "device_tokens = EXCLUDED.device_tokens, "
             "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
             "attributes = EXCLUDED.attributes, sign_up_date = EXCLUDED.sign_up_date, "
-            "updated = EXCLUDED.updated",
+            "updated = EXCLUDED.updated, preferences = EXCLUDED.preferences",
             users,
-            11,
+            12,
         )
+        await self._save_streaks(result)
         await self._unnest(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) "
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::float8[]) "
@@ -282,6 +323,70 @@ class _PostgresUnitOfWork:
         for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
             await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
 
+    async def _save_streaks(self, result: BatchResult) -> None:
+        effects = result.streaks
+        await self._unnest(
+            "INSERT INTO {s}.streaks (tenant, user_id, length, extended_at, next_due, state) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], "
+            "%s::timestamptz[], %s::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "length = EXCLUDED.length, extended_at = EXCLUDED.extended_at, "
+            "next_due = EXCLUDED.next_due, state = EXCLUDED.state",
+            [
+                (
+                    *key,
+                    state.streak.length,
+                    state.streak.extended_at,
+                    effects.due.get(key),
+                    Jsonb(streak_state_json(state.streak)),
+                )
+                for key, state in sorted(result.users.items())
+                if state.profile is not None
+            ],
+            6,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.streak_periods AS p (tenant, user_id, frequency, period_start, "
+            "period_end, length, used_freeze, used_pause, reset_at) SELECT * FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::date[], %s::date[], %s::int[], %s::bool[], "
+            "%s::bool[], %s::timestamptz[]) ON CONFLICT (tenant, user_id, frequency, period_start) "
+            "DO UPDATE SET length = EXCLUDED.length, used_freeze = EXCLUDED.used_freeze, "
+            "used_pause = EXCLUDED.used_pause, reset_at = EXCLUDED.reset_at",
+            [
+                (
+                    *key,
+                    p.frequency,
+                    p.start,
+                    p.end,
+                    p.length,
+                    p.used_freeze,
+                    p.used_pause,
+                    p.reset_at,
+                )
+                for key, p in effects.periods
+            ],
+            9,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.streak_pauses (tenant, id, user_id, start_date, end_date, status) "
+            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], %s::date[], %s::date[], "
+            "%s::text[]) ON CONFLICT (tenant, id) DO UPDATE SET status = EXCLUDED.status",
+            [(key[0], p.id, key[1], p.start, p.end, status) for key, p, status in effects.pauses],
+            6,
+        )
+        seqs: dict[tuple[str, uuid.UUID], int] = {}
+        rows = []
+        for key, command_id, transition in effects.transitions:
+            seq = seqs[(key[0], command_id)] = seqs.get((key[0], command_id), -1) + 1
+            body = Jsonb(transition_json(transition))
+            rows.append((key[0], command_id, seq, key[1], transition.kind, transition.at, body))
+        await self._unnest(
+            "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
+            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::int[], %s::text[], %s::text[], "
+            "%s::timestamptz[], %s::jsonb[])",
+            rows,
+            7,
+        )
+
     async def _unnest(self, statement: str, rows: Sequence[Sequence[Any]], width: int) -> None:
         """Run ``statement`` with one array parameter per column of ``rows`` (if any)."""
         if not rows:
@@ -308,6 +413,7 @@ def _user_params(state: UserState) -> tuple[Any, ...]:
         sign_up,
         p.created,
         p.updated,
+        Jsonb(preferences_json(state.preferences)),
     )
 
 

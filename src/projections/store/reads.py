@@ -11,7 +11,10 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from projections.core.model import UserProfile
+from projections.core.model import UserProfile, UserState
+from projections.core.periods import Frequency
+from projections.core.streaks import Pause, PeriodRecord, Streak
+from projections.core.wire import preferences_from_json, streak_state
 from projections.store.postgres import USER_COLUMNS, _profile_from_row, active_schema
 
 PROJECTION_CHANNEL = "laurel_projection"
@@ -25,6 +28,13 @@ class StoredOutcome:
     user_id: str
     status: str
     body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredPause:
+    user_id: str
+    pause: Pause
+    status: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,70 @@ class ProjectionReader:
             assert row is not None
             before, changes = row
             return float(before), {date.fromisoformat(d): float(c) for d, c in changes.items()}
+
+    async def user_states(self, tenant: str, user_ids: Iterable[str]) -> dict[str, UserState]:
+        """Profile, preferences and streak of the users that exist among ``user_ids``."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                f"SELECT u.user_id, u.preferences, s.state, {USER_COLUMNS} FROM {{s}}.users u "
+                "LEFT JOIN {s}.streaks s USING (tenant, user_id) "
+                "WHERE u.tenant = %s AND u.user_id = ANY(%s)",
+            )
+            cur = await conn.execute(query, (tenant, list(user_ids)))
+            return {
+                user_id: UserState(
+                    tenant,
+                    user_id,
+                    profile=_profile_from_row(rest),
+                    preferences=preferences_from_json(preferences),
+                    streak=streak_state(state) if state is not None else Streak(),
+                )
+                for user_id, preferences, state, *rest in await cur.fetchall()
+            }
+
+    async def streak_periods(
+        self, tenant: str, user_id: str, frequency: Frequency, since: date
+    ) -> dict[date, PeriodRecord]:
+        """The user's closed streak periods of ``frequency`` starting on or after ``since``."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT period_start, period_end, length, used_freeze, used_pause, reset_at "
+                "FROM {s}.streak_periods WHERE tenant = %s AND user_id = %s AND frequency = %s "
+                "AND period_start >= %s",
+            )
+            cur = await conn.execute(query, (tenant, user_id, frequency, since))
+            return {
+                start: PeriodRecord(frequency, start, end, length, freeze, pause, reset_at)
+                for start, end, length, freeze, pause, reset_at in await cur.fetchall()
+            }
+
+    async def pauses(self, tenant: str, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, StoredPause]:
+        """Pauses by id, with their user and status."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT id, user_id, start_date, end_date, status FROM {s}.streak_pauses "
+                "WHERE tenant = %s AND id = ANY(%s)",
+            )
+            cur = await conn.execute(query, (tenant, list(ids)))
+            return {
+                pause_id: StoredPause(user_id, Pause(pause_id, start, end), status)
+                for pause_id, user_id, start, end, status in await cur.fetchall()
+            }
+
+    async def due_streaks(self, now: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+        """Users whose streak has a period end or a freeze due at or before ``now``, earliest
+        first: the scheduler's queue."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT tenant, user_id, next_due FROM {s}.streaks WHERE next_due <= %s "
+                "ORDER BY next_due LIMIT %s",
+            )
+            cur = await conn.execute(query, (now, limit))
+            return [(t, u, d) for t, u, d in await cur.fetchall()]
 
     async def outcomes(self, keys: Iterable[tuple[str, uuid.UUID]]) -> list[StoredOutcome]:
         pairs = list(keys)

@@ -1,0 +1,175 @@
+"""Streak reads: a user's streak with history, streaks of several users, preferences, and the
+tenant's streak settings.
+
+Every read advances the stored state to ``now`` with the same rules the processor runs, so the
+answer is right whether or not the scheduler has delivered the period ends since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from projections.core import streaks
+from projections.core.model import UserState
+from projections.core.outcomes import streak_json
+from projections.core.periods import previous_period
+from projections.core.streaks import PeriodRecord, Streak, StreakRules
+from projections.core.wire import preferences_json, settings_json
+from projections.core.zones import local_date
+from projections.query import schemas
+from projections.query.auth import CurrentPrincipal, Tenant
+from projections.query.http import fail
+from projections.query.shapes import iso
+from projections.store.config import CachedConfig
+from projections.store.reads import ProjectionReader
+
+MAX_HISTORY = 1000
+MAX_USERS = 100
+
+
+@dataclass(frozen=True)
+class StreakNow:
+    """A user's streak advanced to the instant of the read."""
+
+    streak: Streak
+    rules: StreakRules
+    tz: str | None
+    closed: tuple[PeriodRecord, ...]
+    """Periods that ended since the stored state (not yet delivered by the scheduler)."""
+
+
+def streak_now(state: UserState, rules: StreakRules, now: datetime) -> StreakNow:
+    tz = state.profile.tz if state.profile else None
+    step = streaks.advance(state.streak, rules, tz, now)
+    return StreakNow(step.streak, rules, tz, step.periods)
+
+
+def history_json(record: PeriodRecord, freezes_enabled: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "periodStart": record.start.isoformat(),
+        "periodEnd": record.end.isoformat(),
+        "length": record.length,
+        "usedPause": record.used_pause,
+    }
+    if freezes_enabled:
+        item["usedFreeze"] = record.used_freeze
+    if record.reset_at is not None:
+        item["resetAt"] = iso(record.reset_at)
+    return item
+
+
+def build_router(
+    reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
+) -> APIRouter:
+    router = APIRouter()
+
+    async def current(tenant: str, user_ids: list[str], now: datetime) -> dict[str, StreakNow]:
+        settings = (await config.current(tenant, now)).streak_at(tenant, now)
+        states = await reader.user_states(tenant, user_ids)
+        return {
+            user_id: streak_now(state, streaks.rules_for(settings, state.preferences.streak), now)
+            for user_id, state in states.items()
+        }
+
+    @router.get(
+        "/users/{id}/streak",
+        tags=["streaks"],
+        responses=schemas.returns(200, schemas.STREAK_RESPONSE),
+    )
+    async def user_streak(
+        id: str,
+        caller: CurrentPrincipal,
+        history_periods: Annotated[int, Query(alias="historyPeriods", ge=1, le=MAX_HISTORY)] = 7,
+    ) -> Any:
+        """The user's streak, its last ``historyPeriods`` periods and upcoming pauses."""
+        caller.require_user(id)
+        now = clock()
+        found = (await current(caller.tenant, [id], now)).get(id)
+        if found is None:
+            fail(404, f"User with id {id!r} not found")
+        streak, rules = found.streak, found.rules
+        assert streak.period is not None
+        since = streak.period
+        for _ in range(history_periods - 1):
+            since = previous_period(since, streak.frequency)
+        stored = await reader.streak_periods(caller.tenant, id, streak.frequency, since)
+        stored |= {p.start: p for p in found.closed if p.frequency == streak.frequency}
+        view = streaks.view(streak, rules)
+        freezes_on = rules.freezes is not None
+        today = local_date(now, found.tz)
+        return {
+            **streak_json(view),
+            "extended": iso(view.extended_at) if view.extended_at else None,
+            "streakHistory": [
+                history_json(p, freezes_on)
+                for p in streaks.history(streak, stored, history_periods)
+            ],
+            "pauses": [
+                {"id": str(p.id), "start": p.start.isoformat(), "end": p.end.isoformat()}
+                for p in sorted(streak.pauses, key=lambda p: (p.start, p.end))
+                if p.end >= today
+            ],
+        }
+
+    @router.get("/streaks", tags=["streaks"], responses=schemas.returns(200, schemas.BULK_STREAKS))
+    async def many_streaks(
+        caller: CurrentPrincipal,
+        user_ids: Annotated[list[str] | None, Query(alias="userIds")] = None,
+    ) -> Any:
+        """Streak lengths of up to 100 users (comma-separated or repeated ``userIds``), longest
+        first; unknown users are left out."""
+        ids = list(dict.fromkeys(p.strip() for v in user_ids or [] for p in v.split(",")))
+        ids = [i for i in ids if i]
+        if not 1 <= len(ids) <= MAX_USERS:
+            fail(422, f"userIds must name 1 to {MAX_USERS} users")
+        for user_id in ids:
+            caller.require_user(user_id)
+        found = await current(caller.tenant, ids, clock())
+        views = sorted(
+            ((user_id, streaks.view(s.streak, s.rules)) for user_id, s in found.items()),
+            key=lambda pair: (-pair[1].length, pair[0]),
+        )
+        return [
+            {
+                "userId": user_id,
+                "streakLength": view.length,
+                "extended": iso(view.extended_at) if view.extended_at else None,
+            }
+            for user_id, view in views
+        ]
+
+    @router.get(
+        "/users/{id}/preferences",
+        tags=["users"],
+        responses=schemas.returns(200, schemas.PREFERENCES),
+    )
+    async def get_preferences(id: str, caller: CurrentPrincipal) -> Any:
+        """The user's notification and streak preferences."""
+        caller.require_user(id)
+        states = await reader.user_states(caller.tenant, [id])
+        if id not in states:
+            fail(404, f"User with id {id!r} not found")
+        return preferences_json(states[id].preferences)
+
+    return router
+
+
+def build_admin_router(config: CachedConfig, clock: Callable[[], datetime]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/streaks/settings",
+        tags=["streaks"],
+        responses=schemas.returns(200, schemas.STREAK_SETTINGS),
+    )
+    async def get_settings(tenant: Tenant) -> Any:
+        """The tenant's streak settings (Trophy's ``StreakSettings`` plus ``weekStart``)."""
+        now = clock()
+        return settings_json((await config.current(tenant, now)).streak_at(tenant, now))
+
+    return router
