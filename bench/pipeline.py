@@ -212,6 +212,20 @@ async def main() -> None:
     async with httpx.AsyncClient(base_url=base, headers=headers) as admin:
         created = await admin.post("/admin/v1/metrics", json=[{"name": metric, "key": metric}])
         created.raise_for_status()
+        # Every event also runs the streak rules: a daily streak on this metric, with freezes.
+        streaks = await admin.patch(
+            "/admin/v1/streaks/settings",
+            json={
+                "metrics": [{"key": metric, "threshold": 1}],
+                "freezes": {
+                    "startCount": 1,
+                    "maxCount": 3,
+                    "autoEarnInterval": 7,
+                    "autoEarnAmount": 1,
+                },
+            },
+        )
+        streaks.raise_for_status()
 
     print(f"Laurel pipeline benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, api {base}")
     produce_rate, consume_rate, raw_topic = await kafka_baseline(bootstrap, args.raw)

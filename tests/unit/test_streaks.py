@@ -184,6 +184,18 @@ def test_weeks_can_start_on_sunday() -> None:
     assert sunday[0].decisions[0].outcome.streak.period_start == date(2026, 3, 1)  # type: ignore[union-attr]
 
 
+def test_a_new_first_day_of_the_week_realigns_periods_and_keeps_the_length() -> None:
+    zone = "UTC"
+    monday = config("weekly")
+    sunday = config("weekly", week_start=0)
+    projection, _ = run([event(local(zone, "2026-03-04T12:00"), zone)], monday)  # Wednesday
+    state = projection.users[("", "u")]
+    rules = streaks.rules_for(sunday.streak_at("", EPOCH), state.preferences.streak)
+    later = streaks.advance(state.streak, rules, zone, local(zone, "2026-03-10T12:00")).streak
+    assert later.period == date(2026, 3, 8)  # the Sunday week containing Tuesday the 10th
+    assert later.length == 1
+
+
 @pytest.mark.parametrize("frequency", ["daily", "weekly", "monthly"])
 def test_a_change_of_zone_takes_effect_from_the_next_command(frequency: Frequency) -> None:
     # Tokyo 2026-03-31 23:00 is 14:00 UTC; the user then says they live in Los Angeles.

@@ -220,14 +220,19 @@ def advance(streak: Streak, rules: StreakRules, tz: str | None, at: datetime) ->
         return Step(streak)
     log = _Log()
     today = local_date(at, tz)
-    if streak.period is None or streak.frequency != rules.frequency:
-        # First sight, or the frequency changed: count from the period containing ``at``; a
-        # change of frequency keeps the length.
-        current = period_start(today, rules.frequency, rules.settings.week_start)
+    week_start = rules.settings.week_start
+    if (
+        streak.period is None
+        or streak.frequency != rules.frequency
+        or period_start(streak.period, streak.frequency, week_start) != streak.period
+    ):
+        # First sight, or the frequency (or the week's first day) changed: count from the
+        # period containing ``at``; such a change keeps the length.
+        current = period_start(today, rules.frequency, week_start)
         streak = replace(streak, frequency=rules.frequency, period=current, progress={}, met=False)
         streak = _earn(streak, rules, at, log)
         return Step(replace(streak, as_of=at), tuple(log.transitions), tuple(log.periods))
-    target = period_start(today, streak.frequency, rules.settings.week_start)
+    target = period_start(today, streak.frequency, week_start)
     while streak.period is not None and streak.period < target:
         following = next_period(streak.period, streak.frequency)
         boundary = start_of_day(following, tz)
