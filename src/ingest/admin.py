@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -60,7 +60,7 @@ def issue(
     return found
 
 
-def item_text(item: dict[str, Any], name: str) -> str:
+def item_text(item: Mapping[str, Any], name: str) -> str:
     """A required, non-empty string field of an admin item, at most 255 characters."""
     value = item.get(name)
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
@@ -68,7 +68,7 @@ def item_text(item: dict[str, Any], name: str) -> str:
     return value
 
 
-def _key(item: dict[str, Any]) -> str:
+def item_key(item: Mapping[str, Any]) -> str:
     key = item_text(item, "key")
     if not KEY_PATTERN.match(key):
         raise ItemError("key may contain only letters, digits, '-' and '_'")
@@ -108,7 +108,7 @@ class Resource:
 def _metric_create(item: dict[str, Any], now: Any) -> MetricRow:
     unit_type, units = _metric_units(item.get("unitType", "number"), item.get("units"))
     name = item_text(item, "name")
-    return MetricRow(uuid.uuid4(), _key(item), name, unit_type, units, now)
+    return MetricRow(uuid.uuid4(), item_key(item), name, unit_type, units, now)
 
 
 def _metric_update(item: dict[str, Any], current: MetricRow) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def _attribute_create(item: dict[str, Any], now: Any) -> AttributeRow:
     if kind not in ("user", "event"):
         raise ItemError("type must be 'user' or 'event'")
     name = item_text(item, "name")
-    return AttributeRow(uuid.uuid4(), _key(item), name, kind, now)
+    return AttributeRow(uuid.uuid4(), item_key(item), name, kind, now)
 
 
 def _attribute_update(item: dict[str, Any], current: AttributeRow) -> dict[str, Any]:

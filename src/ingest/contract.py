@@ -29,9 +29,10 @@ from projections.core.commands import (
     UNSET,
     ChangeStreak,
     Command,
+    CompleteAchievement,
     RecordMetricEvent,
     StreakPreferencesPatch,
-    StreakTick,
+    Tick,
     UpdatePreferences,
     UpsertMode,
     UpsertUser,
@@ -45,9 +46,10 @@ __all__ = [
     "UNSET",
     "ChangeStreak",
     "Command",
+    "CompleteAchievement",
     "ContractError",
     "RecordMetricEvent",
-    "StreakTick",
+    "Tick",
     "UpdatePreferences",
     "UpsertMode",
     "UpsertUser",
@@ -156,6 +158,12 @@ def encode(command: Command) -> bytes:
         }
     elif isinstance(command, UpsertUser):
         body |= {"user": _patch_to_json(command.user, command.user_id), "mode": command.mode}
+    elif isinstance(command, CompleteAchievement):
+        body |= {
+            "user": _patch_to_json(command.user, command.user_id),
+            "achievementId": str(command.achievement_id),
+            "backdate": command.backdate,
+        }
     elif isinstance(command, UpdatePreferences):
         body |= preferences_json(command.notifications, command.streak)
     elif isinstance(command, ChangeStreak):
@@ -411,8 +419,19 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
             {"notifications": body.get("notifications"), "streak": body.get("streak")}
         )
         return UpdatePreferences(**common, notifications=notifications, streak=streak)
-    if kind == "streak.tick":
-        return StreakTick(**common)
+    if kind == "user.tick":
+        return Tick(**common)
+    if kind == "achievement.complete":
+        try:
+            achievement_id = uuid.UUID(_str(body, "achievementId"))
+        except ValueError:
+            raise ContractError("achievementId must be a UUID") from None
+        backdate = body.get("backdate", False)
+        if not isinstance(backdate, bool):
+            raise ContractError("backdate must be a boolean")
+        return CompleteAchievement(
+            **common, achievement_id=achievement_id, user=patch, backdate=backdate
+        )
     if kind == "streak.change":
         return _decode_streak_change(body, common)
     if kind == "metric.event":

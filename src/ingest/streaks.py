@@ -63,8 +63,10 @@ def _freeze_policy(raw: Any) -> FreezePolicy | None:
     if (interval is None) != (amount is None):
         raise ContractError("freezes.autoEarnInterval and autoEarnAmount are set together")
     if interval is not None:
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ContractError("freezes.autoEarnInterval must be a whole number of days ≥ 1")
+        if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 3660:
+            raise ContractError(
+                "freezes.autoEarnInterval must be a whole number of days, 1 to 3660"
+            )
         amount = _count(amount, "autoEarnAmount", 1)
     return FreezePolicy(start, most, interval, amount)
 

@@ -14,13 +14,9 @@ from projections.query.http import fail
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 NOT_YET = {
-    "achievements": "achievements",
-    "points": "points systems",
     "leaderboards": "leaderboards",
 }
 USER_NOT_YET = {
-    "achievements": "achievements",
-    "points": "points systems",
     "leaderboards": "leaderboards",
     "wrapped": "wrapped (year in review)",
 }

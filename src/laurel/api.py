@@ -16,6 +16,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ingest import achievements as achievement_writes
 from ingest import streaks as streak_writes
 from ingest import unsupported
 from ingest.access import build_access_router
@@ -28,6 +29,7 @@ from laurel import __version__
 from laurel.clock import Clock, clock_for
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
+from projections.query import rewards as reward_reads
 from projections.query import streaks as streak_reads
 from projections.query.auth import admin_principal, principal
 from projections.query.limits import RateLimiter
@@ -216,12 +218,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         "responses": ERROR_RESPONSES,
     }
     app.include_router(build_ingest_router(ingest), **application)
-    app.include_router(build_query_router(reader, clock), **application)
+    app.include_router(build_query_router(reader, current_config, clock), **application)
+    app.include_router(reward_reads.build_router(reader, current_config, clock), **application)
+    app.include_router(achievement_writes.build_router(ingest), **application)
     app.include_router(streak_writes.build_application_router(ingest), **application)
     app.include_router(streak_reads.build_router(reader, current_config, clock), **application)
     app.include_router(build_admin_router(ingest), **admin)
     app.include_router(streak_writes.build_admin_router(ingest), **admin)
     app.include_router(streak_reads.build_admin_router(current_config, clock), **admin)
+    app.include_router(achievement_writes.build_admin_router(ingest), **admin)
     app.include_router(build_access_router(ingest, keys), **admin)
     app.include_router(unsupported.build_application_router(), **application)
     app.include_router(unsupported.build_admin_router(), **admin)

@@ -1,7 +1,7 @@
 """The scheduler: time-driven commands onto the users' partitions.
 
 Each round asks the projection which users have a streak transition due (a period that may end
-unmet, a freeze to earn) and appends a ``streak.tick`` for each. A tick's id is derived from the
+unmet, a freeze to earn) and appends a ``user.tick`` for each. A tick's id is derived from the
 user and the due instant, so a tick sent twice (by two workers that both believed they led, or
 again before the first was applied) is applied once. Reads never wait for ticks: they advance
 the stored state themselves; ticks make the stored state and the outbox timely.
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ingest.publisher import CommandPublisher
 from laurel.clock import Clock
-from projections.core.commands import StreakTick
+from projections.core.commands import Tick
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class StreakScheduler:
         """Send a tick for every streak due now (up to ``batch``); the number sent."""
         now = self.clock()
         due = await self.due.due_streaks(now, self.batch)
-        ticks = [StreakTick(tick_id(t, u, at), t, u, max(at, now)) for t, u, at in due]
+        ticks = [Tick(tick_id(t, u, at), t, u, max(at, now)) for t, u, at in due]
         if ticks:
             await self.publisher.publish_many(ticks)
             log.info("scheduler: %d streak ticks sent", len(ticks))

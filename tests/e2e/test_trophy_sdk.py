@@ -246,10 +246,7 @@ def test_access_administration_through_the_sdk(client: TrophyApi, laurel: Laurel
     [
         (lambda c: c.admin.settings.get(), "not supported"),
         (lambda c: c.admin.settings.update(aggregation_period="weekly"), "not supported"),
-        (lambda c: c.admin.achievements.list(), "not implemented"),
         (lambda c: c.admin.leaderboards.list(), "not implemented"),
-        (lambda c: c.admin.points.systems.list(), "not implemented"),
-        (lambda c: c.achievements.all_(), "not implemented"),
         (lambda c: c.leaderboards.all_(), "not implemented"),
     ],
 )

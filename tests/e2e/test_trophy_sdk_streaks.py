@@ -33,9 +33,13 @@ from trophy.core.api_error import ApiError
 from projections.core.wire import streak_state_json
 from tests.e2e.test_trophy_sdk import sdk
 from tests.support.infra import Namespace
-from tests.support.kafka import read_all
 from tests.support.processes import LaurelProcesses, running
-from tests.support.reference import active_query, active_rows, reference_fold
+from tests.support.reference import (
+    active_query,
+    active_rows,
+    reference_fold,
+    wait_until_applied,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -94,7 +98,7 @@ def tick_outcomes(laurel: LaurelProcesses, kind: str) -> list[tuple[Any, ...]]:
     return active_query(
         laurel.ns.database_url,
         "SELECT o.user_id, o.body FROM outbox o JOIN command_outcomes c "
-        f"USING (tenant, command_id) WHERE o.kind = '{kind}' AND c.body->>'kind' = 'streak.tick'",
+        f"USING (tenant, command_id) WHERE o.kind = '{kind}' AND c.body->>'kind' = 'user.tick'",
     )
 
 
@@ -228,14 +232,7 @@ def test_the_projection_equals_a_reference_fold_of_the_topic(
         ),
         what="the scheduler to deliver every tick due",
     )
-    ends = {
-        r.partition: r.offset
-        for r, _ in asyncio.run(read_all(ns.bootstrap_servers, ns.commands_topic))
-    }
-    wait_for(
-        lambda: dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints")) == ends,
-        what="the processor to apply the whole topic",
-    )
+    wait_until_applied(ns)
     reference = asyncio.run(
         reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url)
     )

@@ -3,6 +3,7 @@ what the processor left in PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,9 @@ from projections.core.wire import streak_state_json
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
 from projections.store.postgres import load_config
+from tests.support.infra import Namespace
 from tests.support.kafka import read_all
+from tests.support.waiting import wait_for
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -82,3 +85,13 @@ def reference_streaks(store: MemoryProjectionStore) -> dict[str, Any]:
         for key, state in store.data.users.items()
         if state.profile is not None
     }
+
+
+def wait_until_applied(ns: Namespace) -> None:
+    """Wait until the live projection has applied every record the topic holds now."""
+    records = asyncio.run(read_all(ns.bootstrap_servers, ns.commands_topic))
+    ends = {r.partition: r.offset for r, _ in records}
+    wait_for(
+        lambda: dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints")) == ends,
+        what="the processor to apply the whole topic",
+    )

@@ -18,7 +18,7 @@ from projections.core.commands import (
     ChangeStreak,
     Command,
     RecordMetricEvent,
-    StreakTick,
+    Tick,
     UserPatch,
 )
 from projections.core.fold import BatchResult, Projection, fold
@@ -233,7 +233,7 @@ def test_freezes_are_consumed_then_earned_and_capped() -> None:
     assert state.streak.freezes == 1
     # Two days missed: the first uses the freeze; the auto-earn at day 3 (capped at 2) comes
     # after the second miss, so the streak is lost.
-    tick = StreakTick(cid(), "", "u", day + timedelta(days=3, hours=1))
+    tick = Tick(cid(), "", "u", day + timedelta(days=3, hours=1))
     _, later = run([event(day, zone), tick], cfg)
     kinds = [t.kind for _, _, t in later[1].streaks.transitions]
     assert kinds == ["streak.freeze_consumed", "streak.lost", "streak.freeze_earned"]
@@ -293,7 +293,7 @@ def build(history: list[tuple[str, int, float, str | None]], user: str = "u") ->
                 RecordMetricEvent(command_id, "", user, at, "m", value, {}, UserPatch(tz=zone))
             )
         elif kind == "tick":
-            out.append(StreakTick(command_id, "", user, at))
+            out.append(Tick(command_id, "", user, at))
         elif kind == "grant":
             out.append(ChangeStreak(command_id, "", user, at, "grant_freezes", count=1))
         elif kind == "pause":

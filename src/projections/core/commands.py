@@ -110,15 +110,16 @@ class UpdatePreferences:
 
 
 @dataclass(frozen=True)
-class StreakTick:
-    """The scheduler's: advance the user's streak to ``received_at`` (its due time)."""
+class Tick:
+    """The scheduler's: bring the user's time-driven state to ``received_at`` (streak period
+    ends, auto-earned freezes, time-triggered points, anniversary achievements)."""
 
     id: uuid.UUID
     tenant: str
     user_id: str
     received_at: datetime
 
-    type: Literal["streak.tick"] = "streak.tick"
+    type: Literal["user.tick"] = "user.tick"
 
 
 StreakAction: TypeAlias = Literal["grant_freezes", "add_pause", "remove_pause", "restore", "reset"]
@@ -145,4 +146,22 @@ class ChangeStreak:
     type: Literal["streak.change"] = "streak.change"
 
 
-Command: TypeAlias = RecordMetricEvent | UpsertUser | UpdatePreferences | StreakTick | ChangeStreak
+@dataclass(frozen=True)
+class CompleteAchievement:
+    """Complete an ``api`` achievement for a user (upserting the user inline), or, with
+    ``backdate``, complete any achievement the user already qualifies for, silently."""
+
+    id: uuid.UUID
+    tenant: str
+    user_id: str
+    received_at: datetime
+    achievement_id: uuid.UUID
+    user: UserPatch = field(default_factory=UserPatch)
+    backdate: bool = False
+
+    type: Literal["achievement.complete"] = "achievement.complete"
+
+
+Command: TypeAlias = (
+    RecordMetricEvent | UpsertUser | UpdatePreferences | Tick | ChangeStreak | CompleteAchievement
+)

@@ -10,22 +10,34 @@ from datetime import date, datetime
 from typing import Literal, TypeAlias
 
 from projections.core import streaks
+from projections.core.achievements import Completion, filters_match
 from projections.core.commands import (
     ChangeStreak,
     Command,
+    CompleteAchievement,
     RecordMetricEvent,
-    StreakTick,
+    Tick,
     UpdatePreferences,
     UpsertUser,
 )
 from projections.core.model import ConfigHistory, Preferences, UserKey, UserState
 from projections.core.outcomes import (
+    AchievementCompleted,
     CommandRejected,
     MetricEventRecorded,
     Outcome,
     PreferencesUpdated,
     StreakChanged,
     UserUpserted,
+)
+from projections.core.points import LevelChange
+from projections.core.rewards import (
+    AwardRecord,
+    Happened,
+    OutOfPoints,
+    RewardsResult,
+    apply_rewards,
+    next_reward_due,
 )
 from projections.core.streaks import Pause, PeriodRecord, StreakRuleError, StreakRules, Transition
 from projections.core.users import apply_patch, apply_streak_patch
@@ -81,6 +93,16 @@ class StreakEffects:
 
 
 @dataclass(frozen=True)
+class RewardEffects:
+    """Achievements completed, points awarded and levels changed by a batch, per user and
+    command."""
+
+    completions: Sequence[tuple[UserKey, uuid.UUID, Completion]] = ()
+    awards: Sequence[tuple[UserKey, uuid.UUID, AwardRecord]] = ()
+    levels: Sequence[tuple[UserKey, uuid.UUID, LevelChange]] = ()
+
+
+@dataclass(frozen=True)
 class BatchResult:
     """The changes a batch makes: new user states, daily deltas, new idempotency keys, streak
     effects and one decision per command not decided before (duplicates of decided commands are
@@ -92,6 +114,7 @@ class BatchResult:
     idempotency: Mapping[IdempotencyKey, uuid.UUID]
     decisions: Sequence[Decision]
     streaks: StreakEffects = StreakEffects()
+    rewards: RewardEffects = RewardEffects()
 
 
 @dataclass
@@ -101,11 +124,24 @@ class _Effects:
     transitions: list[Transition] = field(default_factory=list)
     periods: list[PeriodRecord] = field(default_factory=list)
     pauses: list[tuple[Pause, PauseStatus]] = field(default_factory=list)
+    completions: list[Completion] = field(default_factory=list)
+    awards: list[AwardRecord] = field(default_factory=list)
+    levels: list[LevelChange] = field(default_factory=list)
 
     def take(self, step: streaks.Step) -> streaks.Streak:
         self.transitions.extend(step.transitions)
         self.periods.extend(step.periods)
         return step.streak
+
+    def reward(self, result: RewardsResult) -> UserState:
+        self.completions.extend(result.completions)
+        self.awards.extend(result.awards)
+        self.levels.extend(result.levels)
+        return result.state
+
+    def streak_lengths(self) -> tuple[int, ...]:
+        """The lengths the streak reached through this command's extensions."""
+        return tuple(t.length for t in self.transitions if t.kind == "streak.extended")
 
 
 def fold(projection: Projection, commands: Sequence[Command], config: ConfigHistory) -> BatchResult:
@@ -121,6 +157,9 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     transitions: list[tuple[UserKey, uuid.UUID, Transition]] = []
     periods: list[tuple[UserKey, PeriodRecord]] = []
     pauses: list[tuple[UserKey, Pause, PauseStatus]] = []
+    completions: list[tuple[UserKey, uuid.UUID, Completion]] = []
+    awards: list[tuple[UserKey, uuid.UUID, AwardRecord]] = []
+    levels: list[tuple[UserKey, uuid.UUID, LevelChange]] = []
     changed_at: dict[UserKey, datetime] = {}
 
     for command in commands:
@@ -151,8 +190,15 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
                 state, outcome = _upsert_user(state, command, config, effects)
             elif isinstance(command, UpdatePreferences):
                 state, outcome = _update_preferences(state, command, config, effects)
+            elif isinstance(command, CompleteAchievement):
+                state, outcome = _complete_achievement(state, command, config, effects)
             else:
                 state, outcome = _change_streak(state, command, config, effects)
+        except OutOfPoints as refused:
+            decisions.append(
+                Decision(command, CommandRejected(command.id, "refused", str(refused)))
+            )
+            continue
         except RuleViolation as violation:
             rejection = CommandRejected(command.id, violation.code, str(violation))
             decisions.append(Decision(command, rejection))
@@ -164,13 +210,20 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         transitions.extend((key, command.id, t) for t in effects.transitions)
         periods.extend((key, p) for p in effects.periods)
         pauses.extend((key, p, status) for p, status in effects.pauses)
+        completions.extend((key, command.id, c) for c in effects.completions)
+        awards.extend((key, command.id, a) for a in effects.awards)
+        levels.extend((key, command.id, lv) for lv in effects.levels)
         decisions.append(Decision(command, outcome))
 
     due: dict[UserKey, datetime | None] = {}
     for key in changed_users:
         state = users[key]
-        rules = _rules(state, config, changed_at[key])
-        due[key] = streaks.next_due(state.streak, rules, _tz(state))
+        at = changed_at[key]
+        found = [
+            streaks.next_due(state.streak, _rules(state, config, at), _tz(state)),
+            next_reward_due(state, config, at),
+        ]
+        due[key] = min((d for d in found if d is not None), default=None)
     return BatchResult(
         users={k: users[k] for k in changed_users},
         changed_totals=frozenset(changed_totals),
@@ -178,6 +231,7 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         idempotency=new_keys,
         decisions=decisions,
         streaks=StreakEffects(transitions, periods, pauses, due),
+        rewards=RewardEffects(completions, awards, levels),
     )
 
 
@@ -251,8 +305,17 @@ def _metric_event(
     state = _identified(replace(state, profile=profile), rules, existed, event.received_at, effects)
     step = streaks.record_activity(state.streak, rules, metric.key, event.value, event.received_at)
     streak = effects.take(step)
-    new_state = replace(state, totals={**state.totals, metric.id: total}, streak=streak)
-    return new_state, MetricEventRecorded(
+    state = replace(state, totals={**state.totals, metric.id: total}, streak=streak)
+    happened = Happened(
+        metric_id=metric.id,
+        value=event.value,
+        event_attributes=event.attributes,
+        streak_lengths=effects.streak_lengths(),
+        created=not existed,
+    )
+    rewarded = apply_rewards(state, config, event.id, event.received_at, happened)
+    state = effects.reward(rewarded)
+    return state, MetricEventRecorded(
         command_id=event.id,
         metric_id=metric.id,
         metric_key=metric.key,
@@ -262,6 +325,8 @@ def _metric_event(
         replayed=False,
         streak=streaks.view(streak, rules),
         extended=any(t.kind == "streak.extended" for t in step.transitions),
+        achievements=rewarded.achievements_json,
+        points=rewarded.points_json,
     )
 
 
@@ -291,6 +356,8 @@ def _upsert_user(
     state = _identified(
         replace(state, profile=profile), rules, exists, command.received_at, effects
     )
+    happened = Happened(created=not exists)
+    state = effects.reward(apply_rewards(state, config, command.id, command.received_at, happened))
     return state, UserUpserted(command.id, created=not exists)
 
 
@@ -327,13 +394,14 @@ def _update_preferences(
 
 
 def _change_streak(
-    state: UserState, command: StreakTick | ChangeStreak, config: ConfigHistory, effects: _Effects
+    state: UserState, command: Tick | ChangeStreak, config: ConfigHistory, effects: _Effects
 ) -> tuple[UserState, StreakChanged]:
     at = command.received_at
-    if isinstance(command, StreakTick):
+    if isinstance(command, Tick):
         if state.profile is None:  # the user's state is gone (a replay into an older topic)
             return state, StreakChanged(command.id, command.type, None)
         state, rules = _advance(state, config, at, effects)
+        state = effects.reward(apply_rewards(state, config, command.id, at, Happened()))
         return state, StreakChanged(command.id, command.type, streaks.view(state.streak, rules))
     _require_user(state)
     state, rules = _advance(state, config, at, effects)
@@ -362,5 +430,57 @@ def _change_streak(
     except StreakRuleError as refused:
         raise RuleViolation(str(refused), "conflict") from None
     state = replace(state, streak=streak)
+    if command.action == "restore":
+        happened = Happened(streak_lengths=(streak.length,))
+        state = effects.reward(apply_rewards(state, config, command.id, at, happened))
     kind = f"{command.type}.{command.action}"
     return state, StreakChanged(command.id, kind, streaks.view(streak, rules))
+
+
+def _complete_achievement(
+    state: UserState, command: CompleteAchievement, config: ConfigHistory, effects: _Effects
+) -> tuple[UserState, AchievementCompleted]:
+    at = command.received_at
+    achievement = next(
+        (a for a in config.achievements_at(command.tenant, at) if a.id == command.achievement_id),
+        None,
+    )
+    if achievement is None or achievement.status == "inactive":
+        raise RuleViolation(f"Achievement {command.achievement_id} not found", "not_found")
+    if command.backdate:
+        _require_user(state)
+        state, _ = _advance(state, config, at, effects)
+        happened = Happened(backdate=achievement.id)
+        state = effects.reward(apply_rewards(state, config, command.id, at, happened))
+        done = state.achievements.get(achievement.id)
+        return state, AchievementCompleted(command.id, achievement.id, done, False, (), {})
+    check_attribute_keys(config, command.tenant, "user", command.user.attributes, at)
+    if achievement.trigger != "api":
+        raise RuleViolation(
+            f"Achievement {achievement.key or achievement.id} is completed by its "
+            f"{achievement.trigger} rule, not through the API",
+            "conflict",
+        )
+    existed = state.profile is not None
+    state, rules = _advance(state, config, at, effects)
+    state = replace(state, profile=apply_patch(state.profile, command.user, at))
+    state = _identified(state, rules, existed, at, effects)
+    if achievement.id in state.achievements:  # a repeat changes nothing
+        done = state.achievements[achievement.id]
+        return state, AchievementCompleted(command.id, achievement.id, done, True, (), {})
+    if achievement.status == "locked":
+        raise RuleViolation(f"Achievement {achievement.key} is locked", "conflict")
+    profile = state.profile
+    assert profile is not None
+    if not filters_match(achievement.user_filters, profile.attributes):
+        raise RuleViolation(
+            f"User {command.user_id!r} does not have the user attributes achievement "
+            f"{achievement.key} requires",
+            "conflict",
+        )
+    happened = Happened(complete=achievement, created=not existed)
+    rewarded = apply_rewards(state, config, command.id, at, happened)
+    state = effects.reward(rewarded)
+    return state, AchievementCompleted(
+        command.id, achievement.id, at, False, rewarded.achievements_json[:1], rewarded.points_json
+    )

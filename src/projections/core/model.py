@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
+from projections.core.achievements import Achievement
+from projections.core.points import (
+    PointsBoost,
+    PointsLevel,
+    PointsState,
+    PointsSystem,
+    PointsTrigger,
+)
 from projections.core.streaks import Streak, StreakPreferences, StreakSettings
+from projections.core.versions import Versioned
 
 UserKey: TypeAlias = tuple[str, str]
 """(tenant, user id)."""
@@ -52,21 +61,13 @@ class UserState:
     totals: Mapping[uuid.UUID, float] = field(default_factory=dict)
     preferences: Preferences = field(default_factory=Preferences)
     streak: Streak = field(default_factory=Streak)
+    achievements: Mapping[uuid.UUID, datetime] = field(default_factory=dict)
+    """Completed achievements: id → when."""
+    points: PointsState = field(default_factory=PointsState)
 
     @property
     def key(self) -> UserKey:
         return (self.tenant, self.user_id)
-
-
-@dataclass(frozen=True)
-class Versioned:
-    """The interval [valid_from, valid_to) in which one version of a configuration row holds."""
-
-    valid_from: datetime
-    valid_to: datetime | None
-
-    def holds_at(self, at: datetime) -> bool:
-        return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,14 @@ class AttributeVersion(Versioned):
 
 
 @dataclass(frozen=True)
+class PointsConfig:
+    systems: Mapping[uuid.UUID, PointsSystem]
+    triggers: tuple[PointsTrigger, ...]
+    levels: tuple[PointsLevel, ...]
+    boosts: tuple[PointsBoost, ...]
+
+
+@dataclass(frozen=True)
 class StreakSettingsVersion(Versioned):
     tenant: str
     settings: StreakSettings
@@ -104,6 +113,39 @@ class ConfigHistory:
     metrics: tuple[MetricVersion, ...] = ()
     attributes: tuple[AttributeVersion, ...] = ()
     streak_settings: tuple[StreakSettingsVersion, ...] = ()
+    achievements: tuple[Achievement, ...] = ()
+    points_systems: tuple[PointsSystem, ...] = ()
+    points_triggers: tuple[PointsTrigger, ...] = ()
+    points_levels: tuple[PointsLevel, ...] = ()
+    points_boosts: tuple[PointsBoost, ...] = ()
+
+    def achievements_at(self, tenant: str, at: datetime) -> list[Achievement]:
+        return [a for a in self.achievements if a.tenant == tenant and a.holds_at(at)]
+
+    def points_at(self, tenant: str, at: datetime) -> PointsConfig:
+        """The points systems in force at ``at`` with their active triggers, levels, boosts."""
+        systems = {s.id: s for s in self.points_systems if s.tenant == tenant and s.holds_at(at)}
+        return PointsConfig(
+            systems=systems,
+            triggers=tuple(
+                t
+                for t in self.points_triggers
+                if t.tenant == tenant
+                and t.holds_at(at)
+                and t.status == "active"
+                and t.system_id in systems
+            ),
+            levels=tuple(
+                lv
+                for lv in self.points_levels
+                if lv.tenant == tenant and lv.holds_at(at) and lv.system_id in systems
+            ),
+            boosts=tuple(
+                b
+                for b in self.points_boosts
+                if b.tenant == tenant and b.holds_at(at) and b.system_id in systems
+            ),
+        )
 
     def streak_at(self, tenant: str, at: datetime) -> StreakSettings:
         """The tenant's streak settings at ``at`` (the defaults before any were saved)."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal, TypeAlias
 
 from projections.core.streaks import StreakView
 
-RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid", "forbidden"]
+RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid", "forbidden", "refused"]
+"""``refused``: a rule said no (out of points); only ``invalid`` ones are dead-lettered."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class MetricEventRecorded:
     streak: StreakView | None = None
     extended: bool = False
     """Whether this event lengthened the streak."""
+    achievements: tuple[Mapping[str, Any], ...] = ()
+    """Achievements this event completed (Trophy's ``UserAchievementResponse``)."""
+    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Points systems this event changed (Trophy's ``MetricEventPointsResponse`` by key)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,19 @@ class CommandRejected:
 
 
 @dataclass(frozen=True)
+class AchievementCompleted:
+    """An achievement completed through the API (``repeated``: it already was, and nothing
+    changed) or a backdate applied (``achieved_at`` None: the user did not qualify)."""
+
+    command_id: uuid.UUID
+    achievement_id: uuid.UUID
+    achieved_at: datetime | None
+    repeated: bool
+    achievement: tuple[Mapping[str, Any], ...]
+    points: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
 class PreferencesUpdated:
     command_id: uuid.UUID
 
@@ -58,7 +77,12 @@ class StreakChanged:
 
 
 Outcome: TypeAlias = (
-    MetricEventRecorded | UserUpserted | PreferencesUpdated | StreakChanged | CommandRejected
+    MetricEventRecorded
+    | UserUpserted
+    | PreferencesUpdated
+    | StreakChanged
+    | AchievementCompleted
+    | CommandRejected
 )
 
 
@@ -110,11 +134,22 @@ def outcome_body(outcome: Outcome) -> dict[str, Any]:
                 if outcome.streak is not None
                 else None
             ),
+            "achievements": list(outcome.achievements),
+            "points": dict(outcome.points),
         }
     if isinstance(outcome, UserUpserted):
         return {"kind": "user.upsert", "created": outcome.created}
     if isinstance(outcome, PreferencesUpdated):
         return {"kind": "user.preferences"}
+    if isinstance(outcome, AchievementCompleted):
+        return {
+            "kind": "achievement.complete",
+            "achievementId": str(outcome.achievement_id),
+            "achievedAt": outcome.achieved_at.isoformat() if outcome.achieved_at else None,
+            "repeated": outcome.repeated,
+            "achievement": outcome.achievement[0] if outcome.achievement else None,
+            "points": dict(outcome.points),
+        }
     if isinstance(outcome, StreakChanged):
         view = streak_json(outcome.streak) if outcome.streak is not None else None
         return {"kind": outcome.kind, "streak": view}

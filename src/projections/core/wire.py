@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from projections.core.achievements import Achievement, AttributeFilter
 from projections.core.model import Preferences
 from projections.core.periods import MONDAY
+from projections.core.points import (
+    PointsBoost,
+    PointsLevel,
+    PointsState,
+    PointsSystem,
+    PointsTrigger,
+    boost_status,
+)
 from projections.core.streaks import (
     EndedRun,
     FreezePolicy,
@@ -179,3 +189,271 @@ def transition_json(transition: Transition) -> dict[str, Any]:
     if transition.kind == "streak.freeze_earned":
         return {"earned": transition.count, "freezes": transition.freezes}
     return {"length": transition.length}
+
+
+# ---------------------------------------------------------------------------------------------
+# Achievements and points as the Application API shows them
+
+
+def _pairs(filters: tuple[AttributeFilter, ...]) -> list[dict[str, str]]:
+    return [{"key": f.key, "value": f.value} for f in filters]
+
+
+def achievement_json(achievement: Achievement, metric_name: str | None) -> dict[str, Any]:
+    """Trophy's ``AchievementResponse``."""
+    a = achievement
+    body: dict[str, Any] = {
+        "id": str(a.id),
+        "name": a.name,
+        "trigger": a.trigger,
+        "description": a.description,
+        "badgeUrl": a.badge_url,
+        "key": a.key,
+        "userAttributes": _pairs(a.user_filters),
+    }
+    if a.trigger == "metric":
+        body |= {
+            "metricId": str(a.metric_id),
+            "metricValue": a.metric_value,
+            "metricName": metric_name,
+            "eventAttributes": _pairs(a.event_filters),
+        }
+        if a.event_filters:
+            body["eventAttribute"] = _pairs(a.event_filters[:1])[0]
+    elif a.trigger == "streak":
+        body["streakLength"] = a.streak_length
+    elif a.trigger == "achievement":
+        body["achievementIds"] = [str(p) for p in a.prerequisites]
+    elif a.trigger == "anniversary":
+        body["anniversaryYears"] = a.anniversary_years
+    return body
+
+
+def points_system_json(system: PointsSystem) -> dict[str, Any]:
+    """Trophy's ``PointsResponse`` fields."""
+    return {
+        "id": str(system.id),
+        "key": system.key,
+        "name": system.name,
+        "description": system.description,
+        "badgeUrl": system.badge_url,
+        "maxPoints": system.max_points,
+    }
+
+
+def trigger_json(
+    trigger: PointsTrigger, metric_name: str | None, achievement_name: str | None
+) -> dict[str, Any]:
+    """Trophy's (application) ``PointsTrigger``."""
+    t = trigger
+    body: dict[str, Any] = {
+        "id": str(t.id),
+        "type": t.type,
+        "points": t.points,
+        "status": t.status,
+        "userAttributes": _pairs(t.user_filters),
+        "created": _instant(t.created),
+        "updated": _instant(t.updated),
+    }
+    if t.type == "metric":
+        body |= {
+            "metricId": str(t.metric_id),
+            "metricName": metric_name,
+            "metricThreshold": t.metric_threshold,
+            "eventAttributes": _pairs(t.event_filters),
+        }
+    elif t.type == "achievement":
+        body |= {"achievementId": str(t.achievement_id), "achievementName": achievement_name}
+    elif t.type == "streak":
+        body["streakLengthThreshold"] = t.streak_length
+    elif t.type == "time":
+        body |= {"timeUnit": (t.time_unit or "")[:-1], "timeInterval": t.time_interval}
+    return body
+
+
+def boost_json(boost: PointsBoost, today: date) -> dict[str, Any]:
+    """Trophy's ``PointsBoost``."""
+    return {
+        "id": str(boost.id),
+        "name": boost.name,
+        "status": boost_status(boost, today),
+        "start": boost.start.isoformat(),
+        "end": _day(boost.end),
+        "multiplier": boost.multiplier,
+        "rounding": boost.rounding,
+    }
+
+
+def level_json(level: PointsLevel | None) -> dict[str, Any] | None:
+    """Trophy's ``PointsLevel``."""
+    if level is None:
+        return None
+    return {
+        "id": str(level.id),
+        "key": level.key,
+        "name": level.name,
+        "description": level.description or "",
+        "badgeUrl": level.badge_url,
+        "points": level.points,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration documents: the admin API's JSON, stored as is, read into the core's dataclasses
+
+
+@dataclass(frozen=True)
+class Document:
+    """One version of a configuration document as stored."""
+
+    tenant: str
+    id: uuid.UUID
+    body: Mapping[str, Any]
+    created: datetime
+    valid_from: datetime
+    valid_to: datetime | None
+
+
+def _filters(raw: Any, keys: Mapping[uuid.UUID, str]) -> tuple[AttributeFilter, ...]:
+    out = []
+    for item in raw or ():
+        attribute_id = uuid.UUID(item["attributeId"])
+        out.append(
+            AttributeFilter(attribute_id, keys.get(attribute_id, ""), item["attributeValue"])
+        )
+    return tuple(out)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(value) if value is not None else None
+
+
+def _badge(body: Mapping[str, Any]) -> str | None:
+    badge = body.get("badge")
+    return badge.get("url") if isinstance(badge, dict) else None
+
+
+def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievement:
+    b = doc.body
+    return Achievement(
+        valid_from=doc.valid_from,
+        valid_to=doc.valid_to,
+        tenant=doc.tenant,
+        id=doc.id,
+        name=b["name"],
+        trigger=b["trigger"],
+        status=b["status"],
+        created=doc.created,
+        key=b.get("key"),
+        description=b.get("description"),
+        badge_url=_badge(b),
+        metric_id=_uuid(b.get("metricId")),
+        metric_value=b.get("metricValue"),
+        streak_length=b.get("streakLength"),
+        anniversary_years=b.get("anniversaryYears"),
+        prerequisites=tuple(uuid.UUID(i) for i in b.get("achievementIds") or ()),
+        user_filters=_filters(b.get("userAttributes"), keys),
+        event_filters=_filters(b.get("eventAttributes"), keys),
+    )
+
+
+def points_system_from(doc: Document) -> PointsSystem:
+    b = doc.body
+    return PointsSystem(
+        valid_from=doc.valid_from,
+        valid_to=doc.valid_to,
+        tenant=doc.tenant,
+        id=doc.id,
+        key=b["key"],
+        name=b["name"],
+        created=doc.created,
+        description=b.get("description"),
+        badge_url=_badge(b),
+        max_points=b.get("maxPoints"),
+    )
+
+
+def points_trigger_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsTrigger:
+    b = doc.body
+    return PointsTrigger(
+        valid_from=doc.valid_from,
+        valid_to=doc.valid_to,
+        tenant=doc.tenant,
+        id=doc.id,
+        system_id=uuid.UUID(b["systemId"]),
+        type=b["type"],
+        points=b["points"],
+        status=b["status"],
+        created=doc.created,
+        updated=doc.valid_from,
+        metric_id=_uuid(b.get("metricId")),
+        metric_threshold=b.get("metricThreshold"),
+        achievement_id=_uuid(b.get("achievementId")),
+        streak_length=b.get("streakLength"),
+        time_unit=b.get("timeUnit"),
+        time_interval=b.get("timeInterval"),
+        user_filters=_filters(b.get("userAttributes"), keys),
+        event_filters=_filters(b.get("eventAttributes"), keys),
+        block_if_out_of_points=bool(b.get("blockIfOutOfPoints")),
+    )
+
+
+def points_level_from(doc: Document) -> PointsLevel:
+    b = doc.body
+    return PointsLevel(
+        valid_from=doc.valid_from,
+        valid_to=doc.valid_to,
+        tenant=doc.tenant,
+        id=doc.id,
+        system_id=uuid.UUID(b["systemId"]),
+        key=b["key"],
+        name=b["name"],
+        points=b["points"],
+        created=doc.created,
+        description=b.get("description"),
+        badge_url=_badge(b),
+    )
+
+
+def points_boost_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsBoost:
+    b = doc.body
+    return PointsBoost(
+        valid_from=doc.valid_from,
+        valid_to=doc.valid_to,
+        tenant=doc.tenant,
+        id=doc.id,
+        system_id=uuid.UUID(b["systemId"]),
+        name=b["name"],
+        start=date.fromisoformat(b["start"]),
+        end=_parse_day(b.get("end")),
+        multiplier=float(b["multiplier"]),
+        rounding=b.get("rounding") or "down",
+        created=doc.created,
+        user_id=b.get("userId"),
+        user_filters=_filters(b.get("userAttributes"), keys),
+    )
+
+
+def _by_id(values: Mapping[uuid.UUID, Any]) -> dict[str, Any]:
+    return {str(k): values[k] for k in sorted(values, key=str)}
+
+
+def points_state_json(state: PointsState) -> dict[str, Any]:
+    """A user's points state for the projection table (lossless: see :func:`points_state`)."""
+    return {
+        "totals": _by_id(state.totals),
+        "levels": {k: str(v) for k, v in _by_id(state.levels).items()},
+        "units": _by_id(state.units),
+        "paid": _by_id(state.paid),
+        "timers": {k: v.isoformat() for k, v in _by_id(state.timers).items()},
+    }
+
+
+def points_state(raw: Mapping[str, Any]) -> PointsState:
+    return PointsState(
+        totals={uuid.UUID(k): int(v) for k, v in raw.get("totals", {}).items()},
+        levels={uuid.UUID(k): uuid.UUID(v) for k, v in raw.get("levels", {}).items()},
+        units={uuid.UUID(k): float(v) for k, v in raw.get("units", {}).items()},
+        paid={uuid.UUID(k): int(v) for k, v in raw.get("paid", {}).items()},
+        timers={uuid.UUID(k): datetime.fromisoformat(v) for k, v in raw.get("timers", {}).items()},
+    )

@@ -10,34 +10,86 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from projections.core.model import UserProfile
+from projections.core.model import ConfigHistory, UserProfile, UserState
 from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
+from projections.core.wire import achievement_json
 from projections.query import schemas
 from projections.query.auth import CurrentPrincipal, Tenant
 from projections.query.http import fail
-from projections.query.shapes import event_json, pending_json, rejection_status, user_json
+from projections.query.shapes import event_json, iso, pending_json, rejection_status, user_json
+from projections.store.config import CachedConfig
 from projections.store.reads import MetricTotal, ProjectionReader
 
 
-def _metric_json(total: MetricTotal) -> dict[str, Any]:
+def _metric_json(
+    total: MetricTotal, config: ConfigHistory, tenant: str, at: datetime, user: UserState
+) -> dict[str, Any]:
+    """Trophy's ``MetricResponse``: the total and the metric's achievements (active ones, and
+    locked ones the user earned) with the user's ``achievedAt``."""
+    achievements = []
+    for a in sorted(config.achievements_at(tenant, at), key=lambda a: (a.created, str(a.id))):
+        done = user.achievements.get(a.id)
+        if a.metric_id != total.metric_id or a.trigger != "metric" or a.status == "inactive":
+            continue
+        if a.status == "locked" and done is None:
+            continue
+        achievements.append(
+            {**achievement_json(a, total.name), "achievedAt": iso(done) if done else None}
+        )
     return {
         "id": str(total.metric_id),
         "key": total.key,
         "name": total.name,
         "current": total.total,
-        "achievements": [],
+        "achievements": achievements,
     }
 
 
-def _parse_date(value: str, name: str) -> date:
+def parse_date(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
         fail(422, f"{name} must be a YYYY-MM-DD date, got {value!r}")
 
 
-def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> APIRouter:
+def summary_range(start_date: str, end_date: str) -> tuple[date, date]:
+    """An event summary's ``startDate``/``endDate``, checked."""
+    start, end = parse_date(start_date, "startDate"), parse_date(end_date, "endDate")
+    if end < start:
+        fail(422, "endDate must not be before startDate")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        fail(422, f"the range may span at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def summary_json(
+    aggregation: Aggregation, start: date, end: date, before: float, changes: dict[date, float]
+) -> list[dict[str, Any]]:
+    return [
+        {"date": p.date.isoformat(), "total": p.total, "change": p.change}
+        for p in event_summary(aggregation, start, end, before, changes)
+    ]
+
+
+def build_router(
+    reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
+) -> APIRouter:
     router = APIRouter()
+
+    async def metrics_json(tenant: str, user_id: str, key: str | None = None) -> list[Any]:
+        users = await reader.user_states(tenant, [user_id])
+        if user_id not in users:
+            fail(404, f"User with id {user_id!r} not found")
+        now = clock()
+        current = await config.current(tenant, now)
+        found = [
+            _metric_json(t, current, tenant, now, users[user_id])
+            for t in await reader.totals(tenant, user_id, now)
+            if key is None or t.key == key
+        ]
+        if key is not None and not found:
+            fail(404, f"Metric with key {key!r} not found")
+        return found
 
     async def existing_user(tenant: str, user_id: str) -> UserProfile:
         profile = await reader.user(tenant, user_id)
@@ -63,16 +115,15 @@ def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> API
         responses=schemas.returns(200, {"type": "array", "items": schemas.METRIC}),
     )
     async def user_metrics(id: str, tenant: Tenant) -> Any:
-        """The user's total on every metric."""
-        await existing_user(tenant, id)
-        return [_metric_json(t) for t in await reader.totals(tenant, id, clock())]
+        """The user's total on every metric, with the metric's achievements."""
+        return await metrics_json(tenant, id)
 
     @router.get(
         "/users/{id}/metrics/{key}", tags=["users"], responses=schemas.returns(200, schemas.METRIC)
     )
     async def user_metric(id: str, key: str, tenant: Tenant) -> Any:
-        """The user's total on one metric."""
-        return _metric_json(await metric_of(tenant, id, key))
+        """The user's total on one metric, with its achievements."""
+        return (await metrics_json(tenant, id, key))[0]
 
     @router.get(
         "/users/{id}/metrics/{key}/event-summary",
@@ -88,18 +139,10 @@ def build_router(reader: ProjectionReader, clock: Callable[[], datetime]) -> API
         end_date: Annotated[str, Query(alias="endDate")],
     ) -> Any:
         """Totals and changes per day, week (from Monday) or month, in the user's local dates."""
-        start = _parse_date(start_date, "startDate")
-        end = _parse_date(end_date, "endDate")
-        if end < start:
-            fail(422, "endDate must not be before startDate")
-        if (end - start).days + 1 > MAX_RANGE_DAYS:
-            fail(422, f"the range may span at most {MAX_RANGE_DAYS} days")
+        start, end = summary_range(start_date, end_date)
         metric = await metric_of(tenant, id, key)
         before, changes = await reader.daily_changes(tenant, id, metric.metric_id, start, end)
-        return [
-            {"date": p.date.isoformat(), "total": p.total, "change": p.change}
-            for p in event_summary(aggregation, start, end, before, changes)
-        ]
+        return summary_json(aggregation, start, end, before, changes)
 
     @router.get(
         "/events/{event_id}",

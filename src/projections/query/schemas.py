@@ -328,6 +328,28 @@ USERS_REQUEST = users_request(
     "users", {"type": "object", "required": ["id"], "properties": {"id": NAME}}
 )
 
+OBJECT: Schema = {"type": "object"}
+ARRAY: Schema = {"type": "array"}
+ACHIEVEMENTS: Schema = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["id", "name", "trigger", "completions", "rarity"],
+        "properties": {
+            "id": UUID,
+            "name": {"type": "string"},
+            "trigger": {"enum": ["metric", "streak", "api", "achievement", "anniversary"]},
+            "completions": {"type": "integer"},
+            "rarity": {"type": "number"},
+        },
+    },
+}
+COMPLETE_ACHIEVEMENT: Schema = {
+    "type": "object",
+    "required": ["user"],
+    "properties": {"user": UPSERTED_USER},
+}
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/json": {"schema": ERROR}}}
     for status, text in {

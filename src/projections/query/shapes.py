@@ -46,9 +46,9 @@ def event_json(event_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
         "eventId": event_id,
         "metricId": outcome["metricId"],
         "total": outcome["total"],
-        "achievements": [],
+        "achievements": list(outcome.get("achievements") or []),
         "currentStreak": dict(outcome.get("streak") or EMPTY_STREAK),
-        "points": {},
+        "points": dict(outcome.get("points") or {}),
         "leaderboards": {},
     }
     if outcome.get("idempotencyKey") is not None:

@@ -56,7 +56,7 @@ _ROW_TYPES: dict[ConfigTable, type[MetricRow] | type[AttributeRow]] = {
 }
 
 
-async def _announce(conn: AsyncConnection[Any], tenant: str) -> None:
+async def announce_change(conn: AsyncConnection[Any], tenant: str) -> None:
     """Tell every API process, when this transaction commits, to forget ``tenant``'s config."""
     await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, tenant))
 
@@ -127,7 +127,7 @@ class ConfigStore:
         """Insert a new row; raise :class:`DuplicateKey` if its key is taken."""
         async with self.pool.connection() as conn, conn.transaction():
             await self._insert(conn, table, tenant, row, at)
-            await _announce(conn, tenant)
+            await announce_change(conn, tenant)
 
     async def _insert(
         self, conn: AsyncConnection[Any], table: ConfigTable, tenant: str, row: Any, at: datetime
@@ -161,7 +161,7 @@ class ConfigStore:
                 return None
             updated = replace(current, **changes)
             await self._insert(conn, table, tenant, updated, at)
-            await _announce(conn, tenant)
+            await announce_change(conn, tenant)
             return updated
 
     async def delete(
@@ -171,7 +171,7 @@ class ConfigStore:
         async with self.pool.connection() as conn, conn.transaction():
             closed = await self._close(conn, table, tenant, row_id, at) is not None
             if closed:
-                await _announce(conn, tenant)
+                await announce_change(conn, tenant)
             return closed
 
     async def _close(
@@ -222,4 +222,4 @@ class ConfigStore:
                 "SET settings = EXCLUDED.settings, valid_to = NULL",
                 (tenant, Jsonb(settings_json(settings)), start),
             )
-            await _announce(conn, tenant)
+            await announce_change(conn, tenant)

@@ -24,14 +24,23 @@ from projections.core.model import (
     UserProfile,
     UserState,
 )
+from projections.core.outbox import outbox_rows
+from projections.core.points import PointsState
 from projections.core.streaks import Streak
 from projections.core.wire import (
+    Document,
+    achievement_from,
+    points_boost_from,
+    points_level_from,
+    points_state,
+    points_state_json,
+    points_system_from,
+    points_trigger_from,
     preferences_from_json,
     preferences_json,
     settings_from_json,
     streak_state,
     streak_state_json,
-    transition_json,
 )
 from projections.store.ports import DeadLetter, OutcomeRow
 
@@ -114,8 +123,26 @@ async def load_config(
         StreakSettingsVersion(tenant=t, settings=settings_from_json(s), valid_from=vf, valid_to=vt)
         for (t, s, vf, vt) in await streak_rows.fetchall()
     )
+    documents = await conn.execute(
+        "SELECT tenant, kind, id, body, created, valid_from, valid_to FROM laurel.documents "
+        f"WHERE {window}",
+        (tenant_list, until, since),
+    )
+    keys = {a.id: a.key for a in attribute_versions}
+    by_kind: dict[str, list[Document]] = {}
+    for t, kind, i, body, created, vf, vt in await documents.fetchall():
+        by_kind.setdefault(kind, []).append(Document(t, i, body, created, vf, vt))
     return ConfigHistory(
-        metrics=metric_versions, attributes=attribute_versions, streak_settings=streak_versions
+        metrics=metric_versions,
+        attributes=attribute_versions,
+        streak_settings=streak_versions,
+        achievements=tuple(achievement_from(d, keys) for d in by_kind.get("achievement", [])),
+        points_systems=tuple(points_system_from(d) for d in by_kind.get("points_system", [])),
+        points_triggers=tuple(
+            points_trigger_from(d, keys) for d in by_kind.get("points_trigger", [])
+        ),
+        points_levels=tuple(points_level_from(d) for d in by_kind.get("points_level", [])),
+        points_boosts=tuple(points_boost_from(d, keys) for d in by_kind.get("points_boost", [])),
     )
 
 
@@ -176,6 +203,26 @@ class _PostgresUnitOfWork:
         )
         for tenant, user_id, state in await cur.fetchall():
             streaks[(tenant, user_id)] = streak_state(state)
+        achieved: dict[UserKey, dict[uuid.UUID, datetime]] = {}
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT tenant, user_id, achievement_id, achieved_at FROM {s}.user_achievements "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            (tenants, ids),
+        )
+        for tenant, user_id, achievement_id, at in await cur.fetchall():
+            achieved.setdefault((tenant, user_id), {})[achievement_id] = at
+        points: dict[UserKey, PointsState] = {}
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT tenant, user_id, state FROM {s}.user_points "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            ),
+            (tenants, ids),
+        )
+        for tenant, user_id, state in await cur.fetchall():
+            points[(tenant, user_id)] = points_state(state)
         totals: dict[UserKey, dict[uuid.UUID, float]] = {}
         cur = await self.conn.execute(
             self._q(
@@ -194,6 +241,8 @@ class _PostgresUnitOfWork:
                 totals.get(key, {}),
                 preferences.get(key, Preferences()),
                 streaks.get(key, Streak()),
+                achieved.get(key, {}),
+                points.get(key, PointsState()),
             )
             for key in keys
             if key in profiles or key in totals
@@ -253,6 +302,14 @@ class _PostgresUnitOfWork:
             12,
         )
         await self._save_streaks(result)
+        await self._save_rewards(result)
+        await self._unnest(
+            "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
+            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::int[], %s::text[], %s::text[], "
+            "%s::timestamptz[], %s::jsonb[])",
+            [(*row[:6], Jsonb(row[6])) for row in outbox_rows(result)],
+            7,
+        )
         await self._unnest(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) "
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::float8[]) "
@@ -373,18 +430,76 @@ class _PostgresUnitOfWork:
             [(key[0], p.id, key[1], p.start, p.end, status) for key, p, status in effects.pauses],
             6,
         )
-        seqs: dict[tuple[str, uuid.UUID], int] = {}
-        rows = []
-        for key, command_id, transition in effects.transitions:
-            seq = seqs[(key[0], command_id)] = seqs.get((key[0], command_id), -1) + 1
-            body = Jsonb(transition_json(transition))
-            rows.append((key[0], command_id, seq, key[1], transition.kind, transition.at, body))
+
+    async def _save_rewards(self, result: BatchResult) -> None:
+        rewards = result.rewards
         await self._unnest(
-            "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
-            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::int[], %s::text[], %s::text[], "
-            "%s::timestamptz[], %s::jsonb[])",
-            rows,
-            7,
+            "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, achieved_at, "
+            "backdated, command_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], "
+            "%s::timestamptz[], %s::bool[], %s::uuid[]) ON CONFLICT DO NOTHING",
+            [
+                (*key, c.achievement.id, c.at, c.backdated, command_id)
+                for key, command_id, c in rewards.completions
+            ],
+            6,
+        )
+        changed = sorted({key for key, _, _ in rewards.awards} | {k for k, _, _ in rewards.levels})
+        await self._unnest(
+            "INSERT INTO {s}.user_points (tenant, user_id, state) SELECT * FROM "
+            "unnest(%s::text[], %s::text[], %s::jsonb[]) "
+            "ON CONFLICT (tenant, user_id) DO UPDATE SET state = EXCLUDED.state",
+            [
+                (*key, Jsonb(points_state_json(state.points)))
+                for key, state in sorted(result.users.items())
+                if state.profile is not None
+            ],
+            3,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.points_totals (tenant, user_id, system_id, total, level_id) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::int8[], %s::uuid[]) "
+            "ON CONFLICT (tenant, system_id, user_id) DO UPDATE SET total = EXCLUDED.total, "
+            "level_id = EXCLUDED.level_id",
+            [
+                (*key, system_id, total, result.users[key].points.levels.get(system_id))
+                for key in changed
+                for system_id, total in sorted(
+                    result.users[key].points.totals.items(), key=lambda i: str(i[0])
+                )
+            ],
+            5,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.points_awards (tenant, id, user_id, system_id, command_id, awarded, "
+            "total, awarded_at, body) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], "
+            "%s::uuid[], %s::uuid[], %s::int8[], %s::int8[], %s::timestamptz[], %s::jsonb[])",
+            [
+                (
+                    key[0],
+                    r.award.id,
+                    key[1],
+                    r.award.system_id,
+                    command_id,
+                    r.award.awarded,
+                    r.award.total,
+                    r.award.at,
+                    Jsonb(r.body),
+                )
+                for key, command_id, r in rewards.awards
+            ],
+            9,
+        )
+        daily: dict[tuple[str, str, uuid.UUID, date], int] = {}
+        for key, _, r in rewards.awards:
+            day_key = (*key, r.award.system_id, r.day)
+            daily[day_key] = daily.get(day_key, 0) + r.award.awarded
+        await self._unnest(
+            "INSERT INTO {s}.points_daily AS d (tenant, user_id, system_id, day, change) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::date[], %s::int8[]) "
+            "ON CONFLICT (tenant, user_id, system_id, day) DO UPDATE SET change = d.change + "
+            "EXCLUDED.change",
+            [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
+            5,
         )
 
     async def _unnest(self, statement: str, rows: Sequence[Sequence[Any]], width: int) -> None:

@@ -9,12 +9,14 @@ from datetime import date, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.model import UserProfile, UserState
 from projections.core.periods import Frequency
+from projections.core.points import PointsState
 from projections.core.streaks import Pause, PeriodRecord, Streak
-from projections.core.wire import preferences_from_json, streak_state
+from projections.core.wire import points_state, preferences_from_json, streak_state
 from projections.store.postgres import USER_COLUMNS, _profile_from_row, active_schema
 
 PROJECTION_CHANNEL = "laurel_projection"
@@ -83,15 +85,24 @@ class ProjectionReader:
             return [MetricTotal(*row) for row in await cur.fetchall()]
 
     async def daily_changes(
-        self, tenant: str, user_id: str, metric_id: uuid.UUID, start: date, end: date
+        self,
+        tenant: str,
+        user_id: str,
+        metric_id: uuid.UUID,
+        start: date,
+        end: date,
+        *,
+        points: bool = False,
     ) -> tuple[float, dict[date, float]]:
-        """The total before ``start`` and the change on each day of [start, end]."""
+        """The total before ``start`` and the change on each day of [start, end], of a metric
+        (or, with ``points``, of a points system)."""
+        table, column = ("points_daily", "system_id") if points else ("metric_daily", "metric_id")
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn,
                 "SELECT coalesce(sum(change) FILTER (WHERE day < %s), 0), "
                 "coalesce(jsonb_object_agg(day, change) FILTER (WHERE day >= %s), '{{}}') "
-                "FROM {s}.metric_daily WHERE tenant = %s AND user_id = %s AND metric_id = %s "
+                f"FROM {{s}}.{table} WHERE tenant = %s AND user_id = %s AND {column} = %s "
                 "AND day <= %s",
             )
             cur = await conn.execute(query, (start, start, tenant, user_id, metric_id, end))
@@ -109,7 +120,28 @@ class ProjectionReader:
                 "LEFT JOIN {s}.streaks s USING (tenant, user_id) "
                 "WHERE u.tenant = %s AND u.user_id = ANY(%s)",
             )
-            cur = await conn.execute(query, (tenant, list(user_ids)))
+            ids = list(user_ids)
+            cur = await conn.execute(query, (tenant, ids))
+            rows = await cur.fetchall()
+            query = await self._q(
+                conn,
+                "SELECT user_id, achievement_id, achieved_at FROM {s}.user_achievements "
+                "WHERE tenant = %s AND user_id = ANY(%s)",
+            )
+            achieved: dict[str, dict[uuid.UUID, datetime]] = {}
+            for user_id, achievement_id, at in await (
+                await conn.execute(query, (tenant, ids))
+            ).fetchall():
+                achieved.setdefault(user_id, {})[achievement_id] = at
+            query = await self._q(
+                conn,
+                "SELECT user_id, state FROM {s}.user_points "
+                "WHERE tenant = %s AND user_id = ANY(%s)",
+            )
+            points = {
+                u: points_state(p)
+                for u, p in await (await conn.execute(query, (tenant, ids))).fetchall()
+            }
             return {
                 user_id: UserState(
                     tenant,
@@ -117,8 +149,10 @@ class ProjectionReader:
                     profile=_profile_from_row(rest),
                     preferences=preferences_from_json(preferences),
                     streak=streak_state(state) if state is not None else Streak(),
+                    achievements=achieved.get(user_id, {}),
+                    points=points.get(user_id, PointsState()),
                 )
-                for user_id, preferences, state, *rest in await cur.fetchall()
+                for user_id, preferences, state, *rest in rows
             }
 
     async def streak_periods(
@@ -163,6 +197,70 @@ class ProjectionReader:
             )
             cur = await conn.execute(query, (now, limit))
             return [(t, u, d) for t, u, d in await cur.fetchall()]
+
+    async def completions(self, tenant: str) -> tuple[int, dict[uuid.UUID, int]]:
+        """How many users the tenant has, and how many completed each achievement."""
+        async with self.pool.connection() as conn:
+            query = await self._q(conn, "SELECT count(*) FROM {s}.users WHERE tenant = %s")
+            row = await (await conn.execute(query, (tenant,))).fetchone()
+            query = await self._q(
+                conn,
+                "SELECT achievement_id, count(*) FROM {s}.user_achievements WHERE tenant = %s "
+                "GROUP BY achievement_id",
+            )
+            cur = await conn.execute(query, (tenant,))
+            return (row[0] if row else 0), {a: n for a, n in await cur.fetchall()}
+
+    async def completion_command(
+        self, tenant: str, user_id: str, achievement_id: uuid.UUID
+    ) -> uuid.UUID | None:
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT command_id FROM {s}.user_achievements WHERE tenant = %s AND user_id = %s "
+                "AND achievement_id = %s",
+            )
+            row = await (await conn.execute(query, (tenant, user_id, achievement_id))).fetchone()
+            return row[0] if row else None
+
+    async def points_totals(
+        self, tenant: str, system_id: uuid.UUID, attributes: Mapping[str, str]
+    ) -> list[tuple[int, uuid.UUID | None]]:
+        """Every user's (total, level) in a system (users without points count 0), among users
+        whose attributes include ``attributes``."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT coalesce(p.total, 0), p.level_id FROM {s}.users u LEFT JOIN "
+                "{s}.points_totals p ON p.tenant = u.tenant AND p.user_id = u.user_id "
+                "AND p.system_id = %s WHERE u.tenant = %s AND u.attributes @> %s",
+            )
+            cur = await conn.execute(query, (system_id, tenant, Jsonb(dict(attributes))))
+            return [(int(t), lv) for t, lv in await cur.fetchall()]
+
+    async def recent_awards(
+        self, tenant: str, user_id: str, system_id: uuid.UUID, limit: int
+    ) -> list[Mapping[str, Any]]:
+        """The user's latest awards in a system, newest first (Trophy's ``PointsAward``)."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT body FROM {s}.points_awards WHERE tenant = %s AND user_id = %s "
+                "AND system_id = %s ORDER BY awarded_at DESC, id DESC LIMIT %s",
+            )
+            cur = await conn.execute(query, (tenant, user_id, system_id, limit))
+            return [row[0] for row in await cur.fetchall()]
+
+    async def user_ids(self, tenant: str, after: str, limit: int) -> list[str]:
+        """The tenant's user ids after ``after`` in order (for paging through every user)."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT user_id FROM {s}.users WHERE tenant = %s AND user_id > %s "
+                "ORDER BY user_id LIMIT %s",
+            )
+            cur = await conn.execute(query, (tenant, after, limit))
+            return [row[0] for row in await cur.fetchall()]
 
     async def outcomes(self, keys: Iterable[tuple[str, uuid.UUID]]) -> list[StoredOutcome]:
         pairs = list(keys)
