@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.core.achievements import Achievement, AttributeFilter
+from projections.core.achievements import Achievement, AchievementTrigger, AttributeFilter
 from projections.core.commands import (
     Command,
     CompleteAchievement,
@@ -33,6 +34,8 @@ from projections.core.points import (
     PointsLevel,
     PointsSystem,
     PointsTrigger,
+    Rounding,
+    TriggerType,
     boosted,
     level_for,
 )
@@ -50,7 +53,7 @@ def _id(n: int) -> uuid.UUID:
     return uuid.UUID(int=1000 + n)
 
 
-def achievement(n: int, trigger: str, **fields: object) -> Achievement:
+def achievement(n: int, trigger: AchievementTrigger, **fields: Any) -> Achievement:
     return Achievement(
         EPOCH,
         None,
@@ -59,13 +62,13 @@ def achievement(n: int, trigger: str, **fields: object) -> Achievement:
         f"A{n}",
         trigger,
         "active",
-        EPOCH + timedelta(seconds=n),  # type: ignore[arg-type]
+        EPOCH + timedelta(seconds=n),
         key=f"a{n}",
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
-def trigger(n: int, kind: str, points: int, **fields: object) -> PointsTrigger:
+def trigger(n: int, kind: TriggerType, points: int, **fields: Any) -> PointsTrigger:
     return PointsTrigger(
         EPOCH,
         None,
@@ -77,11 +80,11 @@ def trigger(n: int, kind: str, points: int, **fields: object) -> PointsTrigger:
         "active",
         EPOCH,
         EPOCH,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
-def boost(n: int, multiplier: float, rounding: str = "down", **fields: object) -> PointsBoost:
+def boost(n: int, multiplier: float, rounding: Rounding = "down", **fields: Any) -> PointsBoost:
     return PointsBoost(
         EPOCH,
         None,
@@ -94,7 +97,7 @@ def boost(n: int, multiplier: float, rounding: str = "down", **fields: object) -
         multiplier,
         rounding,
         EPOCH,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -156,7 +159,7 @@ def config(max_points: int | None = 500, boosts: tuple[PointsBoost, ...] = ()) -
     ],
 )
 def test_boost_stacking_and_rounding(
-    points: int, multipliers: list[float], rounding: str, expected: int
+    points: int, multipliers: list[float], rounding: Rounding, expected: int
 ) -> None:
     boosts = [boost(n, m, rounding) for n, m in enumerate(multipliers)]
     assert boosted(points, boosts) == expected
