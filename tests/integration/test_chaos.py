@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -12,15 +13,17 @@ import pytest
 from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
 from processors.replay import Replay
 from projections.core.streaks import FreezePolicy, StreakSettings
-from tests.support.config import create_metric, set_streak_settings
+from tests.support.config import add_document, create_metric, set_streak_settings
 from tests.support.infra import Namespace
 from tests.support.kafka import produce
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     projected_daily,
+    projected_points,
     projected_streaks,
     projected_totals,
     reference_fold,
+    reference_points,
     reference_streaks,
     reference_totals,
 )
@@ -31,6 +34,40 @@ pytestmark = pytest.mark.integration
 EVENTS = 6000
 USERS = 40
 STREAKS = StreakSettings(metrics=(("steps", 4.0),), freezes=FreezePolicy(1, 2, 3, 1))
+
+
+def add_rewards(database_url: str, metric_id: uuid.UUID) -> None:
+    """An achievement at 50 steps and a points system paying 3 points per 4 steps, capped."""
+    add_document(
+        database_url,
+        "achievement",
+        {
+            "name": "Fifty",
+            "key": "fifty",
+            "trigger": "metric",
+            "status": "active",
+            "metricId": str(metric_id),
+            "metricValue": 50,
+            "userAttributes": [],
+        },
+    )
+    system = add_document(
+        database_url, "points_system", {"name": "XP", "key": "xp", "maxPoints": 5000}
+    )
+    add_document(
+        database_url,
+        "points_trigger",
+        {
+            "systemId": str(system),
+            "type": "metric",
+            "points": 3,
+            "status": "active",
+            "metricId": str(metric_id),
+            "metricThreshold": 4,
+            "userAttributes": [],
+        },
+        scope=str(system),
+    )
 
 
 def at_least(database_url: str, count: int) -> bool:
@@ -74,6 +111,7 @@ def decided(database_url: str) -> int:
 async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: Namespace) -> None:
     metric_id = create_metric(namespace.database_url, "steps")
     set_streak_settings(namespace.database_url, STREAKS)
+    add_rewards(namespace.database_url, metric_id)
     rng = random.Random(7)
     values = [rng.choice([1, 2, 3, 5, -1, 0.5]) for _ in range(EVENTS)]
     users = [f"user-{rng.randrange(USERS)}" for _ in range(EVENTS)]
@@ -118,6 +156,9 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     streaks = projected_streaks(namespace.database_url)
     assert streaks == reference_streaks(reference)
     assert max(s["longest"] for s in streaks.values()) > 1  # the streaks did something
+    points = projected_points(namespace.database_url)
+    assert points == reference_points(reference)
+    assert all(p["totals"] for p in points.values())  # every user earned points
 
     # A replay of the log after all that rebuilds the same projection and switches to it. It
     # folds up to the live checkpoints (trailing duplicates may not have been consumed yet).

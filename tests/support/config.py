@@ -34,3 +34,17 @@ def set_streak_settings(database_url: str, settings: StreakSettings, tenant: str
             "INSERT INTO laurel.streak_settings (tenant, settings, valid_from) VALUES (%s, %s, %s)",
             (tenant, Jsonb(settings_json(settings)), _since()),
         )
+
+
+def add_document(
+    database_url: str, kind: str, body: dict[str, object], scope: str = "", tenant: str = ""
+) -> uuid.UUID:
+    """A configuration document (achievement, points system, trigger…) in the admin shape."""
+    doc_id = uuid.uuid4()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO laurel.documents (tenant, kind, id, scope, key, body, created, "
+            "valid_from) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (tenant, kind, doc_id, scope, body.get("key"), Jsonb(body), _since(), _since()),
+        )
+    return doc_id

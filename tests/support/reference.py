@@ -13,7 +13,7 @@ import psycopg
 from processors.projector import project_batch
 from projections.core.fold import DailyKey
 from projections.core.model import UserKey
-from projections.core.wire import streak_state_json
+from projections.core.wire import points_state_json, streak_state_json
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
 from projections.store.postgres import load_config
@@ -95,3 +95,16 @@ def wait_until_applied(ns: Namespace) -> None:
         lambda: dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints")) == ends,
         what="the processor to apply the whole topic",
     )
+
+
+def projected_points(database_url: str) -> dict[str, Any]:
+    """Each user's stored points state (its JSON form), by user id."""
+    return dict(active_rows(database_url, "user_id, state", "user_points"))
+
+
+def reference_points(store: MemoryProjectionStore) -> dict[str, Any]:
+    return {
+        key[1]: points_state_json(state.points)
+        for key, state in store.data.users.items()
+        if state.profile is not None
+    }
