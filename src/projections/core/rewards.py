@@ -152,18 +152,18 @@ def apply_rewards(
     points_state, levels = pts.settle_levels(ledger.state, pc.levels, touched)
     new_state = replace(state, achievements=achieved, points=points_state)
     names = _Names(config, tenant, at)
+    records = tuple(
+        AwardRecord(a, progress.today, award_json(a, names, progress.today)) for a in ledger.awards
+    )
     return RewardsResult(
         state=new_state,
         completions=tuple(completions),
-        awards=tuple(
-            AwardRecord(a, progress.today, award_json(a, names, progress.today))
-            for a in ledger.awards
-        ),
+        awards=records,
         levels=tuple(levels),
         achievements_json=tuple(
             {**names.achievement(c.achievement), "achievedAt": _iso(c.at)} for c in completions
         ),
-        points_json=_points_json(pc, ledger.awards, levels, points_state, names, progress),
+        points_json=_points_json(pc, records, levels, points_state),
     )
 
 
@@ -210,25 +210,23 @@ def award_json(award: pts.Award, names: _Names, today: Any) -> dict[str, Any]:
 
 def _points_json(
     pc: PointsConfig,
-    awards: Iterable[pts.Award],
+    records: Iterable[AwardRecord],
     levels: Iterable[pts.LevelChange],
     state: pts.PointsState,
-    names: _Names,
-    progress: Progress,
 ) -> dict[str, dict[str, Any]]:
     """The event answer's ``points``: only systems this command changed; ``level`` only where
     it changed."""
     out: dict[str, dict[str, Any]] = {}
     changed_levels = {c.system_id: c for c in levels}
-    for award in awards:
-        system = pc.systems[award.system_id]
+    for record in records:
+        system = pc.systems[record.award.system_id]
         entry = out.setdefault(
             system.key,
             {**points_system_json(system), "total": 0, "added": 0, "awards": []},
         )
-        entry["added"] += award.awarded
+        entry["added"] += record.award.awarded
         entry["total"] = state.totals.get(system.id, 0)
-        entry["awards"].append(award_json(award, names, progress.today))
+        entry["awards"].append(record.body)
         if system.id in changed_levels:
             entry["level"] = level_json(changed_levels[system.id].current)
     return out
