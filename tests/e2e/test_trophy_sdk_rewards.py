@@ -284,6 +284,70 @@ def test_activating_an_achievement_backdates_it_silently(
     assert notified == [(0,)]
 
 
+def tick_outbox(laurel: LaurelProcesses, user: str) -> list[tuple[Any, ...]]:
+    """Outbox rows of ``user`` written by scheduler ticks."""
+    return active_query(
+        laurel.ns.database_url,
+        "SELECT o.kind, o.body FROM outbox o JOIN command_outcomes c USING (tenant, command_id) "
+        f"WHERE o.user_id = '{user}' AND c.body->>'kind' = 'user.tick' ORDER BY o.occurred, o.seq",
+    )
+
+
+def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
+    setup: dict[str, Any], clock_file: Path, laurel: LaurelProcesses
+) -> None:
+    api: TrophyApi = setup["api"]
+    api.admin.points.systems.create(
+        request=[
+            CreatePointsSystemRequestItem(
+                name="Refill",
+                key="refill",
+                triggers=[
+                    CreatePointsTriggerRequestItem(
+                        type="time", points=2, status="active", time_unit="hours", time_interval=6
+                    )
+                ],
+            )
+        ]
+    )
+    api.admin.achievements.create(
+        request=[
+            CreateAchievementRequestItem(
+                name="One year",
+                key="one-year",
+                trigger="anniversary",
+                status="active",
+                anniversary_years=1,
+            )
+        ]
+    )
+    start = DAY_ONE + timedelta(days=2)  # 2026-06-03 12:00 UTC
+    set_clock(clock_file, start)
+    api.users.identify(id="cal", tz="UTC", sign_up_date="2025-06-04")
+
+    def refill() -> int:
+        return int(api.users.points(id="cal", key="refill").total)
+
+    set_clock(clock_file, start + timedelta(hours=13))  # two intervals; the anniversary's day
+    wait_for(lambda: refill() == 4, what="the scheduler to pay two intervals")
+    wait_for(
+        lambda: "one-year" in {a.key for a in api.users.achievements(id="cal")},
+        what="the scheduler to complete the anniversary",
+    )
+    kinds = [kind for kind, _ in tick_outbox(laurel, "cal")]
+    assert kinds.count("achievement.completed") == 1
+    assert kinds.count("points.changed") == 1
+
+    laurel.kill_processor()  # time triggers survive a crash without paying twice
+    laurel.start_processor()
+    set_clock(clock_file, start + timedelta(hours=25))  # four intervals in all
+    wait_for(lambda: refill() == 8, what="the scheduler to pay the next two intervals")
+    awarded = [
+        body["awarded"] for kind, body in tick_outbox(laurel, "cal") if kind == "points.changed"
+    ]
+    assert sum(awarded) == 8
+
+
 def test_the_projection_equals_a_reference_fold_of_the_topic(
     setup: dict[str, Any], laurel: LaurelProcesses
 ) -> None:
