@@ -226,6 +226,42 @@ async def main() -> None:
             },
         )
         streaks.raise_for_status()
+        # ... and the rewards: an achievement ladder and a points system paying per event.
+        metric_id = created.json()["created"][0]["id"]
+        ladder = await admin.post(
+            "/admin/v1/achievements",
+            json=[
+                {
+                    "name": f"{metric} {n}",
+                    "trigger": "metric",
+                    "status": "active",
+                    "metricId": metric_id,
+                    "metricValue": n,
+                }
+                for n in (5, 10, 50)
+            ],
+        )
+        ladder.raise_for_status()
+        points = await admin.post(
+            "/admin/v1/points",
+            json=[
+                {
+                    "name": f"XP {metric}",
+                    "key": f"xp-{metric}",
+                    "triggers": [
+                        {
+                            "type": "metric",
+                            "points": 10,
+                            "status": "active",
+                            "metricId": metric_id,
+                            "metricThreshold": 1,
+                        }
+                    ],
+                    "levels": [{"name": "One", "key": "one", "points": 100}],
+                }
+            ],
+        )
+        points.raise_for_status()
 
     print(f"Laurel pipeline benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, api {base}")
     produce_rate, consume_rate, raw_topic = await kafka_baseline(bootstrap, args.raw)
