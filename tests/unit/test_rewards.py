@@ -274,3 +274,23 @@ def test_caps_hold_completions_happen_once_and_a_replay_reproduces_everything(  
         for total in state.points.totals.values():
             assert 0 <= total <= (max_points if max_points is not None else total)
     assert not [d for d in whole.decisions if isinstance(d.outcome, CommandRejected)]
+
+
+def test_anniversaries_complete_on_the_local_day_and_are_not_rescheduled_when_filtered() -> None:
+    one_year = achievement(40, "anniversary", anniversary_years=1)
+    for_pros = achievement(
+        41, "anniversary", anniversary_years=1, user_filters=(AttributeFilter(PLAN, "plan", "pro"),)
+    )
+    cfg = replace(config(), achievements=(one_year, for_pros), points_triggers=())
+    signed = UserPatch(tz="Asia/Kathmandu", sign_up_date=date(2025, 6, 2))
+    created = RecordMetricEvent(_id(1), "", "u", T0, "lessons", 1.0, {}, signed)
+    first = fold(Projection(), [created], cfg)
+    due = first.streaks.due[("", "u")]
+    assert due == datetime(2026, 6, 1, 18, 15, tzinfo=UTC)  # 2026-06-02 00:00 in Kathmandu
+    state = first.users[("", "u")]
+    ticked = fold(Projection(users=first.users), [Tick(_id(2), "", "u", due)], cfg)
+    done = [c.achievement.key for _, _, c in ticked.rewards.completions]
+    assert done == ["a40"]
+    assert state.achievements == {}
+    after = ticked.streaks.due[("", "u")]
+    assert after is None or after > due  # the filtered anniversary is not sent again

@@ -243,7 +243,9 @@ def next_reward_due(state: UserState, config: ConfigHistory, at: datetime) -> da
     for a in config.achievements_at(state.tenant, at):
         if a.trigger == "anniversary" and a.live and a.id not in state.achievements:
             day = anniversary(a, profile.sign_up_date)
-            if day is not None:
-                candidates.append(start_of_day(day, profile.tz))
+            # Only future ones: one that passed uncompleted (its filters did not match) must not
+            # be sent again and again.
+            if day is not None and (instant := start_of_day(day, profile.tz)) > at:
+                candidates.append(instant)
     found = [c for c in candidates if c is not None]
     return min(found) if found else None
