@@ -18,8 +18,11 @@ from trophy import (
     CreatePointsLevelRequestItem,
     CreatePointsSystemRequestItem,
     CreatePointsTriggerRequestItem,
+    PatchPointsBoostsRequestItem,
+    PatchPointsTriggersRequestItem,
     StreakSettingsMetric,
     UpdateAchievementRequestItem,
+    UpdatePointsSystemRequestItem,
     UpsertedUser,
 )
 from trophy.client import TrophyApi
@@ -284,6 +287,63 @@ def test_activating_an_achievement_backdates_it_silently(
     assert notified == [(0,)]
 
 
+def test_the_admin_api_round_trips_every_resource(setup: dict[str, Any], clock_file: Path) -> None:
+    api: TrophyApi = setup["api"]
+    # Configuration changes apply from their instant on: move past the last event's instant.
+    set_clock(clock_file, DAY_ONE + timedelta(days=2, minutes=1))
+    systems = {s.key: s for s in api.admin.points.systems.list(limit=100)}
+    xp = systems["xp"]
+    assert api.admin.points.systems.get(id=xp.id).max_points == 1000
+    renamed = api.admin.points.systems.update(
+        request=[UpdatePointsSystemRequestItem(id=xp.id, name="Experience")]
+    )
+    assert renamed.updated[0].name == "Experience"
+    assert api.points.system(key="xp").name == "Experience"
+
+    triggers = api.admin.points.triggers.list(system_id=xp.id)
+    assert {t.type for t in triggers} == {"metric", "achievement", "user_creation"}
+    metric_trigger = next(t for t in triggers if t.type == "metric")
+    assert api.admin.points.triggers.get(system_id=xp.id, id=metric_trigger.id).points == 10
+    changed = api.admin.points.triggers.update(
+        system_id=xp.id, request=[PatchPointsTriggersRequestItem(id=metric_trigger.id, points=12)]
+    )
+    assert changed.updated[0].points == 12
+    refused = api.admin.points.triggers.update(
+        system_id=xp.id,
+        request=[PatchPointsTriggersRequestItem(id=metric_trigger.id, type="streak")],
+    )
+    assert "inactive" in refused.issues[0].message  # type changes only while inactive
+
+    boosts = api.admin.points.boosts.list(system_id=xp.id)
+    assert [(b.name, b.status) for b in boosts] == [("Double Tuesday", "finished")]
+    longer = api.admin.points.boosts.update(
+        system_id=xp.id, request=[PatchPointsBoostsRequestItem(id=boosts[0].id, end="2099-01-01")]
+    )
+    assert longer.updated[0].status == "active"
+    assert api.admin.points.boosts.delete(system_id=xp.id, ids=[boosts[0].id]).deleted
+    assert {lv.key for lv in api.admin.points.levels.list(system_id=xp.id)} == {"bronze", "silver"}
+
+    achievements = {a.key: a for a in api.admin.achievements.list(limit=100)}
+    survey = api.admin.achievements.get(id=achievements["survey"].id)
+    assert (survey.trigger, survey.status) == ("api", "active")
+    locked = api.admin.achievements.update(
+        request=[UpdateAchievementRequestItem(id=survey.id, status="locked")]
+    )
+    assert locked.updated[0].status == "locked"
+    back = api.admin.achievements.update(
+        request=[UpdateAchievementRequestItem(id=survey.id, status="inactive")]
+    )
+    assert "cannot move" in back.issues[0].message
+    assert "survey" in {a.key for a in api.users.achievements(id=USER)}  # earned: still shown
+    assert "survey" not in {
+        a.key for a in api.users.achievements(id="bea", include_incomplete="true")
+    }
+    gone = api.admin.achievements.create(
+        request=[CreateAchievementRequestItem(name="Temp", trigger="streak", streak_length=9)]
+    ).created[0]
+    assert api.admin.achievements.delete(ids=[gone.id]).deleted[0].id == gone.id
+
+
 def tick_outbox(laurel: LaurelProcesses, user: str) -> list[tuple[Any, ...]]:
     """Outbox rows of ``user`` written by scheduler ticks."""
     return active_query(
@@ -297,6 +357,8 @@ def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
     setup: dict[str, Any], clock_file: Path, laurel: LaurelProcesses
 ) -> None:
     api: TrophyApi = setup["api"]
+    start = DAY_ONE + timedelta(days=2, hours=1)  # 2026-06-03 13:00 UTC
+    set_clock(clock_file, start)
     api.admin.points.systems.create(
         request=[
             CreatePointsSystemRequestItem(
@@ -321,14 +383,12 @@ def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
             )
         ]
     )
-    start = DAY_ONE + timedelta(days=2)  # 2026-06-03 12:00 UTC
-    set_clock(clock_file, start)
     api.users.identify(id="cal", tz="UTC", sign_up_date="2025-06-04")
 
     def refill() -> int:
         return int(api.users.points(id="cal", key="refill").total)
 
-    set_clock(clock_file, start + timedelta(hours=13))  # two intervals; the anniversary's day
+    set_clock(clock_file, start + timedelta(hours=12))  # two intervals; the anniversary's day
     wait_for(lambda: refill() == 4, what="the scheduler to pay two intervals")
     wait_for(
         lambda: "one-year" in {a.key for a in api.users.achievements(id="cal")},
@@ -340,7 +400,7 @@ def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
 
     laurel.kill_processor()  # time triggers survive a crash without paying twice
     laurel.start_processor()
-    set_clock(clock_file, start + timedelta(hours=25))  # four intervals in all
+    set_clock(clock_file, start + timedelta(hours=24))  # four intervals in all
     wait_for(lambda: refill() == 8, what="the scheduler to pay the next two intervals")
     awarded = [
         body["awarded"] for kind, body in tick_outbox(laurel, "cal") if kind == "points.changed"
