@@ -22,7 +22,7 @@ from ingest.routes import rejected
 from ingest.service import Ingest
 from projections.core.commands import CompleteAchievement
 from projections.core.validation import RuleViolation, check_attribute_keys
-from projections.core.wire import achievement_json
+from projections.core.wire import Document, achievement_from, achievement_json
 from projections.query import schemas
 from projections.query.auth import CurrentPrincipal, Tenant
 from projections.query.http import fail, json_body, json_object
@@ -76,7 +76,8 @@ def build_router(ingest: Ingest) -> APIRouter:
             return rejected(outcome)
         if outcome.body.get("repeated"):
             first = await ingest.reader.completion_command(tenant, user_id, found.id)
-            current = next(a for a in config.achievements_at(tenant, now) if a.id == found.id)
+            stored = Document(tenant, found.id, found.body, found.created, found.updated, None)
+            current = achievement_from(stored, {a.id: a.key for a in config.attributes})
             states = await ingest.reader.user_states(tenant, [user_id])
             achieved = states[user_id].achievements.get(found.id)
             return JSONResponse(
