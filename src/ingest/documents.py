@@ -142,6 +142,15 @@ def _merge(current: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any
 
 ACHIEVEMENT_TRIGGERS = ("metric", "streak", "api", "achievement", "anniversary")
 ACHIEVEMENT_STATUSES = ("active", "inactive", "locked")
+TRIGGER_FIELDS = (
+    "metricId",
+    "metricValue",
+    "eventAttributes",
+    "streakLength",
+    "anniversaryYears",
+    "achievementIds",
+)
+"""Achievement fields that belong to one trigger type."""
 _ACHIEVEMENT_MOVES = {("inactive", "active"), ("active", "locked"), ("locked", "active")}
 
 
@@ -173,18 +182,7 @@ def achievement_body(
         "achievement": ("achievementIds",),
         "api": (),
     }[trigger]
-    extra = [
-        f
-        for f in (
-            "metricId",
-            "metricValue",
-            "eventAttributes",
-            "streakLength",
-            "anniversaryYears",
-            "achievementIds",
-        )
-        if item.get(f) is not None and f not in only
-    ]
+    extra = [f for f in TRIGGER_FIELDS if item.get(f) is not None and f not in only]
     if extra:
         raise ItemError(f"{', '.join(extra)} not permitted for {trigger} achievements")
     if trigger == "metric":
@@ -214,14 +212,7 @@ def achievement_update(
 ) -> dict[str, Any]:
     merged = _merge(current.body, item)
     if "trigger" in item and item["trigger"] != current.body["trigger"]:
-        for f in (
-            "metricId",
-            "metricValue",
-            "eventAttributes",
-            "streakLength",
-            "anniversaryYears",
-            "achievementIds",
-        ):
+        for f in TRIGGER_FIELDS:  # the old trigger's fields go unless the item sends them
             if f not in item:
                 merged.pop(f, None)
     old, new = current.body["status"], merged.get("status") or current.body["status"]

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query
 from projections.core.achievements import Achievement, filters_match
 from projections.core.model import ConfigHistory, PointsConfig, UserState
 from projections.core.points import PointsSystem, boost_status, level_for
-from projections.core.summaries import Aggregation
 from projections.core.wire import (
     achievement_json,
     boost_json,
@@ -25,7 +24,7 @@ from projections.core.zones import local_date
 from projections.query import schemas
 from projections.query.auth import Tenant
 from projections.query.http import fail
-from projections.query.routes import summary_json, summary_range
+from projections.query.routes import Summary
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
 
@@ -295,19 +294,13 @@ def build_router(
         tags=["users"],
         responses=schemas.returns(200, schemas.SUMMARY),
     )
-    async def user_points_summary(
-        id: str,
-        key: str,
-        tenant: Tenant,
-        aggregation: Aggregation,
-        start_date: Annotated[str, Query(alias="startDate")],
-        end_date: Annotated[str, Query(alias="endDate")],
-    ) -> Any:
+    async def user_points_summary(id: str, key: str, tenant: Tenant, query: Summary) -> Any:
         """Points totals and changes per day, week (from Monday) or month, in local dates."""
-        start, end = summary_range(start_date, end_date)
         await user(tenant, id)
         system, _ = (await current(tenant)).system(key)
-        before, changes = await reader.daily_changes(tenant, id, system.id, start, end, points=True)
-        return summary_json(aggregation, start, end, before, changes)
+        before, changes = await reader.daily_changes(
+            tenant, id, system.id, query.start, query.end, points=True
+        )
+        return query.answer(before, changes)
 
     return router

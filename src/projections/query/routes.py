@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from projections.core.model import ConfigHistory, UserProfile, UserState
@@ -52,23 +53,35 @@ def parse_date(value: str, name: str) -> date:
         fail(422, f"{name} must be a YYYY-MM-DD date, got {value!r}")
 
 
-def summary_range(start_date: str, end_date: str) -> tuple[date, date]:
-    """An event summary's ``startDate``/``endDate``, checked."""
+@dataclass(frozen=True)
+class SummaryQuery:
+    """An event summary's query: ``aggregation``, ``startDate`` and ``endDate``, checked."""
+
+    aggregation: Aggregation
+    start: date
+    end: date
+
+    def answer(self, before: float, changes: dict[date, float]) -> list[dict[str, Any]]:
+        return [
+            {"date": p.date.isoformat(), "total": p.total, "change": p.change}
+            for p in event_summary(self.aggregation, self.start, self.end, before, changes)
+        ]
+
+
+def summary_query(
+    aggregation: Aggregation,
+    start_date: Annotated[str, Query(alias="startDate")],
+    end_date: Annotated[str, Query(alias="endDate")],
+) -> SummaryQuery:
     start, end = parse_date(start_date, "startDate"), parse_date(end_date, "endDate")
     if end < start:
         fail(422, "endDate must not be before startDate")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         fail(422, f"the range may span at most {MAX_RANGE_DAYS} days")
-    return start, end
+    return SummaryQuery(aggregation, start, end)
 
 
-def summary_json(
-    aggregation: Aggregation, start: date, end: date, before: float, changes: dict[date, float]
-) -> list[dict[str, Any]]:
-    return [
-        {"date": p.date.isoformat(), "total": p.total, "change": p.change}
-        for p in event_summary(aggregation, start, end, before, changes)
-    ]
+Summary = Annotated[SummaryQuery, Depends(summary_query)]
 
 
 def build_router(
@@ -130,19 +143,13 @@ def build_router(
         tags=["users"],
         responses=schemas.returns(200, schemas.SUMMARY),
     )
-    async def user_metric_summary(
-        id: str,
-        key: str,
-        tenant: Tenant,
-        aggregation: Aggregation,
-        start_date: Annotated[str, Query(alias="startDate")],
-        end_date: Annotated[str, Query(alias="endDate")],
-    ) -> Any:
+    async def user_metric_summary(id: str, key: str, tenant: Tenant, query: Summary) -> Any:
         """Totals and changes per day, week (from Monday) or month, in the user's local dates."""
-        start, end = summary_range(start_date, end_date)
         metric = await metric_of(tenant, id, key)
-        before, changes = await reader.daily_changes(tenant, id, metric.metric_id, start, end)
-        return summary_json(aggregation, start, end, before, changes)
+        before, changes = await reader.daily_changes(
+            tenant, id, metric.metric_id, query.start, query.end
+        )
+        return query.answer(before, changes)
 
     @router.get(
         "/events/{event_id}",
