@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,14 +27,16 @@ from trophy import (
 from trophy.client import TrophyApi
 from trophy.core.api_error import ApiError
 
-from projections.core.wire import points_state_json
 from tests.e2e.test_trophy_sdk import sdk
+from tests.support.clock import ClockFile, running_on
 from tests.support.infra import Namespace
-from tests.support.processes import LaurelProcesses, running
+from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     active_query,
-    active_rows,
+    projected_states,
     reference_fold,
+    reference_states,
+    tick_outbox,
     wait_until_applied,
 )
 from tests.support.waiting import wait_for
@@ -47,22 +48,13 @@ DAY_ONE = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def clock_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("clock") / "now"
-    path.write_text(DAY_ONE.isoformat())
-    return path
-
-
-def set_clock(path: Path, instant: datetime) -> None:
-    staged = path.with_suffix(".tmp")
-    staged.write_text(instant.isoformat())
-    staged.replace(path)
+def clock(tmp_path_factory: pytest.TempPathFactory) -> ClockFile:
+    return ClockFile(tmp_path_factory.mktemp("clock") / "now", DAY_ONE)
 
 
 @pytest.fixture(scope="module")
-def laurel(module_namespace: Namespace, clock_file: Path) -> Iterator[LaurelProcesses]:
-    env = {"LAUREL_CLOCK_FILE": str(clock_file), "LAUREL_SCHEDULER_INTERVAL_S": "0.5"}
-    with running(module_namespace, env) as procs:
+def laurel(module_namespace: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
+    with running_on(module_namespace, clock) as procs:
         yield procs
 
 
@@ -170,7 +162,7 @@ def lesson(api: TrophyApi) -> Any:
     return api.metrics.event(key="lessons", user=UpsertedUser(id=USER, tz="UTC"), value=1)
 
 
-def test_a_scenario_through_every_kind_of_reward(setup: dict[str, Any], clock_file: Path) -> None:
+def test_a_scenario_through_every_kind_of_reward(setup: dict[str, Any], clock: ClockFile) -> None:
     api: TrophyApi = setup["api"]
     first = lesson(api)
     assert first.achievements == []
@@ -180,7 +172,7 @@ def test_a_scenario_through_every_kind_of_reward(setup: dict[str, Any], clock_fi
     assert {a.trigger.type for a in xp.awards} == {"metric", "user_creation"}
     assert xp.level is None  # 15 is below the first level: no change, no field
 
-    set_clock(clock_file, DAY_ONE + timedelta(days=1))  # Tuesday: the 2x boost
+    clock.set(DAY_ONE + timedelta(days=1))  # Tuesday: the 2x boost
     second = lesson(api)
     assert second.current_streak.length == 2
     done = {a.key: a for a in second.achievements}
@@ -197,7 +189,7 @@ def test_a_scenario_through_every_kind_of_reward(setup: dict[str, Any], clock_fi
     assert boosted.level is not None
     assert boosted.level.key == "silver"
 
-    set_clock(clock_file, DAY_ONE + timedelta(days=2))
+    clock.set(DAY_ONE + timedelta(days=2))
     third = lesson(api)
     assert third.achievements == []
     assert third.points["xp"].total == 145
@@ -287,10 +279,10 @@ def test_activating_an_achievement_backdates_it_silently(
     assert notified == [(0,)]
 
 
-def test_the_admin_api_round_trips_every_resource(setup: dict[str, Any], clock_file: Path) -> None:
+def test_the_admin_api_round_trips_every_resource(setup: dict[str, Any], clock: ClockFile) -> None:
     api: TrophyApi = setup["api"]
     # Configuration changes apply from their instant on: move past the last event's instant.
-    set_clock(clock_file, DAY_ONE + timedelta(days=2, minutes=1))
+    clock.set(DAY_ONE + timedelta(days=2, minutes=1))
     systems = {s.key: s for s in api.admin.points.systems.list(limit=100)}
     xp = systems["xp"]
     assert api.admin.points.systems.get(id=xp.id).max_points == 1000
@@ -344,21 +336,12 @@ def test_the_admin_api_round_trips_every_resource(setup: dict[str, Any], clock_f
     assert api.admin.achievements.delete(ids=[gone.id]).deleted[0].id == gone.id
 
 
-def tick_outbox(laurel: LaurelProcesses, user: str) -> list[tuple[Any, ...]]:
-    """Outbox rows of ``user`` written by scheduler ticks."""
-    return active_query(
-        laurel.ns.database_url,
-        "SELECT o.kind, o.body FROM outbox o JOIN command_outcomes c USING (tenant, command_id) "
-        f"WHERE o.user_id = '{user}' AND c.body->>'kind' = 'user.tick' ORDER BY o.occurred, o.seq",
-    )
-
-
 def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
-    setup: dict[str, Any], clock_file: Path, laurel: LaurelProcesses
+    setup: dict[str, Any], clock: ClockFile, laurel: LaurelProcesses
 ) -> None:
     api: TrophyApi = setup["api"]
     start = DAY_ONE + timedelta(days=2, hours=1)  # 2026-06-03 13:00 UTC
-    set_clock(clock_file, start)
+    clock.set(start)
     api.admin.points.systems.create(
         request=[
             CreatePointsSystemRequestItem(
@@ -388,22 +371,24 @@ def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
     def refill() -> int:
         return int(api.users.points(id="cal", key="refill").total)
 
-    set_clock(clock_file, start + timedelta(hours=12))  # two intervals; the anniversary's day
+    clock.set(start + timedelta(hours=12))  # two intervals; the anniversary's day
     wait_for(lambda: refill() == 4, what="the scheduler to pay two intervals")
     wait_for(
         lambda: "one-year" in {a.key for a in api.users.achievements(id="cal")},
         what="the scheduler to complete the anniversary",
     )
-    kinds = [kind for kind, _ in tick_outbox(laurel, "cal")]
+    kinds = [kind for user, kind, _ in tick_outbox(laurel.ns.database_url) if user == "cal"]
     assert kinds.count("achievement.completed") == 1
     assert kinds.count("points.changed") == 1
 
     laurel.kill_processor()  # time triggers survive a crash without paying twice
     laurel.start_processor()
-    set_clock(clock_file, start + timedelta(hours=24))  # four intervals in all
+    clock.set(start + timedelta(hours=24))  # four intervals in all
     wait_for(lambda: refill() == 8, what="the scheduler to pay the next two intervals")
     awarded = [
-        body["awarded"] for kind, body in tick_outbox(laurel, "cal") if kind == "points.changed"
+        body["awarded"]
+        for user, kind, body in tick_outbox(laurel.ns.database_url)
+        if user == "cal" and kind == "points.changed"
     ]
     assert sum(awarded) == 8
 
@@ -416,9 +401,5 @@ def test_the_projection_equals_a_reference_fold_of_the_topic(
     reference = asyncio.run(
         reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url)
     )
-    expected = {
-        key[1]: points_state_json(state.points)
-        for key, state in reference.data.users.items()
-        if state.profile is not None
-    }
-    assert dict(active_rows(ns.database_url, "user_id, state", "user_points")) == expected
+    expected = reference_states(reference, "user_points")
+    assert projected_states(ns.database_url, "user_points") == expected

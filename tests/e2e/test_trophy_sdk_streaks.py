@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,14 +29,16 @@ from trophy.admin.streaks import (
 from trophy.client import TrophyApi
 from trophy.core.api_error import ApiError
 
-from projections.core.wire import streak_state_json
 from tests.e2e.test_trophy_sdk import sdk
+from tests.support.clock import ClockFile, running_on
 from tests.support.infra import Namespace
-from tests.support.processes import LaurelProcesses, running
+from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     active_query,
-    active_rows,
+    projected_states,
     reference_fold,
+    reference_states,
+    tick_outbox,
     wait_until_applied,
 )
 from tests.support.waiting import wait_for
@@ -49,28 +50,14 @@ ZONE = "America/New_York"
 DAY_ONE = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
 
 
-class Clock:
-    """The instant the api and the scheduler read (``LAUREL_CLOCK_FILE``)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.set(DAY_ONE)
-
-    def set(self, instant: datetime) -> None:
-        staged = self.path.with_suffix(".tmp")
-        staged.write_text(instant.isoformat())
-        staged.replace(self.path)
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> ClockFile:
+    return ClockFile(tmp_path_factory.mktemp("clock") / "now", DAY_ONE)
 
 
 @pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> Clock:
-    return Clock(tmp_path_factory.mktemp("clock") / "now")
-
-
-@pytest.fixture(scope="module")
-def laurel(module_namespace: Namespace, clock: Clock) -> Iterator[LaurelProcesses]:
-    env = {"LAUREL_CLOCK_FILE": str(clock.path), "LAUREL_SCHEDULER_INTERVAL_S": "0.5"}
-    with running(module_namespace, env) as procs:
+def laurel(module_namespace: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
+    with running_on(module_namespace, clock) as procs:
         yield procs
 
 
@@ -94,16 +81,12 @@ def lesson(client: TrophyApi, user: str = USER) -> Any:
 
 
 def tick_outcomes(laurel: LaurelProcesses, kind: str) -> list[tuple[Any, ...]]:
-    """Outbox rows of ``kind`` written by scheduler ticks (not by reads or events)."""
-    return active_query(
-        laurel.ns.database_url,
-        "SELECT o.user_id, o.body FROM outbox o JOIN command_outcomes c "
-        f"USING (tenant, command_id) WHERE o.kind = '{kind}' AND c.body->>'kind' = 'user.tick'",
-    )
+    """(user, body) of the outbox rows of ``kind`` that scheduler ticks wrote."""
+    return [(u, body) for u, k, body in tick_outbox(laurel.ns.database_url) if k == kind]
 
 
 def test_days_extend_misses_use_freezes_then_lose_and_restore_brings_back(
-    client: TrophyApi, clock: Clock, laurel: LaurelProcesses
+    client: TrophyApi, clock: ClockFile, laurel: LaurelProcesses
 ) -> None:
     first = lesson(client)
     assert first.current_streak.length == 1
@@ -159,7 +142,7 @@ def test_days_extend_misses_use_freezes_then_lose_and_restore_brings_back(
 
 
 def test_freezes_pauses_reset_and_preferences(
-    client: TrophyApi, clock: Clock, laurel: LaurelProcesses
+    client: TrophyApi, clock: ClockFile, laurel: LaurelProcesses
 ) -> None:
     now = DAY_ONE + timedelta(days=10)
     clock.set(now)
@@ -222,10 +205,10 @@ def test_freezes_pauses_reset_and_preferences(
 
 
 def test_the_projection_equals_a_reference_fold_of_the_topic(
-    client: TrophyApi, clock: Clock, laurel: LaurelProcesses
+    client: TrophyApi, clock: ClockFile, laurel: LaurelProcesses
 ) -> None:
     ns = laurel.ns
-    now = datetime.fromisoformat(clock.path.read_text())
+    now = clock.now()
     wait_for(
         lambda: (
             not active_query(ns.database_url, f"SELECT 1 FROM streaks WHERE next_due <= '{now}'")
@@ -236,11 +219,6 @@ def test_the_projection_equals_a_reference_fold_of_the_topic(
     reference = asyncio.run(
         reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url)
     )
-    expected = {
-        key[1]: streak_state_json(state.streak)
-        for key, state in reference.data.users.items()
-        if state.profile is not None
-    }
-    projected = dict(active_rows(ns.database_url, "user_id, state", "streaks"))
-    assert projected == expected
+    expected = reference_states(reference, "streaks")
+    assert projected_states(ns.database_url, "streaks") == expected
     assert set(expected) >= {USER, "pia"}

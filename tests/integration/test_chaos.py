@@ -19,12 +19,10 @@ from tests.support.kafka import produce
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     projected_daily,
-    projected_points,
-    projected_streaks,
+    projected_states,
     projected_totals,
     reference_fold,
-    reference_points,
-    reference_streaks,
+    reference_states,
     reference_totals,
 )
 from tests.support.waiting import wait_for
@@ -153,11 +151,11 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     )
     assert reference_totals(reference) == totals  # bit-for-bit: same order, same floats
     assert projected_daily(namespace.database_url) == reference.data.daily
-    streaks = projected_streaks(namespace.database_url)
-    assert streaks == reference_streaks(reference)
+    streaks = projected_states(namespace.database_url, "streaks")
+    assert streaks == reference_states(reference, "streaks")
     assert max(s["longest"] for s in streaks.values()) > 1  # the streaks did something
-    points = projected_points(namespace.database_url)
-    assert points == reference_points(reference)
+    points = projected_states(namespace.database_url, "user_points")
+    assert points == reference_states(reference, "user_points")
     assert all(p["totals"] for p in points.values())  # every user earned points
 
     # A replay of the log after all that rebuilds the same projection and switches to it. It

@@ -4,7 +4,7 @@ what the processor left in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ import psycopg
 
 from processors.projector import project_batch
 from projections.core.fold import DailyKey
-from projections.core.model import UserKey
+from projections.core.model import UserKey, UserState
 from projections.core.wire import points_state_json, streak_state_json
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
@@ -74,19 +74,6 @@ def reference_totals(store: MemoryProjectionStore) -> dict[tuple[UserKey, Any], 
     }
 
 
-def projected_streaks(database_url: str) -> dict[str, Any]:
-    """Each user's stored streak state (its JSON form), by user id."""
-    return dict(active_rows(database_url, "user_id, state", "streaks"))
-
-
-def reference_streaks(store: MemoryProjectionStore) -> dict[str, Any]:
-    return {
-        key[1]: streak_state_json(state.streak)
-        for key, state in store.data.users.items()
-        if state.profile is not None
-    }
-
-
 def wait_until_applied(ns: Namespace) -> None:
     """Wait until the live projection has applied every record the topic holds now."""
     records = asyncio.run(read_all(ns.bootstrap_servers, ns.commands_topic))
@@ -97,14 +84,29 @@ def wait_until_applied(ns: Namespace) -> None:
     )
 
 
-def projected_points(database_url: str) -> dict[str, Any]:
-    """Each user's stored points state (its JSON form), by user id."""
-    return dict(active_rows(database_url, "user_id, state", "user_points"))
+def projected_states(database_url: str, table: str) -> dict[str, Any]:
+    """Each user's stored state in ``table`` (``streaks`` or ``user_points``), by user id."""
+    return dict(active_rows(database_url, "user_id, state", table))
 
 
-def reference_points(store: MemoryProjectionStore) -> dict[str, Any]:
+def reference_states(store: MemoryProjectionStore, table: str) -> dict[str, Any]:
+    """The same from a reference fold."""
+    as_json: Callable[[UserState], dict[str, Any]] = {
+        "streaks": lambda s: streak_state_json(s.streak),
+        "user_points": lambda s: points_state_json(s.points),
+    }[table]
     return {
-        key[1]: points_state_json(state.points)
+        key[1]: as_json(state)
         for key, state in store.data.users.items()
         if state.profile is not None
     }
+
+
+def tick_outbox(database_url: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(user id, kind, body) of the outbox rows that scheduler ticks wrote, in order."""
+    return active_query(
+        database_url,
+        "SELECT o.user_id, o.kind, o.body FROM outbox o JOIN command_outcomes c "
+        "USING (tenant, command_id) WHERE c.body->>'kind' = 'user.tick' "
+        "ORDER BY o.occurred, o.command_id, o.seq",
+    )
