@@ -53,10 +53,8 @@ def _freeze_policy(raw: Any) -> FreezePolicy | None:
         return None
     if not isinstance(raw, dict):
         raise ContractError("freezes must be an object or null")
-    start, most = (
-        _count(raw.get("startCount"), "startCount", 0),
-        _count(raw.get("maxCount"), "maxCount", 0),
-    )
+    start = _count(raw.get("startCount"), "startCount", 0)
+    most = _count(raw.get("maxCount"), "maxCount", 0)
     if start > most:
         raise ContractError("freezes.maxCount must be at least freezes.startCount")
     interval, amount = raw.get("autoEarnInterval"), raw.get("autoEarnAmount")

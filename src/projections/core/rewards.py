@@ -151,7 +151,7 @@ def apply_rewards(
     touched = list(dict.fromkeys(a.system_id for a in ledger.awards))
     points_state, levels = pts.settle_levels(ledger.state, pc.levels, touched)
     new_state = replace(state, achievements=achieved, points=points_state)
-    names = _Names(config, tenant, at)
+    names = Names(config, tenant, at)
     records = tuple(
         AwardRecord(a, progress.today, award_json(a, names, progress.today)) for a in ledger.awards
     )
@@ -172,7 +172,9 @@ def _iso(at: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class _Names:
+class Names:
+    """Renders achievements and triggers with the names in force at ``at``."""
+
     config: ConfigHistory
     tenant: str
     at: datetime
@@ -196,7 +198,7 @@ class _Names:
         return trigger_json(t, self.metric(t.metric_id), self.achievement_name(t.achievement_id))
 
 
-def award_json(award: pts.Award, names: _Names, today: Any) -> dict[str, Any]:
+def award_json(award: pts.Award, names: Names, today: Any) -> dict[str, Any]:
     """Trophy's ``PointsAward``."""
     return {
         "id": str(award.id),

@@ -11,14 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from projections.core.achievements import Achievement, filters_match
-from projections.core.model import ConfigHistory, PointsConfig, UserState
+from projections.core.model import PointsConfig, UserState
 from projections.core.points import PointsSystem, boost_status, level_for
+from projections.core.rewards import Names
 from projections.core.wire import (
-    achievement_json,
     boost_json,
     level_json,
     points_system_json,
-    trigger_json,
 )
 from projections.core.zones import local_date
 from projections.query import schemas
@@ -59,33 +58,22 @@ def summary_ranges(totals: list[int]) -> list[dict[str, int]]:
     return ranges
 
 
-class _Config:
+class _Config(Names):
     """The configuration in force now, and names for rendering."""
 
-    def __init__(self, config: ConfigHistory, tenant: str, now: datetime) -> None:
-        self.config, self.tenant, self.now = config, tenant, now
-
-    def metric_name(self, metric_id: uuid.UUID | None) -> str | None:
-        for m in self.config.metrics:
-            if m.tenant == self.tenant and m.id == metric_id and m.holds_at(self.now):
-                return m.name
-        return None
-
     def achievements(self) -> list[Achievement]:
+        """Active and locked achievements (inactive ones are invisible), oldest first."""
         return sorted(
             (
                 a
-                for a in self.config.achievements_at(self.tenant, self.now)
+                for a in self.config.achievements_at(self.tenant, self.at)
                 if a.status != "inactive"
             ),
             key=lambda a: (a.created, str(a.id)),
         )
 
-    def achievement(self, a: Achievement) -> dict[str, Any]:
-        return achievement_json(a, self.metric_name(a.metric_id))
-
     def points(self) -> PointsConfig:
-        return self.config.points_at(self.tenant, self.now)
+        return self.config.points_at(self.tenant, self.at)
 
     def system(self, key: str) -> tuple[PointsSystem, PointsConfig]:
         pc = self.points()
@@ -93,12 +81,6 @@ class _Config:
             if system.key == key:
                 return system, pc
         fail(404, f"Points system with key {key!r} not found")
-
-    def trigger_name(self, achievement_id: uuid.UUID | None) -> str | None:
-        for a in self.config.achievements_at(self.tenant, self.now):
-            if a.id == achievement_id:
-                return a.name
-        return None
 
 
 def build_router(
@@ -173,8 +155,7 @@ def build_router(
         return {
             **points_system_json(system),
             "triggers": [
-                trigger_json(t, cfg.metric_name(t.metric_id), cfg.trigger_name(t.achievement_id))
-                for t in sorted(triggers, key=lambda t: (t.created, str(t.id)))
+                cfg.trigger(t) for t in sorted(triggers, key=lambda t: (t.created, str(t.id)))
             ],
         }
 
@@ -203,7 +184,7 @@ def build_router(
         """The system's global boosts (not finished ones, unless ``includeFinished``)."""
         cfg = await current(tenant)
         system, pc = cfg.system(key)
-        today = cfg.now.date()
+        today = cfg.at.date()
         return [
             boost_json(b, today)
             for b in sorted(pc.boosts, key=lambda b: (b.start, b.created, str(b.id)))
@@ -276,7 +257,7 @@ def build_router(
         system, pc = cfg.system(key)
         profile = state.profile
         assert profile is not None
-        today = local_date(cfg.now, profile.tz)
+        today = local_date(cfg.at, profile.tz)
         return [
             boost_json(b, today)
             for b in sorted(pc.boosts, key=lambda b: (b.start, b.created, str(b.id)))
