@@ -73,7 +73,9 @@ class RewardsResult:
     points_json: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-def _candidates(happened: Happened, streak_length: int) -> Callable[[Achievement], bool]:
+def _candidates(happened: Happened) -> Callable[[Achievement], bool]:
+    """Which achievements this command may complete (composites are always looked at)."""
+
     def consider(a: Achievement) -> bool:
         if happened.backdate is not None:
             return a.id == happened.backdate
@@ -110,7 +112,7 @@ def apply_rewards(
         completed=state.achievements,
     )
     live = config.achievements_at(tenant, at)
-    consider = _candidates(happened, streak_length)
+    consider = _candidates(happened)
     candidates = [a for a in live if a.trigger == "achievement" or consider(a)]
     completions = newly_completed(
         candidates, progress, at, happened.event_attributes, backdated=happened.backdate is not None
@@ -198,7 +200,7 @@ class Names:
         return trigger_json(t, self.metric(t.metric_id), self.achievement_name(t.achievement_id))
 
 
-def award_json(award: pts.Award, names: Names, today: Any) -> dict[str, Any]:
+def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
     """Trophy's ``PointsAward``."""
     return {
         "id": str(award.id),
