@@ -50,7 +50,11 @@ class Ctx:
     now: datetime
     config: ConfigHistory
     system_id: uuid.UUID | None = None
-    achievement_ids: frozenset[uuid.UUID] = frozenset()
+
+    @property
+    def achievement_ids(self) -> frozenset[uuid.UUID]:
+        """The tenant's achievements (any status), for references to check against."""
+        return frozenset(a.id for a in self.config.achievements_at(self.tenant, self.now))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,18 +508,10 @@ def add_document_routes(
 
     async def context(tenant: str, system_id: uuid.UUID | None) -> Ctx:
         now = ingest.clock()
-        if kind.scoped and (
-            system_id is None or await docs.get("points_system", tenant, system_id) is None
-        ):
+        config = await ingest.config.current(tenant, now)
+        if kind.scoped and system_id not in config.points_at(tenant, now).systems:
             fail(404, f"Points system {system_id} not found")
-        achievements = await docs.all("achievement", tenant)
-        return Ctx(
-            tenant,
-            now,
-            await ingest.config.current(tenant, now),
-            system_id,
-            frozenset(a.id for a in achievements),
-        )
+        return Ctx(tenant, now, config, system_id)
 
     def scope_of(system_id: uuid.UUID | None) -> str:
         return str(system_id) if kind.scoped else ""

@@ -129,19 +129,14 @@ def newly_completed(
     event_attributes: Mapping[str, str] | None = None,
     *,
     backdated: bool = False,
-    only: Iterable[uuid.UUID] | None = None,
 ) -> list[Completion]:
     """Live achievements ``progress`` now meets and has not completed, including composites
-    they complete in turn, in the order they complete. ``only`` restricts the non-composite
-    candidates (a backdate of one achievement)."""
+    they complete in turn, in the order they complete."""
     live = [a for a in achievements if a.live and a.id not in progress.completed]
-    allowed = set(only) if only is not None else None
     done: dict[uuid.UUID, datetime] = dict(progress.completed)
     out: list[Completion] = []
     for achievement in sorted(live, key=lambda a: (a.created, str(a.id))):
-        if achievement.trigger == "achievement" or (
-            allowed is not None and achievement.id not in allowed
-        ):
+        if achievement.trigger == "achievement":
             continue
         if qualifies(achievement, progress, event_attributes):
             done[achievement.id] = at

@@ -52,18 +52,6 @@ class DocumentStore:
             )
             return [StoredDocument(*row) for row in await cur.fetchall()]
 
-    async def all(
-        self, kind: DocumentKind, tenant: str, scope: str | None = None
-    ) -> list[StoredDocument]:
-        """Every current document of ``kind`` (in ``scope``, if given)."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM laurel.documents WHERE tenant = %s AND kind = %s "
-                "AND (%s::text IS NULL OR scope = %s) AND valid_to IS NULL ORDER BY created, id",
-                (tenant, kind, scope, scope),
-            )
-            return [StoredDocument(*row) for row in await cur.fetchall()]
-
     async def get(
         self, kind: DocumentKind, tenant: str, doc_id: uuid.UUID, scope: str | None = None
     ) -> StoredDocument | None:
