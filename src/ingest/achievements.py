@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from ingest.contract import ContractError, decode_user_patch, new_command_id
 from ingest.documents import ACHIEVEMENTS, SCOPED, SYSTEMS, add_document_routes
+from ingest.leaderboards import LEADERBOARDS
 from ingest.routes import rejected
 from ingest.service import Ingest
 from projections.core.commands import CompleteAchievement
@@ -161,6 +162,7 @@ def build_admin_router(ingest: Ingest) -> APIRouter:
         return {"queuedUsers": found.queued, "finished": found.finished is not None}
 
     add_document_routes(router, ingest, docs, SYSTEMS)
+    add_document_routes(router, ingest, docs, LEADERBOARDS)
     for kind in SCOPED:
         add_document_routes(router, ingest, docs, kind)
     return router

@@ -22,7 +22,7 @@ from projections.core.validation import RuleViolation, check_attribute_keys, che
 from projections.query import schemas
 from projections.query.auth import CurrentPrincipal, Principal
 from projections.query.http import fail, json_body, json_object
-from projections.query.shapes import event_json, pending_json, rejection_status, user_json
+from projections.query.shapes import EventAnswer, pending_json, rejection_status, user_json
 from projections.store.reads import StoredOutcome
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -40,7 +40,8 @@ def rejected(outcome: StoredOutcome) -> JSONResponse:
     )
 
 
-def build_router(ingest: Ingest) -> APIRouter:
+def build_router(ingest: Ingest, answer: EventAnswer) -> APIRouter:
+    """The Application API's writes; ``answer`` renders a metric event's stored outcome."""
     router = APIRouter()
 
     @router.post(
@@ -102,7 +103,7 @@ def build_router(ingest: Ingest) -> APIRouter:
         if outcome.status == "rejected":
             return rejected(outcome)
         status = 202 if outcome.status == "replayed" else 201
-        return JSONResponse(event_json(str(command.id), outcome.body), status_code=status)
+        return JSONResponse(await answer(outcome), status_code=status)
 
     async def upsert(
         caller: Principal, raw: Any, mode: UpsertMode, path_id: str | None, created_status: int

@@ -13,11 +13,7 @@ from projections.query.http import fail
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-NOT_YET = {
-    "leaderboards": "leaderboards",
-}
 USER_NOT_YET = {
-    "leaderboards": "leaderboards",
     "wrapped": "wrapped (year in review)",
 }
 
@@ -33,16 +29,8 @@ def _route(router: APIRouter, path: str, feature: str) -> None:
     router.add_api_route(path, endpoint, methods=METHODS, include_in_schema=False)
 
 
-def _features_router() -> APIRouter:
-    router = APIRouter()
-    for prefix, feature in NOT_YET.items():
-        _route(router, f"/{prefix}", feature)
-        _route(router, f"/{prefix}/{{rest:path}}", feature)
-    return router
-
-
 def build_application_router() -> APIRouter:
-    router = _features_router()
+    router = APIRouter()
     for part, feature in USER_NOT_YET.items():
         _route(router, f"/users/{{id}}/{part}", feature)
         _route(router, f"/users/{{id}}/{part}/{{rest:path}}", feature)
@@ -50,7 +38,7 @@ def build_application_router() -> APIRouter:
 
 
 def build_admin_router() -> APIRouter:
-    router = _features_router()
+    router = APIRouter()
 
     async def settings() -> None:
         fail(

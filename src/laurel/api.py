@@ -29,9 +29,11 @@ from laurel import __version__
 from laurel.clock import Clock, clock_for
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
+from projections.query import leaderboards as leaderboard_reads
 from projections.query import rewards as reward_reads
 from projections.query import streaks as streak_reads
 from projections.query.auth import admin_principal, principal
+from projections.query.leaderboards import Standings
 from projections.query.limits import RateLimiter
 from projections.query.routes import build_router as build_query_router
 from projections.query.schemas import ERROR_RESPONSES
@@ -39,6 +41,7 @@ from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.keys import KEYS_CHANNEL, KeyStore
 from projections.store.listener import NotificationListener
 from projections.store.postgres import OUTCOMES_CHANNEL, connection_pool
+from projections.store.ranking_cache import RankingCache
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
 
 log = logging.getLogger("laurel.api")
@@ -166,6 +169,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         settings.sync_timeout_s,
         settings.environment,
     )
+    standings = Standings(reader, current_config, RankingCache(pool), clock)
     keys = KeyStore(pool)
     listener.on(KEYS_CHANNEL, keys.forget)
     listener.on_reconnect(keys.forget)
@@ -217,8 +221,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         "dependencies": [Depends(admin_principal)],
         "responses": ERROR_RESPONSES,
     }
-    app.include_router(build_ingest_router(ingest), **application)
-    app.include_router(build_query_router(reader, current_config, clock), **application)
+    answer = standings.event_answer
+    app.include_router(build_ingest_router(ingest, answer), **application)
+    app.include_router(build_query_router(reader, current_config, clock, answer), **application)
+    app.include_router(leaderboard_reads.build_router(standings), **application)
     app.include_router(reward_reads.build_router(reader, current_config, clock), **application)
     app.include_router(achievement_writes.build_router(ingest), **application)
     app.include_router(streak_writes.build_application_router(ingest), **application)

@@ -47,6 +47,8 @@ COMPARED: dict[str, str] = {
     "points_totals": "tenant, user_id, system_id, total, level_id",
     "points_awards": "tenant, id, user_id, system_id, command_id, awarded, total, awarded_at, body",
     "points_daily": "tenant, user_id, system_id, day, change",
+    "leaderboard_entries": "tenant, leaderboard_id, run, user_id, grp, value, reached_at",
+    "leaderboard_days": "tenant, leaderboard_id, user_id, run, day, value",
     "metric_totals": "tenant, user_id, metric_id, total",
     "metric_daily": "tenant, user_id, metric_id, day, change",
     "idempotency_keys": "tenant, user_id, metric_key, key, event_id",

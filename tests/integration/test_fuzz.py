@@ -61,5 +61,12 @@ def test_the_document_describes_only_what_is_implemented(fuzzed: LaurelProcesses
     assert "/admin/v1/tenants" in paths
     assert {"/v1/users/{id}/streak", "/v1/streaks", "/admin/v1/streaks/settings"} <= paths
     assert {"/v1/achievements", "/v1/points/{key}", "/admin/v1/points/{system_id}/boosts"} <= paths
-    assert not [p for p in paths if "leaderboards" in p or "wrapped" in p]
+    assert {
+        "/v1/leaderboards",
+        "/v1/leaderboards/{key}",
+        "/v1/users/{id}/leaderboards/{key}",
+        "/admin/v1/leaderboards",
+        "/admin/v1/leaderboards/{id}",
+    } <= paths
+    assert not [p for p in paths if "wrapped" in p]
     assert "/admin/v1/settings" not in paths

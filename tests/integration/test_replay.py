@@ -33,9 +33,25 @@ async def test_replay_reproduces_live_projections_and_switches_reads(
 ) -> None:
     client = httpx.AsyncClient(base_url=laurel.base_url, headers=laurel.headers, timeout=30)
     await client.post("/admin/v1/metrics", json=[{"name": "Xp", "key": "xp"}])
-    await client.post(
+    plan = await client.post(
         "/admin/v1/attributes", json=[{"name": "Plan", "key": "plan", "type": "user"}]
     )
+    metric_id = (await client.get("/admin/v1/metrics")).json()[0]["id"]
+    board = await client.post(
+        "/admin/v1/leaderboards",
+        json=[
+            {
+                "name": "By plan",
+                "key": "by-plan",
+                "rankBy": "metric",
+                "metricId": metric_id,
+                "status": "active",
+                "start": "2000-01-01",
+                "breakdownAttributes": [plan.json()["created"][0]["id"]],
+            }
+        ],
+    )
+    assert board.json()["created"], board.text
     idem = str(uuid.uuid4())
     for i in range(60):
         headers = {"Idempotency-Key": idem} if i % 7 == 0 else {}
@@ -58,6 +74,11 @@ async def test_replay_reproduces_live_projections_and_switches_reads(
     )
     before_schema = active(laurel.ns.database_url)
     before_totals = projected_totals(laurel.ns.database_url)
+    pro_before = (await client.get("/v1/leaderboards/by-plan?userAttributes=plan:pro")).json()
+    # users changed plan with every event: each sits in the group of their latest plan only
+    ranked = [r["userId"] for r in pro_before["rankings"]]
+    assert ranked
+    assert len(ranked) == len(set(ranked))
 
     replay = await asyncio.to_thread(
         subprocess.run,
@@ -74,6 +95,9 @@ async def test_replay_reproduces_live_projections_and_switches_reads(
     after_schema = active(laurel.ns.database_url)
     assert after_schema != before_schema
     assert projected_totals(laurel.ns.database_url) == before_totals
+    # replay compared leaderboard_entries too; the API's rankings follow the switch
+    pro_after = (await client.get("/v1/leaderboards/by-plan?userAttributes=plan:pro")).json()
+    assert pro_after["rankings"] == pro_before["rankings"]
 
     # The processor carries on in the new schema, and the API reads from it.
     response = await client.post("/v1/metrics/xp/event", json={"user": {"id": "p0"}, "value": 1000})

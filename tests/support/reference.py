@@ -17,6 +17,7 @@ from projections.core.wire import points_state_json, streak_state_json
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
 from projections.store.postgres import load_config
+from projections.store.ranking import group_key
 from tests.support.infra import Namespace
 from tests.support.kafka import read_all
 from tests.support.waiting import wait_for
@@ -110,3 +111,23 @@ def tick_outbox(database_url: str) -> list[tuple[str, str, dict[str, Any]]]:
         "USING (tenant, command_id) WHERE c.body->>'kind' = 'user.tick' "
         "ORDER BY o.occurred, o.command_id, o.seq",
     )
+
+
+def projected_entries(database_url: str) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Each user's entry in the latest run of each board: (user id, board id) → (run, group,
+    value, reached at)."""
+    rows = active_query(
+        database_url,
+        "SELECT DISTINCT ON (user_id, leaderboard_id) user_id, leaderboard_id::text, run, grp, "
+        "value, reached_at FROM leaderboard_entries ORDER BY user_id, leaderboard_id, run DESC",
+    )
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def reference_entries(store: MemoryProjectionStore) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The same from a reference fold."""
+    return {
+        (key[1], str(board_id)): (e.run, group_key(e.group), e.value, e.reached_at)
+        for key, state in store.data.users.items()
+        for board_id, e in state.leaderboards.items()
+    }

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
-from projections.core import streaks
+from projections.core import leaderboards, streaks
 from projections.core.achievements import Completion, filters_match
 from projections.core.commands import (
     ChangeStreak,
@@ -115,6 +115,8 @@ class BatchResult:
     decisions: Sequence[Decision]
     streaks: StreakEffects = StreakEffects()
     rewards: RewardEffects = RewardEffects()
+    leaderboards: Sequence[tuple[UserKey, uuid.UUID, leaderboards.EntryChange]] = ()
+    """Leaderboard entries changed, per user and command."""
 
 
 @dataclass
@@ -161,6 +163,7 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     awards: list[tuple[UserKey, uuid.UUID, AwardRecord]] = []
     levels: list[tuple[UserKey, uuid.UUID, LevelChange]] = []
     changed_at: dict[UserKey, datetime] = {}
+    entries: list[tuple[UserKey, uuid.UUID, leaderboards.EntryChange]] = []
 
     for command in commands:
         if (command.tenant, command.id) in decided:
@@ -203,6 +206,11 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
             rejection = CommandRejected(command.id, violation.code, str(violation))
             decisions.append(Decision(command, rejection))
             continue
+        before = users.get(key) or UserState(command.tenant, command.user_id)
+        state, ranked = _leaderboards(before, state, config, command.received_at)
+        if ranked and isinstance(outcome, MetricEventRecorded):
+            outcome = replace(outcome, leaderboards=tuple(ranked))
+        entries.extend((key, command.id, change) for change in ranked)
         if state is not users.get(key):
             users[key] = state
             changed_users.add(key)
@@ -232,7 +240,32 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         decisions=decisions,
         streaks=StreakEffects(transitions, periods, pauses, due),
         rewards=RewardEffects(completions, awards, levels),
+        leaderboards=entries,
     )
+
+
+def _leaderboards(
+    before: UserState, after: UserState, config: ConfigHistory, at: datetime
+) -> tuple[UserState, list[leaderboards.EntryChange]]:
+    """The user's leaderboard entries after a command changed ``before`` into ``after``."""
+    boards = config.leaderboards_at(after.tenant, at)
+    if after.profile is None or not boards:
+        return after, []
+    moved = leaderboards.movement(
+        before.totals,
+        after.totals,
+        before.points.totals,
+        after.points.totals,
+        before.streak.length,
+        after.streak.length,
+    )
+    profile = after.profile
+    held, changes = leaderboards.step(
+        after.leaderboards, boards, moved, profile.attributes, profile.tz, at
+    )
+    if not changes:
+        return after, []
+    return replace(after, leaderboards=held), changes
 
 
 def _tz(state: UserState) -> str | None:

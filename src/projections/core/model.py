@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Literal, TypeAlias
 
 from projections.core.achievements import Achievement
+from projections.core.leaderboards import Entry, Leaderboard
 from projections.core.points import (
     PointsBoost,
     PointsLevel,
@@ -64,6 +65,8 @@ class UserState:
     achievements: Mapping[uuid.UUID, datetime] = field(default_factory=dict)
     """Completed achievements: id → when."""
     points: PointsState = field(default_factory=PointsState)
+    leaderboards: Mapping[uuid.UUID, Entry] = field(default_factory=dict)
+    """The user's entry on each leaderboard (in the latest run they took part in)."""
 
     @property
     def key(self) -> UserKey:
@@ -118,6 +121,10 @@ class ConfigHistory:
     points_triggers: tuple[PointsTrigger, ...] = ()
     points_levels: tuple[PointsLevel, ...] = ()
     points_boosts: tuple[PointsBoost, ...] = ()
+    leaderboards: tuple[Leaderboard, ...] = ()
+
+    def leaderboards_at(self, tenant: str, at: datetime) -> list[Leaderboard]:
+        return [b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)]
 
     def achievements_at(self, tenant: str, at: datetime) -> list[Achievement]:
         return [a for a in self.achievements if a.tenant == tenant and a.holds_at(at)]

@@ -15,8 +15,8 @@ OutboxRow: TypeAlias = tuple[str, uuid.UUID, int, str, str, datetime, dict[str, 
 
 
 def outbox_rows(result: BatchResult) -> list[OutboxRow]:
-    """Streak transitions, achievement completions (not backdated ones), points changes and
-    level changes of a batch, numbered within each command."""
+    """Streak transitions, achievement completions (not backdated ones), points changes, level
+    changes and leaderboard entry changes of a batch, numbered within each command."""
     events: list[tuple[tuple[str, str], uuid.UUID, str, datetime, dict[str, Any]]] = []
     for key, command_id, transition in result.streaks.transitions:
         events.append(
@@ -42,6 +42,15 @@ def outbox_rows(result: BatchResult) -> list[OutboxRow]:
             "newLevelId": str(change.current.id) if change.current else None,
         }
         events.append((key, command_id, "points.level_changed", _when(result, command_id), body))
+    for key, command_id, entry in result.leaderboards:
+        body = {
+            "leaderboardId": str(entry.board.id),
+            "run": entry.run.start.isoformat(),
+            "breakdownAttributeValues": list(entry.entry.group or ()),
+            "previousValue": entry.previous.value if entry.previous is not None else None,
+            "value": entry.entry.value,
+        }
+        events.append((key, command_id, "leaderboard.entry_changed", entry.at, body))
     seqs: dict[tuple[str, uuid.UUID], int] = {}
     rows: list[OutboxRow] = []
     for (tenant, user_id), command_id, kind, at, body in events:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, TypeAlias
 
+from projections.core.leaderboards import EntryChange
 from projections.core.streaks import StreakView
 
 RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid", "forbidden", "refused"]
@@ -32,6 +33,8 @@ class MetricEventRecorded:
     """Achievements this event completed (Trophy's ``UserAchievementResponse``)."""
     points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Points systems this event changed (Trophy's ``MetricEventPointsResponse`` by key)."""
+    leaderboards: tuple[EntryChange, ...] = ()
+    """Leaderboard entries this event changed (ranks are added when the answer is read)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,22 @@ def streak_json(view: StreakView) -> dict[str, Any]:
     return body
 
 
+def entry_change_json(change: EntryChange) -> dict[str, Any]:
+    """A leaderboard entry change as stored with an outcome: which board and run, the value
+    before and after, and the breakdown group. Ranks are not stored: they depend on every other
+    participant and are read when the answer is given."""
+    previous = change.previous
+    return {
+        "id": str(change.board.id),
+        "run": change.run.start.isoformat(),
+        "runEnd": _date(change.run.end),
+        "day": change.day.isoformat(),
+        "value": change.entry.value,
+        "previousValue": previous.value if previous is not None else None,
+        "group": list(change.entry.group) if change.entry.group is not None else None,
+    }
+
+
 def _date(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -136,6 +155,7 @@ def outcome_body(outcome: Outcome) -> dict[str, Any]:
             ),
             "achievements": list(outcome.achievements),
             "points": dict(outcome.points),
+            "leaderboards": {c.board.key: entry_change_json(c) for c in outcome.leaderboards},
         }
     if isinstance(outcome, UserUpserted):
         return {"kind": "user.upsert", "created": outcome.created}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from projections.core.achievements import Achievement, AttributeFilter
+from projections.core.leaderboards import BreakdownAttribute, Leaderboard
 from projections.core.model import Preferences
 from projections.core.periods import MONDAY
 from projections.core.points import (
@@ -456,4 +457,40 @@ def points_state(raw: Mapping[str, Any]) -> PointsState:
         units={uuid.UUID(k): float(v) for k, v in raw.get("units", {}).items()},
         paid={uuid.UUID(k): int(v) for k, v in raw.get("paid", {}).items()},
         timers={uuid.UUID(k): datetime.fromisoformat(v) for k, v in raw.get("timers", {}).items()},
+    )
+
+
+def _clock(value: Any) -> time | None:
+    return time.fromisoformat(value) if value else None
+
+
+def leaderboard_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Leaderboard:
+    b = doc.body
+    start = _parse_day(b.get("start"))
+    assert start is not None
+    return Leaderboard(
+        valid_from=doc.valid_from,
+        valid_to=doc.valid_to,
+        tenant=doc.tenant,
+        id=doc.id,
+        key=b["key"],
+        name=b["name"],
+        rank_by=b["rankBy"],
+        status=b["status"],
+        start=start,
+        created=doc.created,
+        end=_parse_day(b.get("end")),
+        description=b.get("description"),
+        metric_id=_uuid(b.get("metricId")),
+        points_system_id=_uuid(b.get("pointsSystemId")),
+        max_participants=b.get("maxParticipants"),
+        start_time=_clock(b.get("startTime")),
+        end_time=_clock(b.get("endTime")),
+        breakdown=tuple(
+            BreakdownAttribute(uuid.UUID(i), keys.get(uuid.UUID(i), ""))
+            for i in b.get("breakdownAttributes") or ()
+        ),
+        run_unit=b.get("runUnit"),
+        run_interval=b.get("runInterval"),
+        user_filters=_filters(b.get("userAttributes"), keys),
     )

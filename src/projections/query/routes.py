@@ -17,7 +17,13 @@ from projections.core.wire import achievement_json
 from projections.query import schemas
 from projections.query.auth import CurrentPrincipal, Tenant
 from projections.query.http import fail
-from projections.query.shapes import event_json, iso, pending_json, rejection_status, user_json
+from projections.query.shapes import (
+    EventAnswer,
+    iso,
+    pending_json,
+    rejection_status,
+    user_json,
+)
 from projections.store.config import CachedConfig
 from projections.store.reads import MetricTotal, ProjectionReader
 
@@ -85,7 +91,10 @@ Summary = Annotated[SummaryQuery, Depends(summary_query)]
 
 
 def build_router(
-    reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
+    reader: ProjectionReader,
+    config: CachedConfig,
+    clock: Callable[[], datetime],
+    answer: EventAnswer,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -182,7 +191,7 @@ def build_router(
                 status_code=rejection_status(outcome.body.get("code")),
             )
         if outcome.body.get("kind") == "metric.event":
-            return event_json(str(event_id), outcome.body)
+            return await answer(outcome)
         return {"eventId": str(event_id), "status": outcome.status, **outcome.body}
 
     return router

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from projections.core.model import UserProfile
+from projections.store.reads import StoredOutcome
 
 EMPTY_STREAK: Mapping[str, Any] = {
     "length": 0,
@@ -55,6 +56,10 @@ def event_json(event_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
         body["idempotencyKey"] = outcome["idempotencyKey"]
         body["idempotentReplayed"] = bool(outcome["idempotentReplayed"])
     return body
+
+
+EventAnswer = Callable[[StoredOutcome], Awaitable[dict[str, Any]]]
+"""Renders a stored metric-event outcome as the answer (adding the leaderboard ranks)."""
 
 
 def pending_json(command_id: str, kind: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from projections.store.config import DuplicateKey, announce_change
 
 DocumentKind: TypeAlias = Literal[
-    "achievement", "points_system", "points_trigger", "points_level", "points_boost"
+    "achievement", "points_system", "points_trigger", "points_level", "points_boost", "leaderboard"
 ]
 
 

@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.fold import BatchResult, IdempotencyKey, Projection
+from projections.core.leaderboards import Entry
 from projections.core.model import (
     AttributeVersion,
     ConfigHistory,
@@ -30,6 +31,7 @@ from projections.core.streaks import Streak
 from projections.core.wire import (
     Document,
     achievement_from,
+    leaderboard_from,
     points_boost_from,
     points_level_from,
     points_state,
@@ -43,6 +45,7 @@ from projections.core.wire import (
     streak_state_json,
 )
 from projections.store.ports import DeadLetter, OutcomeRow
+from projections.store.ranking import group_key, group_values
 
 OUTCOMES_CHANNEL = "laurel_outcomes"
 """NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
@@ -143,6 +146,7 @@ async def load_config(
         ),
         points_levels=tuple(points_level_from(d) for d in by_kind.get("points_level", [])),
         points_boosts=tuple(points_boost_from(d, keys) for d in by_kind.get("points_boost", [])),
+        leaderboards=tuple(leaderboard_from(d, keys) for d in by_kind.get("leaderboard", [])),
     )
 
 
@@ -223,6 +227,19 @@ class _PostgresUnitOfWork:
         )
         for tenant, user_id, state in await cur.fetchall():
             points[(tenant, user_id)] = points_state(state)
+        held: dict[UserKey, dict[uuid.UUID, Entry]] = {}
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT DISTINCT ON (tenant, user_id, leaderboard_id) tenant, user_id, "
+                "leaderboard_id, run, grp, value, reached_at FROM {s}.leaderboard_entries "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+                "ORDER BY tenant, user_id, leaderboard_id, run DESC"
+            ),
+            (tenants, ids),
+        )
+        for tenant, user_id, board_id, run, grp, value, reached in await cur.fetchall():
+            entry = Entry(run, value, group_values(grp), reached)
+            held.setdefault((tenant, user_id), {})[board_id] = entry
         totals: dict[UserKey, dict[uuid.UUID, float]] = {}
         cur = await self.conn.execute(
             self._q(
@@ -243,6 +260,7 @@ class _PostgresUnitOfWork:
                 streaks.get(key, Streak()),
                 achieved.get(key, {}),
                 points.get(key, PointsState()),
+                held.get(key, {}),
             )
             for key in keys
             if key in profiles or key in totals
@@ -303,6 +321,7 @@ class _PostgresUnitOfWork:
         )
         await self._save_streaks(result)
         await self._save_rewards(result)
+        await self._save_leaderboards(result)
         await self._unnest(
             "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
             "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::int[], %s::text[], %s::text[], "
@@ -500,6 +519,35 @@ class _PostgresUnitOfWork:
             "EXCLUDED.change",
             [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
             5,
+        )
+
+    async def _save_leaderboards(self, result: BatchResult) -> None:
+        entries: dict[tuple[str, uuid.UUID, date, str], Entry] = {}
+        days: dict[tuple[str, uuid.UUID, str, date, date], float] = {}
+        for (tenant, user_id), _, change in result.leaderboards:  # the batch's last change wins
+            entry = change.entry
+            entries[(tenant, change.board.id, entry.run, user_id)] = entry
+            days[(tenant, change.board.id, user_id, entry.run, change.day)] = entry.value
+        await self._unnest(
+            "INSERT INTO {s}.leaderboard_entries (tenant, leaderboard_id, run, user_id, grp, "
+            "value, reached_at) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], "
+            "%s::text[], %s::text[], %s::float8[], %s::timestamptz[]) "
+            "ON CONFLICT (tenant, leaderboard_id, run, user_id) DO UPDATE SET grp = EXCLUDED.grp, "
+            "value = EXCLUDED.value, reached_at = EXCLUDED.reached_at, "
+            "written = pg_current_xact_id()",
+            [
+                (*key, group_key(e.group), e.value, e.reached_at)
+                for key, e in sorted(entries.items(), key=lambda i: str(i[0]))
+            ],
+            7,
+        )
+        await self._unnest(
+            "INSERT INTO {s}.leaderboard_days (tenant, leaderboard_id, user_id, run, day, value) "
+            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], %s::date[], %s::date[], "
+            "%s::float8[]) ON CONFLICT (tenant, leaderboard_id, user_id, run, day) "
+            "DO UPDATE SET value = EXCLUDED.value",
+            [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
+            6,
         )
 
     async def _unnest(self, statement: str, rows: Sequence[Sequence[Any]], width: int) -> None:

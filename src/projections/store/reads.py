@@ -274,3 +274,38 @@ class ProjectionReader:
             )
             cur = await conn.execute(query, ([p[0] for p in pairs], [p[1] for p in pairs]))
             return [StoredOutcome(*row) for row in await cur.fetchall()]
+
+    async def user_names(self, tenant: str, user_ids: Iterable[str]) -> dict[str, str | None]:
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn, "SELECT user_id, name FROM {s}.users WHERE tenant = %s AND user_id = ANY(%s)"
+            )
+            cur = await conn.execute(query, (tenant, list(user_ids)))
+            return {u: n for u, n in await cur.fetchall()}
+
+    async def leaderboard_entry(
+        self, tenant: str, board_id: uuid.UUID, run: date, user_id: str
+    ) -> tuple[str | None, float] | None:
+        """The user's (stored breakdown group, value) in one run of a board."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT grp, value FROM {s}.leaderboard_entries WHERE tenant = %s "
+                "AND leaderboard_id = %s AND run = %s AND user_id = %s",
+            )
+            row = await (await conn.execute(query, (tenant, board_id, run, user_id))).fetchone()
+            return (row[0], float(row[1])) if row else None
+
+    async def leaderboard_days(
+        self, tenant: str, board_id: uuid.UUID, run: date, user_id: str, limit: int
+    ) -> list[tuple[date, float]]:
+        """The user's value at the end of each local day they changed it in a run, with the day
+        before the oldest returned (so each has a previous value), oldest first."""
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                "SELECT day, value FROM {s}.leaderboard_days WHERE tenant = %s "
+                "AND leaderboard_id = %s AND run = %s AND user_id = %s ORDER BY day DESC LIMIT %s",
+            )
+            cur = await conn.execute(query, (tenant, board_id, run, user_id, limit + 1))
+            return [(d, float(v)) for d, v in reversed(await cur.fetchall())]

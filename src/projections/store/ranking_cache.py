@@ -1,0 +1,137 @@
+"""Rankings held in memory that follow ``leaderboard_entries`` exactly.
+
+A group (tenant, board, run, breakdown group) is loaded the first time it is read and then kept
+current by reading, before every answer, the entries written since the previous read. "Since"
+must not miss a transaction that committed late with an old id, so every entry carries the id
+of the transaction that wrote it (``written``, an ``xid8``) and each read, in one REPEATABLE READ
+snapshot, takes the entries written by transactions from the snapshot's ``xmin`` — the oldest
+transaction still running at the previous read — onwards. Anything that committed after the
+previous snapshot has an id at least that, so it is seen; a row seen twice is applied twice,
+which is harmless because an entry is the user's latest state, not a delta.
+
+A replay's switch to another projection schema empties the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from projections.store.postgres import active_schema
+from projections.store.ranking import Ranking
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(at: datetime) -> int:
+    """Microseconds since the epoch: the tie-break key of an entry."""
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    tenant: str
+    board_id: uuid.UUID
+    run: date
+    group: str
+    """The stored breakdown group (``""`` without breakdowns)."""
+
+
+class RankingCache:
+    """Loads groups on demand (keeping the ``max_groups`` most recently read) and follows the
+    entries table before every read."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], max_groups: int = 256) -> None:
+        self.pool = pool
+        self.max_groups = max_groups
+        self._groups: OrderedDict[GroupKey, Ranking] = OrderedDict()
+        self._by_run: dict[tuple[str, uuid.UUID, date], dict[str, Ranking]] = {}
+        self._schema: str | None = None
+        self._watermark: int | None = None
+        self._lock = asyncio.Lock()
+        self._requested = 0
+        self._done = 0
+
+    async def ranking(self, key: GroupKey, capacity: int | None) -> Ranking:
+        """The group's ranking, current as of this call (it sees every commit before it)."""
+        await self._sync(key)
+        ranking = self._groups[key]
+        ranking.capacity = capacity
+        self._groups.move_to_end(key)
+        return ranking
+
+    async def refresh(self) -> None:
+        """Apply every entry committed before this call to the groups held."""
+        await self._sync(None)
+
+    async def _sync(self, want: GroupKey | None) -> None:
+        self._requested += 1
+        ticket = self._requested
+        async with self._lock:
+            if self._done >= ticket and (want is None or want in self._groups):
+                return  # a read that started after this call was made has covered it
+            covered = self._requested
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                schema = await active_schema(conn)
+                cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+                row = await cur.fetchone()
+                assert row is not None
+                xmin = int(row[0])
+                if schema != self._schema:
+                    self._forget()
+                    self._schema = schema
+                elif self._watermark is not None:
+                    await self._follow(conn, schema, self._watermark)
+                self._watermark = xmin
+                if want is not None and want not in self._groups:
+                    await self._load(conn, schema, want)
+            self._done = covered
+
+    def _forget(self) -> None:
+        self._groups.clear()
+        self._by_run.clear()
+
+    async def _follow(self, conn: AsyncConnection[Any], schema: str, since: int) -> None:
+        if not self._groups:
+            return
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT tenant, leaderboard_id, run, user_id, grp, value, reached_at "
+                "FROM {s}.leaderboard_entries WHERE written >= %s::text::xid8"
+            ).format(s=sql.Identifier(schema)),
+            (str(since),),
+        )
+        for tenant, board_id, run, user_id, grp, value, reached in await cur.fetchall():
+            for group, ranking in self._by_run.get((tenant, board_id, run), {}).items():
+                if group == grp:
+                    ranking.put(user_id, value, micros(reached))
+                else:  # the user moved to another breakdown group (or has none now)
+                    ranking.remove(user_id)
+
+    async def _load(self, conn: AsyncConnection[Any], schema: str, key: GroupKey) -> None:
+        cur = await conn.execute(
+            sql.SQL(
+                "SELECT user_id, value, reached_at FROM {s}.leaderboard_entries "
+                "WHERE tenant = %s AND leaderboard_id = %s AND run = %s AND grp = %s"
+            ).format(s=sql.Identifier(schema)),
+            (key.tenant, key.board_id, key.run, key.group),
+        )
+        rows = await cur.fetchall()
+        ranking = Ranking(None, ((u, v, micros(r)) for u, v, r in rows))
+        self._groups[key] = ranking
+        self._by_run.setdefault((key.tenant, key.board_id, key.run), {})[key.group] = ranking
+        while len(self._groups) > self.max_groups:
+            old, _ = self._groups.popitem(last=False)
+            run = self._by_run[(old.tenant, old.board_id, old.run)]
+            run.pop(old.group, None)
+            if not run:
+                del self._by_run[(old.tenant, old.board_id, old.run)]
