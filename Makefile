@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up down status test lint unit integration e2e bench
+.PHONY: up down status test lint unit integration e2e bench bench-leaderboards
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ unit: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.pipeline
+
+bench-leaderboards: $(BIN)/.installed  ## rankings at 1,000 and 1,000,000 participants vs naive SQL
+	$(BIN)/python -m bench.leaderboards

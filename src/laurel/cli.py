@@ -108,6 +108,7 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
         batch_within_s=settings.processor_batch_within_ms / 1000,
         session_timeout_s=settings.processor_session_timeout_s,
         scheduler_interval_s=settings.scheduler_interval_s,
+        ranker_interval_s=settings.ranker_interval_s,
         clock=clock_for(settings.clock_file),
     )
     asyncio.set_event_loop(asyncio.new_event_loop())

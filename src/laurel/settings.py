@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     sync_timeout_s: float = Field(default=5.0, ge=0.0, le=120.0)
     scheduler_interval_s: float = Field(default=10.0, ge=0.0, le=3600.0)
     """How often the processor's leader looks for streaks due (0 turns the scheduler off)."""
+    ranker_interval_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    """How often the processor's leader observes the ranks of changed leaderboard entries and
+    finalises runs (0 turns the ranker off)."""
     clock_file: Path | None = None
     """Tests and demos only: read the current time from this file (see laurel.clock)."""
     db_pool_max: int = Field(default=10, ge=1, le=1000)

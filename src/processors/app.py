@@ -29,6 +29,7 @@ from processors.projector import (
     dead_letter_records,
     project_batch,
 )
+from processors.ranker import Ranker
 from processors.scheduler import StreakScheduler
 from projections.store.ports import ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore, connection_pool
@@ -52,6 +53,7 @@ class ProcessorOptions:
     session_timeout_s: float = 10.0
     retry_max_s: float = 30.0
     scheduler_interval_s: float = 10.0
+    ranker_interval_s: float = 2.0
     clock: Clock = utc_now
 
 
@@ -169,5 +171,21 @@ def build_app(options: ProcessorOptions) -> faust.App:
                             log.exception("scheduler round failed; trying again next interval")
                 finally:
                     await publisher.stop()
+
+    if options.ranker_interval_s > 0:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def rank() -> None:
+            """Every interval, the leader observes the ranks of changed entries."""
+            async with _pool(options.database_url) as pool:
+                ranker = Ranker(pool, options.clock)
+                while True:
+                    await asyncio.sleep(options.ranker_interval_s)
+                    if not app.is_leader():
+                        continue
+                    try:
+                        await ranker.run_once()
+                    except Exception:
+                        log.exception("ranker round failed; trying again next interval")
 
     return app

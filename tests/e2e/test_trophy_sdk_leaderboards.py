@@ -6,6 +6,7 @@ API — then the stored entries against a reference fold of the topic."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +30,13 @@ from tests.support.clock import ClockFile, running_on
 from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
+    active_query,
     projected_entries,
     reference_entries,
     reference_fold,
     wait_until_applied,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -143,7 +146,25 @@ def setup(laurel: LaurelProcesses) -> dict[str, Any]:
         ]
     )
     assert not made.issues, made.issues
-    return {"api": api, "boards": {b.key: b for b in made.created}, "city": city.id}
+    return {
+        "api": api,
+        "boards": {b.key: b for b in made.created},
+        "city": city.id,
+        "ns": laurel.ns,
+    }
+
+
+def ranked(ns: Namespace) -> None:
+    """Wait until the ranker has observed every entry as it stands."""
+    wait_until_applied(ns)
+    wait_for(
+        lambda: active_query(
+            ns.database_url,
+            "SELECT count(*) = 0 FROM leaderboard_entries e LEFT JOIN leaderboard_ranks r "
+            "USING (tenant, leaderboard_id, run, user_id) WHERE r.value IS DISTINCT FROM e.value",
+        )[0][0],
+        what="the ranker to observe every entry",
+    )
 
 
 def lessons(api: TrophyApi, user: str, value: int) -> Any:
@@ -184,6 +205,31 @@ def test_event_answers_carry_ranks_thresholds_and_runs(setup: dict[str, Any]) ->
     assert dee["daily-xp"].start == "2026-06-01"  # 21:00 in Tokyo: still Monday
 
 
+def test_the_ranker_stores_ranks_and_rank_changes(
+    setup: dict[str, Any], laurel: LaurelProcesses
+) -> None:
+    ranked(laurel.ns)
+    top = str(setup["boards"]["top"].id)
+    ranks = dict(
+        active_query(
+            laurel.ns.database_url,
+            f"SELECT user_id, rank FROM leaderboard_ranks WHERE leaderboard_id = '{top}'",
+        )
+    )
+    assert ranks == {"ada": 1, "cy": 1, "bob": 3, "eve": None, "dee": None}
+    changes = active_query(
+        laurel.ns.database_url,
+        "SELECT user_id, previous_rank, rank, previous_value, value FROM leaderboard_rank_changes "
+        f"WHERE leaderboard_id = '{top}' ORDER BY id",
+    )
+    for user, rank in ranks.items():  # each user's changes chain up to the rank now
+        mine = [c[1:] for c in changes if c[0] == user]
+        assert mine, user
+        assert mine[0][0] is None
+        assert all(a[1] == b[0] and a[1] != b[1] for a, b in itertools.pairwise(mine))
+        assert mine[-1][1] == rank
+
+
 def test_rankings_pages_and_around_me(setup: dict[str, Any]) -> None:
     api: TrophyApi = setup["api"]
     board = api.leaderboards.get(key="top")
@@ -222,6 +268,7 @@ def test_rankings_pages_and_around_me(setup: dict[str, Any]) -> None:
 
 def test_daily_runs_the_window_and_history(setup: dict[str, Any], clock: ClockFile) -> None:
     api: TrophyApi = setup["api"]
+    ranked(setup["ns"])  # Monday's ranks are observed before Tuesday begins
     clock.set(DAY_ONE + timedelta(days=1, hours=-2))  # Tuesday 10:00 UTC, 11:00 in London
     answer = lessons(api, "ada", 1).leaderboards
     assert answer["daily-xp"].start == "2026-06-02"  # a new run, from zero
@@ -238,14 +285,30 @@ def test_daily_runs_the_window_and_history(setup: dict[str, Any], clock: ClockFi
     ]
     assert [r.user_id for r in api.leaderboards.get(key="mornings").rankings] == ["ada"]
 
+    # Monday's run is final at 12:00 UTC on Tuesday: over in every zone (UTC-12 last)
+    clock.set(DAY_ONE + timedelta(days=1))
+    daily_id = str(setup["boards"]["daily-xp"].id)
+    results = wait_for(
+        lambda: active_query(
+            setup["ns"].database_url,
+            f"SELECT run::text, top FROM leaderboard_results WHERE leaderboard_id = '{daily_id}'",
+        ),
+        what="Monday's daily-xp results",
+    )
+    assert [(run, [(t["userId"], t["rank"], t["value"]) for t in top]) for run, top in results] == [
+        (
+            "2026-06-01",
+            [("ada", 1, 50), ("cy", 1, 50), ("bob", 3, 30), ("eve", 4, 20), ("dee", 5, 10)],
+        )
+    ]
+
     mine = api.users.leaderboard(id="ada", key="top")
     assert (mine.rank, mine.value) == (1, 6)
     assert mine.history is not None
-    assert [(h.date, h.previous_value, h.value) for h in mine.history] == [
-        ("2026-06-01", None, 5),
-        ("2026-06-02", 5, 6),
+    assert [(h.date, h.previous_rank, h.rank, h.previous_value, h.value) for h in mine.history] == [
+        ("2026-06-01", None, 1, None, 5),
+        ("2026-06-02", 1, 1, 5, 6),
     ]
-    assert mine.history[-1].rank == 1
     past = api.users.leaderboard(id="ada", key="daily-xp", run="2026-06-01")
     assert (past.rank, past.value) == (1, 50)
     below = api.users.leaderboard(id="eve", key="top")

@@ -29,7 +29,12 @@ class ClockFile:
 
 @contextmanager
 def running_on(ns: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
-    """The api and the processor on ``clock``, with a scheduler that looks twice a second."""
-    env = {"LAUREL_CLOCK_FILE": str(clock.path), "LAUREL_SCHEDULER_INTERVAL_S": "0.5"}
+    """The api and the processor on ``clock``, with a scheduler and a ranker that look twice a
+    second."""
+    env = {
+        "LAUREL_CLOCK_FILE": str(clock.path),
+        "LAUREL_SCHEDULER_INTERVAL_S": "0.5",
+        "LAUREL_RANKER_INTERVAL_S": "0.5",
+    }
     with running(ns, env) as procs:
         yield procs

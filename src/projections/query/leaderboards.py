@@ -277,8 +277,8 @@ def build_router(standings: Standings) -> APIRouter:
         run: str | None = None,
         numEvents: Annotated[int, Query(ge=0, le=MAX_HISTORY_DAYS)] = 10,  # noqa: N803
     ) -> Any:
-        """The user's rank and value in a run, and their value (and rank now, for the latest
-        day) at the end of each day they moved."""
+        """The user's rank and value in a run, and their value and rank at the end of each day
+        they moved (``numEvents`` days, oldest first)."""
         board, config, now = await standings.visible(tenant, key)
         profile = await reader.user(tenant, id)
         if profile is None:
@@ -294,18 +294,19 @@ def build_router(standings: Standings) -> APIRouter:
             rank = ranking.rank(id)
         days = await reader.leaderboard_days(tenant, board.id, chosen.start, id, numEvents)
         history = []
-        for n, (when, value) in enumerate(days):
+        for n, (when, value, observed) in enumerate(days):
             if n == 0 and len(days) > numEvents:
-                continue
-            previous = days[n - 1][1] if n > 0 else None
-            latest = n == len(days) - 1
+                continue  # the day before the window: only its value and rank are needed
+            previous = days[n - 1] if n > 0 else None
+            if observed is None and n == len(days) - 1:
+                observed = rank  # the ranker has not been by since: the rank now
             history.append(
                 {
                     "date": when.isoformat(),
                     "timestamp": iso(datetime.combine(when, time(), UTC)),
-                    "previousRank": None,
-                    "rank": rank if latest else None,
-                    "previousValue": whole(previous) if previous is not None else None,
+                    "previousRank": previous[2] if previous is not None else None,
+                    "rank": observed,
+                    "previousValue": whole(previous[1]) if previous is not None else None,
                     "value": whole(value),
                 }
             )

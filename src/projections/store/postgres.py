@@ -551,12 +551,18 @@ class _PostgresUnitOfWork:
         )
 
     async def _unnest(self, statement: str, rows: Sequence[Sequence[Any]], width: int) -> None:
-        """Run ``statement`` with one array parameter per column of ``rows`` (if any)."""
-        if not rows:
-            return
+        assert not rows or len(rows[0]) == width
+        await execute_columns(self.conn, self._q(statement), rows)
+
+
+async def execute_columns(
+    conn: AsyncConnection[Any], statement: sql.Composed, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Run ``statement`` (an ``INSERT … SELECT FROM unnest(…)`` or alike) with one array
+    parameter per column of ``rows``: one round trip for any number of rows (none: no trip)."""
+    if rows:
         columns = [list(column) for column in zip(*rows, strict=True)]
-        assert len(columns) == width
-        await self.conn.execute(self._q(statement), columns, binary=True)
+        await conn.execute(statement, columns, binary=True)
 
 
 def _user_params(state: UserState) -> tuple[Any, ...]:

@@ -45,6 +45,38 @@ class GroupKey:
     """The stored breakdown group (``""`` without breakdowns)."""
 
 
+@dataclass(frozen=True)
+class StoredEntry:
+    tenant: str
+    board_id: uuid.UUID
+    run: date
+    user_id: str
+    group: str | None
+    value: float
+    reached_at: datetime
+
+
+async def snapshot_xmin(conn: AsyncConnection[Any]) -> int:
+    """The oldest transaction still running as of the current snapshot: every transaction with
+    a smaller id has ended, so none can commit rows it wrote later."""
+    cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def entries_since(conn: AsyncConnection[Any], schema: str, since: int) -> list[StoredEntry]:
+    """Entries written by transactions from id ``since`` on, as the current snapshot sees them."""
+    cur = await conn.execute(
+        sql.SQL(
+            "SELECT tenant, leaderboard_id, run, user_id, grp, value, reached_at "
+            "FROM {s}.leaderboard_entries WHERE written >= %s::text::xid8"
+        ).format(s=sql.Identifier(schema)),
+        (str(since),),
+    )
+    return [StoredEntry(*row) for row in await cur.fetchall()]
+
+
 class RankingCache:
     """Loads groups on demand (keeping the ``max_groups`` most recently read) and follows the
     entries table before every read."""
@@ -82,10 +114,7 @@ class RankingCache:
             async with self.pool.connection() as conn, conn.transaction():
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 schema = await active_schema(conn)
-                cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-                row = await cur.fetchone()
-                assert row is not None
-                xmin = int(row[0])
+                xmin = await snapshot_xmin(conn)
                 if schema != self._schema:
                     self._forget()
                     self._schema = schema
@@ -103,19 +132,12 @@ class RankingCache:
     async def _follow(self, conn: AsyncConnection[Any], schema: str, since: int) -> None:
         if not self._groups:
             return
-        cur = await conn.execute(
-            sql.SQL(
-                "SELECT tenant, leaderboard_id, run, user_id, grp, value, reached_at "
-                "FROM {s}.leaderboard_entries WHERE written >= %s::text::xid8"
-            ).format(s=sql.Identifier(schema)),
-            (str(since),),
-        )
-        for tenant, board_id, run, user_id, grp, value, reached in await cur.fetchall():
-            for group, ranking in self._by_run.get((tenant, board_id, run), {}).items():
-                if group == grp:
-                    ranking.put(user_id, value, micros(reached))
+        for e in await entries_since(conn, schema, since):
+            for group, ranking in self._by_run.get((e.tenant, e.board_id, e.run), {}).items():
+                if group == e.group:
+                    ranking.put(e.user_id, e.value, micros(e.reached_at))
                 else:  # the user moved to another breakdown group (or has none now)
-                    ranking.remove(user_id)
+                    ranking.remove(e.user_id)
 
     async def _load(self, conn: AsyncConnection[Any], schema: str, key: GroupKey) -> None:
         cur = await conn.execute(

@@ -298,14 +298,15 @@ class ProjectionReader:
 
     async def leaderboard_days(
         self, tenant: str, board_id: uuid.UUID, run: date, user_id: str, limit: int
-    ) -> list[tuple[date, float]]:
-        """The user's value at the end of each local day they changed it in a run, with the day
-        before the oldest returned (so each has a previous value), oldest first."""
+    ) -> list[tuple[date, float, int | None]]:
+        """The user's value at the end of each local day they changed it in a run, and the rank
+        the ranker last observed that day, with the day before the oldest returned (so each has
+        a previous value), oldest first."""
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn,
-                "SELECT day, value FROM {s}.leaderboard_days WHERE tenant = %s "
+                "SELECT day, value, rank FROM {s}.leaderboard_days WHERE tenant = %s "
                 "AND leaderboard_id = %s AND run = %s AND user_id = %s ORDER BY day DESC LIMIT %s",
             )
             cur = await conn.execute(query, (tenant, board_id, run, user_id, limit + 1))
-            return [(d, float(v)) for d, v in reversed(await cur.fetchall())]
+            return [(d, float(v), r) for d, v, r in reversed(await cur.fetchall())]
