@@ -262,6 +262,32 @@ async def main() -> None:
             ],
         )
         points.raise_for_status()
+        # ... and two leaderboards: the metric, and the points in daily runs.
+        system_id = points.json()["created"][0]["id"]
+        boards = await admin.post(
+            "/admin/v1/leaderboards",
+            json=[
+                {
+                    "name": f"Top {metric}",
+                    "key": f"top-{metric}",
+                    "rankBy": "metric",
+                    "metricId": metric_id,
+                    "status": "active",
+                    "maxParticipants": None,
+                },
+                {
+                    "name": f"Daily XP {metric}",
+                    "key": f"daily-{metric}",
+                    "rankBy": "points",
+                    "pointsSystemId": system_id,
+                    "status": "active",
+                    "runUnit": "day",
+                    "runInterval": 1,
+                },
+            ],
+        )
+        boards.raise_for_status()
+        assert not boards.json()["issues"], boards.text
 
     print(f"Laurel pipeline benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, api {base}")
     produce_rate, consume_rate, raw_topic = await kafka_baseline(bootstrap, args.raw)

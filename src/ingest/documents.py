@@ -61,7 +61,7 @@ class Ctx:
 # Field validators
 
 
-def _optional_text(item: Mapping[str, Any], name: str, most: int = MAX_DESCRIPTION) -> str | None:
+def optional_text(item: Mapping[str, Any], name: str, most: int = MAX_DESCRIPTION) -> str | None:
     value = item.get(name)
     if value is not None and (not isinstance(value, str) or len(value) > most):
         raise ItemError(f"{name} must be a string of at most {most} characters or null")
@@ -77,7 +77,7 @@ def _badge(item: Mapping[str, Any]) -> dict[str, str] | None:
     return {"url": badge["url"]}
 
 
-def _whole(item: Mapping[str, Any], name: str, least: int, most: int = 10**12) -> int:
+def whole_number(item: Mapping[str, Any], name: str, least: int, most: int = 10**12) -> int:
     value = item.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ItemError(f"{name} must be a whole number of at least {least}")
@@ -97,15 +97,15 @@ def _number(item: Mapping[str, Any], name: str, least: float) -> float:
     return float(value)
 
 
-def _ref(item: Mapping[str, Any], name: str) -> uuid.UUID:
+def uuid_field(item: Mapping[str, Any], name: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(item.get(name)))
     except ValueError:
         raise ItemError(f"{name} must be a UUID") from None
 
 
-def _metric(item: Mapping[str, Any], ctx: Ctx) -> str:
-    metric_id = _ref(item, "metricId")
+def metric_ref(item: Mapping[str, Any], ctx: Ctx) -> str:
+    metric_id = uuid_field(item, "metricId")
     if not any(
         m.id == metric_id and m.tenant == ctx.tenant and m.holds_at(ctx.now)
         for m in ctx.config.metrics
@@ -114,7 +114,9 @@ def _metric(item: Mapping[str, Any], ctx: Ctx) -> str:
     return str(metric_id)
 
 
-def _filters(item: Mapping[str, Any], name: str, kind: AttributeType, ctx: Ctx) -> list[Any]:
+def attribute_filters(
+    item: Mapping[str, Any], name: str, kind: AttributeType, ctx: Ctx
+) -> list[Any]:
     raw = item.get(name)
     if raw is None:
         return []
@@ -129,14 +131,14 @@ def _filters(item: Mapping[str, Any], name: str, kind: AttributeType, ctx: Ctx) 
     for entry in raw:
         if not isinstance(entry, dict) or not isinstance(entry.get("attributeValue"), str):
             raise ItemError(f"{name} items must be {{attributeId, attributeValue: string}}")
-        attribute_id = _ref(entry, "attributeId")
+        attribute_id = uuid_field(entry, "attributeId")
         if attribute_id not in known:
             raise ItemError(f"{name}: {attribute_id} is not an active {kind} attribute")
         out.append({"attributeId": str(attribute_id), "attributeValue": entry["attributeValue"]})
     return out
 
 
-def _merge(current: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+def merge_update(current: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
     """An update: the current body with the fields the item sends (``id`` aside)."""
     return {**current, **{k: v for k, v in item.items() if k != "id"}}
 
@@ -175,9 +177,9 @@ def achievement_body(
         "trigger": trigger,
         "status": status,
         "key": key,
-        "description": _optional_text(item, "description"),
+        "description": optional_text(item, "description"),
         "badge": _badge(item),
-        "userAttributes": _filters(item, "userAttributes", "user", ctx),
+        "userAttributes": attribute_filters(item, "userAttributes", "user", ctx),
     }
     only = {
         "metric": ("metricId", "metricValue", "eventAttributes"),
@@ -191,19 +193,19 @@ def achievement_body(
         raise ItemError(f"{', '.join(extra)} not permitted for {trigger} achievements")
     if trigger == "metric":
         body |= {
-            "metricId": _metric(item, ctx),
+            "metricId": metric_ref(item, ctx),
             "metricValue": _number(item, "metricValue", 1),
-            "eventAttributes": _filters(item, "eventAttributes", "event", ctx),
+            "eventAttributes": attribute_filters(item, "eventAttributes", "event", ctx),
         }
     elif trigger == "streak":
-        body["streakLength"] = _whole(item, "streakLength", 1, 100_000)
+        body["streakLength"] = whole_number(item, "streakLength", 1, 100_000)
     elif trigger == "anniversary":
-        body["anniversaryYears"] = _whole(item, "anniversaryYears", 1, 200)
+        body["anniversaryYears"] = whole_number(item, "anniversaryYears", 1, 200)
     elif trigger == "achievement":
         raw = item.get("achievementIds")
         if not isinstance(raw, list) or not raw:
             raise ItemError("achievementIds must be a non-empty array of achievement ids")
-        ids = [_ref({"id": r}, "id") for r in raw]
+        ids = [uuid_field({"id": r}, "id") for r in raw]
         unknown = [str(i) for i in ids if i not in ctx.achievement_ids or i == self_id]
         if unknown:
             raise ItemError(f"achievementIds: {', '.join(unknown)} not found")
@@ -214,7 +216,7 @@ def achievement_body(
 def achievement_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: Ctx
 ) -> dict[str, Any]:
-    merged = _merge(current.body, item)
+    merged = merge_update(current.body, item)
     if "trigger" in item and item["trigger"] != current.body["trigger"]:
         for f in TRIGGER_FIELDS:  # the old trigger's fields go unless the item sends them
             if f not in item:
@@ -252,9 +254,9 @@ def system_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     return {
         "name": item_text(item, "name"),
         "key": item_key(item),
-        "description": _optional_text(item, "description") or "",
+        "description": optional_text(item, "description") or "",
         "badge": _badge(item),
-        "maxPoints": None if max_points is None else _whole(item, "maxPoints", 1),
+        "maxPoints": None if max_points is None else whole_number(item, "maxPoints", 1),
         "status": "active",
     }
 
@@ -262,7 +264,7 @@ def system_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
 def system_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
     if "key" in item and item["key"] != current.body["key"]:
         raise ItemError("key cannot change")
-    return system_body(_merge(current.body, item), ctx)
+    return system_body(merge_update(current.body, item), ctx)
 
 
 def trigger_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
@@ -285,7 +287,7 @@ def trigger_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
         "type": kind,
         "points": points,
         "status": status,
-        "userAttributes": _filters(item, "userAttributes", "user", ctx),
+        "userAttributes": attribute_filters(item, "userAttributes", "user", ctx),
         "blockIfOutOfPoints": block,
         "metricId": None,
         "metricThreshold": None,
@@ -297,26 +299,26 @@ def trigger_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     }
     if kind == "metric":
         body |= {
-            "metricId": _metric(item, ctx),
+            "metricId": metric_ref(item, ctx),
             "metricThreshold": _number(item, "metricThreshold", 1),
-            "eventAttributes": _filters(item, "eventAttributes", "event", ctx),
+            "eventAttributes": attribute_filters(item, "eventAttributes", "event", ctx),
         }
     elif item.get("eventAttributes"):
         raise ItemError("eventAttributes are permitted only on metric triggers")
     if kind == "achievement":
-        achievement_id = _ref(item, "achievementId")
+        achievement_id = uuid_field(item, "achievementId")
         if achievement_id not in ctx.achievement_ids:
             raise ItemError(f"Achievement {achievement_id} not found")
         body["achievementId"] = str(achievement_id)
     elif kind == "streak":
-        body["streakLength"] = _whole(item, "streakLength", 1, 100_000)
+        body["streakLength"] = whole_number(item, "streakLength", 1, 100_000)
     elif kind == "time":
         if item.get("timeUnit") not in ("hours", "days"):
             raise ItemError("timeUnit must be hours or days")
         hours = MAX_HOURS if item["timeUnit"] == "hours" else MAX_HOURS // 24
         body |= {
             "timeUnit": item["timeUnit"],
-            "timeInterval": _whole(item, "timeInterval", 1, hours),
+            "timeInterval": whole_number(item, "timeInterval", 1, hours),
         }
     return body
 
@@ -328,7 +330,7 @@ def trigger_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -
         and current.body["status"] != "inactive"
     ):
         raise ItemError("type can change only while the trigger is inactive")
-    merged = _merge(current.body, {k: v for k, v in item.items()})
+    merged = merge_update(current.body, {k: v for k, v in item.items()})
     for name in ("userAttributes", "eventAttributes"):
         if name in item and item[name] is None:
             merged[name] = []
@@ -345,8 +347,8 @@ def level_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
         "systemId": str(ctx.system_id),
         "name": item_text(item, "name"),
         "key": item_key(item),
-        "points": _whole(item, "points", 0),
-        "description": _optional_text(item, "description") or "",
+        "points": whole_number(item, "points", 0),
+        "description": optional_text(item, "description") or "",
         "badge": _badge(item),
     }
 
@@ -354,10 +356,10 @@ def level_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
 def level_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
     if "key" in item and item["key"] != current.body["key"]:
         raise ItemError("key cannot change")
-    return level_body(_merge(current.body, item), ctx)
+    return level_body(merge_update(current.body, item), ctx)
 
 
-def _day(item: Mapping[str, Any], name: str) -> str:
+def date_field(item: Mapping[str, Any], name: str) -> str:
     value = item.get(name)
     try:
         return date.fromisoformat(str(value)).isoformat()
@@ -377,8 +379,8 @@ def boost_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     rounding = item.get("rounding") or "down"
     if rounding not in ("down", "up", "nearest"):
         raise ItemError("rounding must be down, up or nearest")
-    start = _day(item, "start")
-    end = _day(item, "end") if item.get("end") is not None else None
+    start = date_field(item, "start")
+    end = date_field(item, "end") if item.get("end") is not None else None
     if end is not None and end < start:
         raise ItemError("end must be on or after start")
     return {
@@ -389,14 +391,14 @@ def boost_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
         "end": end,
         "multiplier": multiplier,
         "rounding": rounding,
-        "userAttributes": _filters(item, "userAttributes", "user", ctx),
+        "userAttributes": attribute_filters(item, "userAttributes", "user", ctx),
     }
 
 
 def boost_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
     if "userId" in item and item["userId"] != current.body.get("userId"):
         raise ItemError("userId cannot change")
-    return boost_body(_merge(current.body, item), ctx)
+    return boost_body(merge_update(current.body, item), ctx)
 
 
 def boost_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:

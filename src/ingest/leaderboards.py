@@ -16,13 +16,13 @@ from ingest.admin import ItemError, item_key, item_text
 from ingest.documents import (
     Ctx,
     Kind,
-    _day,
-    _filters,
-    _merge,
-    _metric,
-    _optional_text,
-    _ref,
-    _whole,
+    attribute_filters,
+    date_field,
+    merge_update,
+    metric_ref,
+    optional_text,
+    uuid_field,
+    whole_number,
 )
 from projections.store.documents import StoredDocument
 
@@ -60,7 +60,7 @@ def _capacity(item: Mapping[str, Any]) -> int | None:
         return 1000
     if item["maxParticipants"] is None:
         return None
-    return _whole(item, "maxParticipants", 1, MAX_PARTICIPANTS)
+    return whole_number(item, "maxParticipants", 1, MAX_PARTICIPANTS)
 
 
 def _breakdowns(item: Mapping[str, Any], ctx: Ctx) -> list[str]:
@@ -74,7 +74,7 @@ def _breakdowns(item: Mapping[str, Any], ctx: Ctx) -> list[str]:
         for a in ctx.config.attributes
         if a.tenant == ctx.tenant and a.type == "user" and a.holds_at(ctx.now)
     }
-    ids = [_ref({"id": r}, "id") for r in raw]
+    ids = [uuid_field({"id": r}, "id") for r in raw]
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
         raise ItemError(
@@ -97,8 +97,8 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
     if status not in STATUSES:
         raise ItemError(f"status must be one of {', '.join(STATUSES)}")
     today = ctx.now.date()
-    start = _day(item, "start") if item.get("start") is not None else today.isoformat()
-    end = _day(item, "end") if item.get("end") is not None else None
+    start = date_field(item, "start") if item.get("start") is not None else today.isoformat()
+    end = date_field(item, "end") if item.get("end") is not None else None
     if end is not None and end < start:
         raise ItemError("end must be on or after start")
     if moving and status == "active" and date.fromisoformat(start) > today:
@@ -110,7 +110,7 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": item_text(item, "name"),
         "key": item_key(item),
-        "description": _optional_text(item, "description"),
+        "description": optional_text(item, "description"),
         "status": status,
         "rankBy": rank_by,
         "metricId": None,
@@ -123,7 +123,7 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
         "breakdownAttributes": _breakdowns(item, ctx),
         "runUnit": None,
         "runInterval": None,
-        "userAttributes": _filters(item, "userAttributes", "user", ctx),
+        "userAttributes": attribute_filters(item, "userAttributes", "user", ctx),
     }
     if (
         body["startTime"]
@@ -134,11 +134,11 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
     if rank_by == "metric":
         if item.get("pointsSystemId") is not None:
             raise ItemError("pointsSystemId is not permitted for metric leaderboards")
-        body["metricId"] = _metric(item, ctx)
+        body["metricId"] = metric_ref(item, ctx)
     elif rank_by == "points":
         if item.get("metricId") is not None:
             raise ItemError("metricId is not permitted for points leaderboards")
-        system_id = _ref(item, "pointsSystemId")
+        system_id = uuid_field(item, "pointsSystemId")
         if system_id not in ctx.config.points_at(ctx.tenant, ctx.now).systems:
             raise ItemError(f"Points system {system_id} not found")
         body["pointsSystemId"] = str(system_id)
@@ -151,7 +151,7 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
         if unit not in RUN_UNITS:
             raise ItemError("runUnit must be day, month or year, or null")
         body["runUnit"] = unit
-        body["runInterval"] = _whole(item, "runInterval", 1, 1000)
+        body["runInterval"] = whole_number(item, "runInterval", 1, 1000)
     elif item.get("runInterval") is not None:
         raise ItemError("runInterval needs a runUnit")
     return body
@@ -160,7 +160,7 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
 def leaderboard_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: Ctx
 ) -> dict[str, Any]:
-    merged = _merge(current.body, item)
+    merged = merge_update(current.body, item)
     if "runUnit" in item and item["runUnit"] is None:
         merged.pop("runInterval", None)
     if current.body["status"] != "inactive":

@@ -19,8 +19,10 @@ from tests.support.kafka import produce
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     projected_daily,
+    projected_entries,
     projected_states,
     projected_totals,
+    reference_entries,
     reference_fold,
     reference_states,
     reference_totals,
@@ -35,7 +37,8 @@ STREAKS = StreakSettings(metrics=(("steps", 4.0),), freezes=FreezePolicy(1, 2, 3
 
 
 def add_rewards(database_url: str, metric_id: uuid.UUID) -> None:
-    """An achievement at 50 steps and a points system paying 3 points per 4 steps, capped."""
+    """An achievement at 50 steps, a points system paying 3 points per 4 steps, capped, and
+    leaderboards of steps (top 10), points in daily runs and streaks."""
     add_document(
         database_url,
         "achievement",
@@ -66,6 +69,23 @@ def add_rewards(database_url: str, metric_id: uuid.UUID) -> None:
         },
         scope=str(system),
     )
+    boards: list[dict[str, object]] = [
+        {"key": "steps", "rankBy": "metric", "metricId": str(metric_id), "maxParticipants": 10},
+        {
+            "key": "daily-xp",
+            "rankBy": "points",
+            "pointsSystemId": str(system),
+            "runUnit": "day",
+            "runInterval": 1,
+        },
+        {"key": "streaks", "rankBy": "streak"},
+    ]
+    for board in boards:
+        add_document(
+            database_url,
+            "leaderboard",
+            {"name": str(board["key"]), "status": "active", "start": "2000-01-01", **board},
+        )
 
 
 def at_least(database_url: str, count: int) -> bool:
@@ -157,6 +177,9 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
     points = projected_states(namespace.database_url, "user_points")
     assert points == reference_states(reference, "user_points")
     assert all(p["totals"] for p in points.values())  # every user earned points
+    entries = projected_entries(namespace.database_url)
+    assert entries == reference_entries(reference)
+    assert len(entries) == 3 * USERS
 
     # A replay of the log after all that rebuilds the same projection and switches to it. It
     # folds up to the live checkpoints (trailing duplicates may not have been consumed yet).
