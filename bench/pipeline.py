@@ -200,6 +200,12 @@ async def main() -> None:
     parser.add_argument("--raw", type=int, default=200_000)
     parser.add_argument("--http", type=int, default=10_000)
     parser.add_argument("--sync", type=int, default=4_000)
+    parser.add_argument(
+        "--leaderboards",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also rank every event on two leaderboards (a metric, daily points)",
+    )
     args = parser.parse_args()
 
     settings = load_settings()
@@ -264,32 +270,37 @@ async def main() -> None:
         points.raise_for_status()
         # ... and two leaderboards: the metric, and the points in daily runs.
         system_id = points.json()["created"][0]["id"]
-        boards = await admin.post(
-            "/admin/v1/leaderboards",
-            json=[
-                {
-                    "name": f"Top {metric}",
-                    "key": f"top-{metric}",
-                    "rankBy": "metric",
-                    "metricId": metric_id,
-                    "status": "active",
-                    "maxParticipants": None,
-                },
-                {
-                    "name": f"Daily XP {metric}",
-                    "key": f"daily-{metric}",
-                    "rankBy": "points",
-                    "pointsSystemId": system_id,
-                    "status": "active",
-                    "runUnit": "day",
-                    "runInterval": 1,
-                },
-            ],
-        )
-        boards.raise_for_status()
-        assert not boards.json()["issues"], boards.text
+        if args.leaderboards:
+            boards = await admin.post(
+                "/admin/v1/leaderboards",
+                json=[
+                    {
+                        "name": f"Top {metric}",
+                        "key": f"top-{metric}",
+                        "rankBy": "metric",
+                        "metricId": metric_id,
+                        "status": "active",
+                        "maxParticipants": None,
+                    },
+                    {
+                        "name": f"Daily XP {metric}",
+                        "key": f"daily-{metric}",
+                        "rankBy": "points",
+                        "pointsSystemId": system_id,
+                        "status": "active",
+                        "runUnit": "day",
+                        "runInterval": 1,
+                    },
+                ],
+            )
+            boards.raise_for_status()
+            assert not boards.json()["issues"], boards.text
 
-    print(f"Laurel pipeline benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, api {base}")
+    ranked = "with" if args.leaderboards else "without"
+    print(
+        f"Laurel pipeline benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, api {base}, "
+        f"{ranked} leaderboards"
+    )
     produce_rate, consume_rate, raw_topic = await kafka_baseline(bootstrap, args.raw)
     row("baseline: aiokafka produce (acks=all, idempotent)", f"{produce_rate:,.0f} msg/s")
     row("baseline: aiokafka consume", f"{consume_rate:,.0f} msg/s")

@@ -109,6 +109,7 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
         session_timeout_s=settings.processor_session_timeout_s,
         scheduler_interval_s=settings.scheduler_interval_s,
         ranker_interval_s=settings.ranker_interval_s,
+        rank_change_every_s=settings.rank_change_every_s,
         clock=clock_for(settings.clock_file),
     )
     asyncio.set_event_loop(asyncio.new_event_loop())

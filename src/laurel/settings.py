@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     ranker_interval_s: float = Field(default=2.0, ge=0.0, le=3600.0)
     """How often the processor's leader observes the ranks of changed leaderboard entries and
     finalises runs (0 turns the ranker off)."""
+    rank_change_every_s: float = Field(default=900.0, ge=0.0, le=86_400.0)
+    """A participant's rank change on a board is written at most this often (Trophy's
+    ``leaderboard.rank_changed``: 15 minutes); changes in between wait for the window's end."""
     clock_file: Path | None = None
     """Tests and demos only: read the current time from this file (see laurel.clock)."""
     db_pool_max: int = Field(default=10, ge=1, le=1000)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 import faust
@@ -54,6 +55,7 @@ class ProcessorOptions:
     retry_max_s: float = 30.0
     scheduler_interval_s: float = 10.0
     ranker_interval_s: float = 2.0
+    rank_change_every_s: float = 900.0
     clock: Clock = utc_now
 
 
@@ -178,7 +180,8 @@ def build_app(options: ProcessorOptions) -> faust.App:
         async def rank() -> None:
             """Every interval, the leader observes the ranks of changed entries."""
             async with _pool(options.database_url) as pool:
-                ranker = Ranker(pool, options.clock)
+                every = timedelta(seconds=options.rank_change_every_s)
+                ranker = Ranker(pool, options.clock, every)
                 while True:
                     await asyncio.sleep(options.ranker_interval_s)
                     if not app.is_leader():

@@ -3,14 +3,22 @@
 A user's value on a board is folded from their own commands; their rank depends on everyone
 else, so it cannot be part of that fold. The ranker (a leader-only task of the processor, like
 the scheduler) follows ``leaderboard_entries`` the way the API's rankings do — from the oldest
-transaction running at its previous read, a position it commits with what it writes — and for
-each changed entry stores:
+transaction running at its previous read, a position it commits with what it writes — and
+observes the rank of every changed entry and of the participants in the first ``WATCHED``
+places of its group (those a mover may have passed, or pushed off a full board). When an
+observed rank differs from the last one stored, it writes:
 
-* the rank now (``leaderboard_ranks``) and on the user's latest history day;
-* a ``leaderboard_rank_changes`` outcome when the rank moved (ready for ``leaderboard.rank_changed``
-  webhooks) — for the participant whose value changed; those they pass are not written;
-* once a run is over everywhere (12 hours after its last day ends in UTC), the top 10 of each
-  breakdown group as ``leaderboard_results`` (ready for ``leaderboard.finished``).
+* the rank (``leaderboard_ranks``) and, for a participant whose own value changed, the rank on
+  their latest history day;
+* a ``leaderboard_rank_changes`` outcome, ready for ``leaderboard.rank_changed`` webhooks.
+
+Like Trophy's webhook, a participant's rank change is written at most once per
+``rank_change_every`` (15 minutes) per board: a change inside that window waits, in memory, and
+is written with the rank as it stands when the window ends (a restart forgets what waited; the
+participant's next change brings it back). The first rank of an entry is written at once.
+
+Once a run is over everywhere (12 hours after its last day ends in UTC) the ranker stores the
+top 10 of each breakdown group in ``leaderboard_results``, ready for ``leaderboard.finished``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -38,6 +46,9 @@ from projections.store.ranking_cache import (
 
 log = logging.getLogger(__name__)
 TOP = 10
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # entries re-observed only for their rank
+WATCHED = 1000
+"""The places (from the top) where participants passed by a mover get a rank change too."""
 
 
 @dataclass(frozen=True)
@@ -51,40 +62,63 @@ class RankerReport:
 class _Observation:
     entry: StoredEntry
     rank: int | None
+    moved: bool = True
+    """The entry itself changed (False: only others moved around it)."""
+
+
+_EntryKey = tuple[str, uuid.UUID, date, str]
+"""(tenant, board id, run, user id)."""
 
 
 class Ranker:
-    def __init__(self, pool: AsyncConnectionPool[Any], clock: Clock) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        clock: Clock,
+        rank_change_every: timedelta = timedelta(minutes=15),
+    ) -> None:
         self.pool = pool
         self.clock = clock
+        self.every = rank_change_every
         self.cache = RankingCache(pool)
+        self._waiting: dict[_EntryKey, tuple[GroupKey, datetime]] = {}
+        """Rank changes held back by the window: the entry's group and when it may be written."""
 
     async def run_once(self) -> RankerReport:
         """Observe every entry written since the last round, and finalise the runs now over."""
         now = self.clock()
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            schema = await active_schema(conn)
-            q = _Queries(conn, schema)
-            since = await q.position()
-            xmin = await snapshot_xmin(conn)
-            changed = await entries_since(conn, schema, since)
-            open_runs = await q.open_runs(now.date())
-            tenants = {e.tenant for e in changed} | {r[0] for r in open_runs}
-            config = await load_config(conn, tenants, now, now)
+        async with self.pool.connection() as conn:
+            async with conn.transaction():  # what changed, in one snapshot
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                schema = await active_schema(conn)
+                q = _Queries(conn, schema)
+                since = await q.position()
+                xmin = await snapshot_xmin(conn)
+                changed = await entries_since(conn, schema, since)
+                open_runs = await q.open_runs(now.date())
+                tenants = {e.tenant for e in changed} | {r[0] for r in open_runs}
+                tenants |= {key[0] for key in self._waiting}
+                config = await load_config(conn, tenants, now, now)
             boards = {(b.tenant, b.id): b for t in tenants for b in config.leaderboards_at(t, now)}
+            await self.cache.refresh()  # as new as that snapshot, or newer
             observed = [
                 _Observation(e, await self._rank(boards.get((e.tenant, e.board_id)), e))
                 for e in changed
             ]
-            moved = await q.observe(observed, now)
-            finalised = 0
-            for tenant, board_id, run in open_runs:
-                if await self._finalise(
-                    q, boards.get((tenant, board_id)), tenant, board_id, run, now
-                ):
-                    finalised += 1
-            await q.advance(xmin)
+            observed += await self._passed(boards, changed)
+            observed += await self._due(boards, now)
+            # Written in READ COMMITTED: the processor may update the same history rows
+            # meanwhile, and a REPEATABLE READ write would fail on them round after round.
+            async with conn.transaction():
+                moved, waiting = await q.observe(observed, now, self.every)
+                for key, (group, allowed) in waiting.items():
+                    self._waiting.setdefault(key, (group, allowed))
+                finalised = 0
+                for tenant, board_id, run in open_runs:
+                    board = boards.get((tenant, board_id))
+                    if await self._finalise(q, board, tenant, board_id, run, now):
+                        finalised += 1
+                await q.advance(xmin)
         if observed or finalised:
             log.info(
                 "ranker: %d entries observed, %d moved, %d runs final",
@@ -98,7 +132,51 @@ class Ranker:
         if board is None or e.group is None:
             return None
         key = GroupKey(e.tenant, e.board_id, e.run, e.group)
-        return (await self.cache.ranking(key, board.max_participants)).rank(e.user_id)
+        ranking = await self.cache.ranking(key, board.max_participants, refresh=False)
+        return ranking.rank(e.user_id)
+
+    async def _passed(
+        self, boards: dict[tuple[str, uuid.UUID], Leaderboard], changed: list[StoredEntry]
+    ) -> list[_Observation]:
+        """The participants in the first ``WATCHED`` places of each changed group (and as many
+        again as entries changed there, for those pushed off a full board): the ones a mover
+        may have passed. Their ranks are stored only where they differ."""
+        movers: dict[GroupKey, set[str]] = {}
+        for e in changed:
+            if e.group is not None and (e.tenant, e.board_id) in boards:
+                key = GroupKey(e.tenant, e.board_id, e.run, e.group)
+                movers.setdefault(key, set()).add(e.user_id)
+        out = []
+        for key, users in movers.items():
+            board = boards[(key.tenant, key.board_id)]
+            ranking = await self.cache.ranking(key, board.max_participants, refresh=False)
+            watched = min(board.max_participants or WATCHED, WATCHED) + len(users)
+            for user_id, value, rank in ranking.places(0, watched):
+                if user_id not in users:
+                    entry = StoredEntry(
+                        key.tenant, key.board_id, key.run, user_id, key.group, value, _NEVER
+                    )
+                    out.append(_Observation(entry, rank, moved=False))
+        return out
+
+    async def _due(
+        self, boards: dict[tuple[str, uuid.UUID], Leaderboard], now: datetime
+    ) -> list[_Observation]:
+        """The held-back rank changes whose window has ended, observed again now."""
+        out = []
+        for key, (group, allowed) in list(self._waiting.items()):
+            if allowed > now:
+                continue
+            del self._waiting[key]
+            board = boards.get((group.tenant, group.board_id))
+            if board is None:
+                continue
+            ranking = await self.cache.ranking(group, board.max_participants, refresh=False)
+            value = ranking.value_of(key[3])
+            if value is not None:  # (otherwise the entry moved group: it is a mover again)
+                entry = StoredEntry(*key, group.group, value, _NEVER)
+                out.append(_Observation(entry, ranking.rank(key[3]), moved=False))
+        return out
 
     async def _finalise(
         self,
@@ -116,7 +194,9 @@ class Ranker:
         if board is not None and run is not None:
             for grp in await q.groups(tenant, board_id, run_start):
                 ranking = await self.cache.ranking(
-                    GroupKey(tenant, board_id, run_start, grp), board.max_participants
+                    GroupKey(tenant, board_id, run_start, grp),
+                    board.max_participants,
+                    refresh=False,
                 )
                 top = [
                     {"userId": s.user_id, "rank": s.rank, "value": s.value}
@@ -125,6 +205,10 @@ class Ranker:
                 results.append((grp, top))
         await q.finalise(tenant, board_id, run_start, results, now)
         return board is not None and run is not None
+
+
+def _key(o: _Observation) -> _EntryKey:
+    return (o.entry.tenant, o.entry.board_id, o.entry.run, o.entry.user_id)
 
 
 class _Queries:
@@ -164,39 +248,49 @@ class _Queries:
         )
         return [g for (g,) in await cur.fetchall()]
 
-    async def observe(self, observed: list[_Observation], now: datetime) -> int:
-        """Store the ranks; a rank change for each entry whose rank moved. How many moved."""
+    async def observe(
+        self, observed: list[_Observation], now: datetime, every: timedelta
+    ) -> tuple[int, dict[_EntryKey, tuple[GroupKey, datetime]]]:
+        """Store the ranks that differ from the last stored, with a rank change for each — or,
+        inside a participant's window, hold it back. How many changed, and what was held back
+        (with the group and when it may be written)."""
         if not observed:
-            return 0
-        keys = [(o.entry.tenant, o.entry.board_id, o.entry.run, o.entry.user_id) for o in observed]
+            return 0, {}
+        observed = list({_key(o): o for o in reversed(observed)}.values())  # movers win
+        keys = [_key(o) for o in observed]
         cur = await self._run(
-            "SELECT tenant, leaderboard_id, run, user_id, rank, value FROM {s}.leaderboard_ranks "
-            "WHERE (tenant, leaderboard_id, run, user_id) IN (SELECT * FROM "
-            "unnest(%s::text[], %s::uuid[], %s::date[], %s::text[]))",
+            "SELECT tenant, leaderboard_id, run, user_id, rank, value, observed "
+            "FROM {s}.leaderboard_ranks WHERE (tenant, leaderboard_id, run, user_id) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], %s::text[]))",
             [list(c) for c in zip(*keys, strict=True)],
         )
-        before = {(t, b, r, u): (rank, v) for t, b, r, u, rank, v in await cur.fetchall()}
+        before = {(t, b, r, u): (rank, v, at) for t, b, r, u, rank, v, at in await cur.fetchall()}
         moves = []
+        waiting: dict[_EntryKey, tuple[GroupKey, datetime]] = {}
         for key, o in zip(keys, observed, strict=True):
             previous = before.get(key)
-            if previous is None or previous[0] != o.rank:
-                was_rank, was_value = previous if previous is not None else (None, None)
-                moves.append((*key, was_rank, o.rank, was_value, o.entry.value, now))
-        ranks = [(*key, o.rank, o.entry.value, now) for key, o in zip(keys, observed, strict=True)]
+            if previous is not None and previous[0] == o.rank:
+                continue
+            if previous is not None and previous[2] + every > now:
+                group = GroupKey(key[0], key[1], key[2], o.entry.group or "")
+                waiting[key] = (group, previous[2] + every)
+                continue
+            was_rank, was_value = (previous[0], previous[1]) if previous else (None, None)
+            moves.append((o, (*key, was_rank, o.rank, was_value, o.entry.value, now)))
         await self._many(
             "INSERT INTO {s}.leaderboard_ranks AS r (tenant, leaderboard_id, run, user_id, rank, "
             "value, observed) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], "
             "%s::text[], %s::int[], %s::float8[], %s::timestamptz[]) ON CONFLICT "
             "(tenant, leaderboard_id, run, user_id) DO UPDATE SET rank = EXCLUDED.rank, "
             "value = EXCLUDED.value, observed = EXCLUDED.observed",
-            ranks,
+            [(*row[:4], row[5], row[7], now) for _, row in moves],
         )
         await self._many(
             "INSERT INTO {s}.leaderboard_rank_changes (tenant, leaderboard_id, run, user_id, "
             "previous_rank, rank, previous_value, value, observed) SELECT * FROM unnest("
             "%s::text[], %s::uuid[], %s::date[], %s::text[], %s::int[], %s::int[], "
             "%s::float8[], %s::float8[], %s::timestamptz[])",
-            moves,
+            [row for _, row in moves],
         )
         await self._many(
             "UPDATE {s}.leaderboard_days d SET rank = u.rank FROM unnest(%s::text[], %s::uuid[], "
@@ -205,14 +299,14 @@ class _Queries:
             "AND d.user_id = u.user_id AND d.day = (SELECT max(day) FROM {s}.leaderboard_days l "
             "WHERE l.tenant = u.tenant AND l.leaderboard_id = u.leaderboard_id "
             "AND l.run = u.run AND l.user_id = u.user_id)",
-            [(*key, o.rank) for key, o in zip(keys, observed, strict=True)],
+            [(*row[:4], row[5]) for o, row in moves if o.moved],
         )
         await self._many(
             "INSERT INTO {s}.leaderboard_runs (tenant, leaderboard_id, run) SELECT DISTINCT * "
             "FROM unnest(%s::text[], %s::uuid[], %s::date[]) ON CONFLICT DO NOTHING",
-            sorted({key[:3] for key in keys}, key=str),
+            sorted({key[:3] for key, o in zip(keys, observed, strict=True) if o.moved}, key=str),
         )
-        return len(moves)
+        return len(moves), waiting
 
     async def finalise(
         self,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from trophy.client import TrophyApi
 from trophy.core.api_error import ApiError
 
 from tests.e2e.test_trophy_sdk import sdk
-from tests.support.clock import ClockFile, running_on
+from tests.support.clock import ClockFile
 from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
@@ -48,17 +47,6 @@ PEOPLE = {
     "dee": ("Asia/Tokyo", "London"),
     "eve": ("UTC", "Paris"),
 }
-
-
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> ClockFile:
-    return ClockFile(tmp_path_factory.mktemp("clock") / "now", DAY_ONE)
-
-
-@pytest.fixture(scope="module")
-def laurel(module_namespace: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
-    with running_on(module_namespace, clock) as procs:
-        yield procs
 
 
 @pytest.fixture(scope="module")
@@ -155,13 +143,13 @@ def setup(laurel: LaurelProcesses) -> dict[str, Any]:
 
 
 def ranked(ns: Namespace) -> None:
-    """Wait until the ranker has observed every entry as it stands."""
+    """Wait until the ranker has observed every entry written so far."""
     wait_until_applied(ns)
     wait_for(
         lambda: active_query(
             ns.database_url,
-            "SELECT count(*) = 0 FROM leaderboard_entries e LEFT JOIN leaderboard_ranks r "
-            "USING (tenant, leaderboard_id, run, user_id) WHERE r.value IS DISTINCT FROM e.value",
+            "SELECT (SELECT written FROM ranker_position) > "
+            "(SELECT max(written) FROM leaderboard_entries)",
         )[0][0],
         what="the ranker to observe every entry",
     )
@@ -194,6 +182,7 @@ def test_event_answers_carry_ranks_thresholds_and_runs(setup: dict[str, Any]) ->
     assert first["streaks"].rank == 1
 
     lessons(api, "bob", 3)
+    ranked(setup["ns"])  # the ranker sees bob at 2 before cy passes him
     cy = lessons(api, "cy", 2).leaderboards["top"]
     assert (cy.rank, cy.previous_rank, cy.threshold) == (3, None, 2)  # full: 5, 3, 2
     cy = lessons(api, "cy", 3).leaderboards["top"]  # 5: ties ada, who got there first
@@ -206,28 +195,34 @@ def test_event_answers_carry_ranks_thresholds_and_runs(setup: dict[str, Any]) ->
 
 
 def test_the_ranker_stores_ranks_and_rank_changes(
-    setup: dict[str, Any], laurel: LaurelProcesses
+    setup: dict[str, Any], laurel: LaurelProcesses, clock: ClockFile
 ) -> None:
     ranked(laurel.ns)
     top = str(setup["boards"]["top"].id)
-    ranks = dict(
-        active_query(
-            laurel.ns.database_url,
-            f"SELECT user_id, rank FROM leaderboard_ranks WHERE leaderboard_id = '{top}'",
-        )
-    )
-    assert ranks == {"ada": 1, "cy": 1, "bob": 3, "eve": None, "dee": None}
+
+    def ranks() -> dict[str, int | None]:
+        query = f"SELECT user_id, rank FROM leaderboard_ranks WHERE leaderboard_id = '{top}'"
+        return dict(active_query(laurel.ns.database_url, query))
+
+    # Every entry's first rank is written at once; a later change waits for the end of the
+    # participant's 15-minute window (cy's climb, bob pushed down by it).
+    assert set(ranks()) == {"ada", "cy", "bob", "eve", "dee"}
+    clock.set(DAY_ONE + timedelta(minutes=15))
+    expected = {"ada": 1, "cy": 1, "bob": 3, "eve": None, "dee": None}
+    wait_for(lambda: ranks() == expected, what=f"ranks {expected}")
     changes = active_query(
         laurel.ns.database_url,
         "SELECT user_id, previous_rank, rank, previous_value, value FROM leaderboard_rank_changes "
         f"WHERE leaderboard_id = '{top}' ORDER BY id",
     )
-    for user, rank in ranks.items():  # each user's changes chain up to the rank now
+    for user, rank in expected.items():  # each user's changes chain up to the rank now
         mine = [c[1:] for c in changes if c[0] == user]
         assert mine, user
         assert mine[0][0] is None
         assert all(a[1] == b[0] and a[1] != b[1] for a, b in itertools.pairwise(mine))
         assert mine[-1][1] == rank
+    bob = [c[1:] for c in changes if c[0] == "bob"]
+    assert bob[-1] == (2, 3, 3, 3)  # passed by cy: bob's value did not change
 
 
 def test_rankings_pages_and_around_me(setup: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ a reference fold of the topic."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,8 +29,7 @@ from trophy.client import TrophyApi
 from trophy.core.api_error import ApiError
 
 from tests.e2e.test_trophy_sdk import sdk
-from tests.support.clock import ClockFile, running_on
-from tests.support.infra import Namespace
+from tests.support.clock import ClockFile
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     active_query,
@@ -48,17 +46,6 @@ pytestmark = pytest.mark.e2e
 USER = "streaker"
 ZONE = "America/New_York"
 DAY_ONE = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
-
-
-@pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> ClockFile:
-    return ClockFile(tmp_path_factory.mktemp("clock") / "now", DAY_ONE)
-
-
-@pytest.fixture(scope="module")
-def laurel(module_namespace: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
-    with running_on(module_namespace, clock) as procs:
-        yield procs
 
 
 @pytest.fixture(scope="module")

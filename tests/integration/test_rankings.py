@@ -95,14 +95,17 @@ async def store(namespace: Namespace) -> AsyncIterator[tuple[PostgresProjectionS
         await pool.close()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("seed", "max_groups"), [(1, 256), (2, 256), (3, 2)], ids=["a", "b", "evicting"]
+)
 async def test_rankings_equal_a_naive_sort_under_late_commits(
-    store: tuple[PostgresProjectionStore, Any], namespace: Namespace, seed: int
+    store: tuple[PostgresProjectionStore, Any], namespace: Namespace, seed: int, max_groups: int
 ) -> None:
+    """``max_groups`` 2 of the 6 groups: groups are dropped and loaded again between reads."""
     projection, pool = store
     rng = random.Random(seed)
     boards = [board(None), board(5)]
-    cache = RankingCache(pool)
+    cache = RankingCache(pool, max_groups=max_groups)
     clock = iter(T0 + timedelta(seconds=s) for s in range(100_000))
 
     def random_changes(n: int, users: list[str]) -> list[tuple[Leaderboard, str, Entry]]:

@@ -80,6 +80,11 @@ def test_every_query_matches_a_naive_sort(
         place = model.position(user)
         assert ranking.position(user) == place
         assert ranking.rank(user) == (expected[place].rank if place is not None else None)
+    everyone = sorted(model.entries.items(), key=lambda i: (-i[1][0], i[1][1], i[0]))
+    below = [(u, v, None) for u, (v, _) in everyone[len(expected) :]]
+    assert (
+        ranking.places(0, len(everyone)) == [(s.user_id, s.value, s.rank) for s in expected] + below
+    )
     for start, limit in pages:
         assert ranking.page(start, limit) == expected[max(start, 0) : max(start, 0) + limit]
         for user in USERS:  # around-me, including at the top and the bottom edge

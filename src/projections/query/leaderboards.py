@@ -22,6 +22,7 @@ from projections.core.zones import local_date
 from projections.query import schemas
 from projections.query.auth import Tenant
 from projections.query.http import fail
+from projections.query.routes import parse_date
 from projections.query.shapes import event_json, iso
 from projections.store.config import CachedConfig
 from projections.store.ranking import Ranking, Standing, group_key, group_values
@@ -121,15 +122,6 @@ def parse_group(board: Leaderboard, raw: str | None) -> tuple[str, ...]:
     return tuple(given[a.key] for a in board.breakdown)
 
 
-def _run_day(raw: str | None, name: str = "run") -> date | None:
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        fail(422, f"{name} must be a YYYY-MM-DD date")
-
-
 @dataclass(frozen=True)
 class Standings:
     """What every leaderboard read shares: configuration, stored entries and rankings."""
@@ -139,9 +131,11 @@ class Standings:
     cache: RankingCache
     clock: Callable[[], datetime]
 
-    async def ranking(self, board: Leaderboard, run: date, group: tuple[str, ...]) -> Ranking:
+    async def ranking(
+        self, board: Leaderboard, run: date, group: tuple[str, ...], *, refresh: bool = True
+    ) -> Ranking:
         key = GroupKey(board.tenant, board.id, run, group_key(group) or "")
-        return await self.cache.ranking(key, board.max_participants)
+        return await self.cache.ranking(key, board.max_participants, refresh=refresh)
 
     async def visible(self, tenant: str, key: str) -> tuple[Leaderboard, ConfigHistory, datetime]:
         """The board with ``key`` users can see (not inactive), or 404."""
@@ -163,6 +157,7 @@ class Standings:
         now = self.clock()
         config = await self.config.current(tenant, now)
         boards = {str(b.id): b for b in config.leaderboards_at(tenant, now)}
+        await self.cache.refresh()  # once for every board the event changed
         for change in changes.values():
             board = boards.get(change["id"])
             if board is None or board.status == "inactive":
@@ -186,7 +181,8 @@ class Standings:
         threshold = 0.0
         group = change.get("group")
         if group is not None:
-            ranking = await self.ranking(board, date.fromisoformat(change["run"]), tuple(group))
+            run = date.fromisoformat(change["run"])
+            ranking = await self.ranking(board, run, tuple(group), refresh=False)
             threshold = ranking.threshold()
             rank = ranking.rank(user_id)
             before = change.get("previousValue")
@@ -251,7 +247,7 @@ def build_router(standings: Standings) -> APIRouter:
                 f"limit cannot be greater than the leaderboard's size ({board.max_participants})",
             )
         group = parse_group(board, userAttributes)
-        day = _run_day(run)
+        day = parse_date(run, "run") if run is not None else None
         if day is not None and board.run_at(day) is None:
             fail(422, f"run {run} is outside leaderboard {key!r} ({board.start} onwards)")
         chosen = board.run_near(day if day is not None else now.astimezone(UTC).date())
@@ -283,7 +279,7 @@ def build_router(standings: Standings) -> APIRouter:
         profile = await reader.user(tenant, id)
         if profile is None:
             fail(404, f"User with id {id!r} not found")
-        day = _run_day(run)
+        day = parse_date(run, "run") if run is not None else None
         if day is not None and board.run_at(day) is None:
             fail(422, f"run {run} is outside leaderboard {key!r} ({board.start} onwards)")
         chosen = board.run_near(day if day is not None else local_date(now, profile.tz))
@@ -293,20 +289,25 @@ def build_router(standings: Standings) -> APIRouter:
             ranking = await standings.ranking(board, chosen.start, group_values(entry[0]) or ())
             rank = ranking.rank(id)
         days = await reader.leaderboard_days(tenant, board.id, chosen.start, id, numEvents)
+        # A day's rank: the last one the ranker wrote up to that day (it writes a rank only
+        # when it changed); the latest day's, the rank now.
+        resolved: list[int | None] = []
+        for n, (_, _, written) in enumerate(days):
+            carried = resolved[-1] if resolved else None
+            resolved.append(
+                rank if n == len(days) - 1 else written if written is not None else carried
+            )
         history = []
-        for n, (when, value, observed) in enumerate(days):
+        for n, (when, value, _) in enumerate(days):
             if n == 0 and len(days) > numEvents:
                 continue  # the day before the window: only its value and rank are needed
-            previous = days[n - 1] if n > 0 else None
-            if observed is None and n == len(days) - 1:
-                observed = rank  # the ranker has not been by since: the rank now
             history.append(
                 {
                     "date": when.isoformat(),
                     "timestamp": iso(datetime.combine(when, time(), UTC)),
-                    "previousRank": previous[2] if previous is not None else None,
-                    "rank": observed,
-                    "previousValue": whole(previous[1]) if previous is not None else None,
+                    "previousRank": resolved[n - 1] if n > 0 else None,
+                    "rank": resolved[n],
+                    "previousValue": whole(days[n - 1][1]) if n > 0 else None,
                     "value": whole(value),
                 }
             )

@@ -111,6 +111,18 @@ class Ranking:
             out.append(Standing(user_id, value, rank))
         return out
 
+    def places(self, start: int, stop: int) -> list[tuple[str, float, int | None]]:
+        """(user id, value, rank) of the entries at places ``start`` .. ``stop - 1``, on the
+        board or below it (rank ``None`` there)."""
+        on_board = len(self)
+        out: list[tuple[str, float, int | None]] = []
+        for index, (negative, _, user_id) in enumerate(
+            self._order.islice(max(start, 0), max(stop, 0)), max(start, 0)
+        ):
+            rank = self.rank_of_value(-negative) if index < on_board else None
+            out.append((user_id, -negative, rank))
+        return out
+
     def around(self, user_id: str, offset: int, limit: int) -> list[Standing]:
         """A page starting ``offset`` places from the user's (negative: above them); empty when
         the user is not on the board."""

@@ -78,12 +78,19 @@ async def entries_since(conn: AsyncConnection[Any], schema: str, since: int) -> 
 
 
 class RankingCache:
-    """Loads groups on demand (keeping the ``max_groups`` most recently read) and follows the
-    entries table before every read."""
+    """Loads groups on demand and follows the entries table before every read. It keeps the
+    most recently read groups, at most ``max_groups`` of them and, beyond the group just read,
+    at most ``max_entries`` entries (about 0.5 GB a million)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], max_groups: int = 256) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        max_groups: int = 256,
+        max_entries: int = 5_000_000,
+    ) -> None:
         self.pool = pool
         self.max_groups = max_groups
+        self.max_entries = max_entries
         self._groups: OrderedDict[GroupKey, Ranking] = OrderedDict()
         self._by_run: dict[tuple[str, uuid.UUID, date], dict[str, Ranking]] = {}
         self._schema: str | None = None
@@ -92,9 +99,13 @@ class RankingCache:
         self._requested = 0
         self._done = 0
 
-    async def ranking(self, key: GroupKey, capacity: int | None) -> Ranking:
-        """The group's ranking, current as of this call (it sees every commit before it)."""
-        await self._sync(key)
+    async def ranking(
+        self, key: GroupKey, capacity: int | None, *, refresh: bool = True
+    ) -> Ranking:
+        """The group's ranking, current as of this call (it sees every commit before it); with
+        ``refresh`` False, as of the last refresh (loaded if it was not held)."""
+        if refresh or key not in self._groups:
+            await self._sync(key)
         ranking = self._groups[key]
         ranking.capacity = capacity
         self._groups.move_to_end(key)
@@ -151,7 +162,10 @@ class RankingCache:
         ranking = Ranking(None, ((u, v, micros(r)) for u, v, r in rows))
         self._groups[key] = ranking
         self._by_run.setdefault((key.tenant, key.board_id, key.run), {})[key.group] = ranking
-        while len(self._groups) > self.max_groups:
+        while len(self._groups) > 1 and (
+            len(self._groups) > self.max_groups
+            or sum(r.entries for r in self._groups.values()) > self.max_entries
+        ):
             old, _ = self._groups.popitem(last=False)
             run = self._by_run[(old.tenant, old.board_id, old.run)]
             run.pop(old.group, None)
