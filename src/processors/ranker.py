@@ -68,6 +68,9 @@ class _Observation:
 
 _EntryKey = tuple[str, uuid.UUID, date, str]
 """(tenant, board id, run, user id)."""
+_Stored = tuple[int | None, float, datetime]
+"""A ``leaderboard_ranks`` row: rank, value and when it was written."""
+MAX_REMEMBERED = 2_000_000
 
 
 class Ranker:
@@ -83,6 +86,10 @@ class Ranker:
         self.cache = RankingCache(pool)
         self._waiting: dict[_EntryKey, tuple[GroupKey, datetime]] = {}
         """Rank changes held back by the window: the entry's group and when it may be written."""
+        self._stored: dict[_EntryKey, _Stored | None] = {}
+        """What ``leaderboard_ranks`` holds, for the entries looked up so far (``None``: no
+        row), so that a round reads only the entries it has not met before."""
+        self._schema: str | None = None
 
     async def run_once(self) -> RankerReport:
         """Observe every entry written since the last round, and finalise the runs now over."""
@@ -91,6 +98,10 @@ class Ranker:
             async with conn.transaction():  # what changed, in one snapshot
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 schema = await active_schema(conn)
+                if schema != self._schema or len(self._stored) > MAX_REMEMBERED:
+                    self._stored.clear()  # a replay switched schemas (or memory is full)
+                    self._waiting.clear()
+                    self._schema = schema
                 q = _Queries(conn, schema)
                 since = await q.position()
                 xmin = await snapshot_xmin(conn)
@@ -109,16 +120,20 @@ class Ranker:
             observed += await self._due(boards, now)
             # Written in READ COMMITTED: the processor may update the same history rows
             # meanwhile, and a REPEATABLE READ write would fail on them round after round.
-            async with conn.transaction():
-                moved, waiting = await q.observe(observed, now, self.every)
-                for key, (group, allowed) in waiting.items():
-                    self._waiting.setdefault(key, (group, allowed))
-                finalised = 0
-                for tenant, board_id, run in open_runs:
-                    board = boards.get((tenant, board_id))
-                    if await self._finalise(q, board, tenant, board_id, run, now):
-                        finalised += 1
-                await q.advance(xmin)
+            try:
+                async with conn.transaction():
+                    moved, waiting = await q.observe(observed, now, self.every, self._stored)
+                    finalised = 0
+                    for tenant, board_id, run in open_runs:
+                        board = boards.get((tenant, board_id))
+                        if await self._finalise(q, board, tenant, board_id, run, now):
+                            finalised += 1
+                    await q.advance(xmin)
+            except BaseException:
+                self._stored.clear()  # it may hold writes that were rolled back
+                raise
+            for key, (group, allowed) in waiting.items():
+                self._waiting.setdefault(key, (group, allowed))
         if observed or finalised:
             log.info(
                 "ranker: %d entries observed, %d moved, %d runs final",
@@ -227,7 +242,7 @@ class _Queries:
 
     async def advance(self, xmin: int) -> None:
         await self._run(
-            "INSERT INTO {s}.ranker_position (written) VALUES (%s::text::xid8) "
+            "INSERT INTO {s}.ranker_position (written) VALUES (%b::text::xid8) "
             "ON CONFLICT (only_row) DO UPDATE SET written = EXCLUDED.written",
             (str(xmin),),
         )
@@ -249,22 +264,31 @@ class _Queries:
         return [g for (g,) in await cur.fetchall()]
 
     async def observe(
-        self, observed: list[_Observation], now: datetime, every: timedelta
+        self,
+        observed: list[_Observation],
+        now: datetime,
+        every: timedelta,
+        before: dict[_EntryKey, _Stored | None],
     ) -> tuple[int, dict[_EntryKey, tuple[GroupKey, datetime]]]:
         """Store the ranks that differ from the last stored, with a rank change for each — or,
         inside a participant's window, hold it back. How many changed, and what was held back
-        (with the group and when it may be written)."""
+        (with the group and when it may be written). ``before`` is what the table holds, as
+        far as known: missing entries are read, and it is kept up to date."""
         if not observed:
             return 0, {}
         observed = list({_key(o): o for o in reversed(observed)}.values())  # movers win
         keys = [_key(o) for o in observed]
-        cur = await self._run(
-            "SELECT tenant, leaderboard_id, run, user_id, rank, value, observed "
-            "FROM {s}.leaderboard_ranks WHERE (tenant, leaderboard_id, run, user_id) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], %s::text[]))",
-            [list(c) for c in zip(*keys, strict=True)],
-        )
-        before = {(t, b, r, u): (rank, v, at) for t, b, r, u, rank, v, at in await cur.fetchall()}
+        unknown = [k for k in keys if k not in before]
+        if unknown:
+            cur = await self._run(
+                "SELECT tenant, leaderboard_id, run, user_id, rank, value, observed "
+                "FROM {s}.leaderboard_ranks WHERE (tenant, leaderboard_id, run, user_id) IN "
+                "(SELECT * FROM unnest(%b::text[], %b::uuid[], %b::date[], %b::text[]))",
+                [list(c) for c in zip(*unknown, strict=True)],
+            )
+            before.update(dict.fromkeys(unknown))
+            for t, b, r, u, rank, v, at in await cur.fetchall():
+                before[(t, b, r, u)] = (rank, v, at)
         moves = []
         waiting: dict[_EntryKey, tuple[GroupKey, datetime]] = {}
         for key, o in zip(keys, observed, strict=True):
@@ -277,10 +301,11 @@ class _Queries:
                 continue
             was_rank, was_value = (previous[0], previous[1]) if previous else (None, None)
             moves.append((o, (*key, was_rank, o.rank, was_value, o.entry.value, now)))
+            before[key] = (o.rank, o.entry.value, now)
         await self._many(
             "INSERT INTO {s}.leaderboard_ranks AS r (tenant, leaderboard_id, run, user_id, rank, "
-            "value, observed) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], "
-            "%s::text[], %s::int[], %s::float8[], %s::timestamptz[]) ON CONFLICT "
+            "value, observed) SELECT * FROM unnest(%b::text[], %b::uuid[], %b::date[], "
+            "%b::text[], %b::int[], %b::float8[], %b::timestamptz[]) ON CONFLICT "
             "(tenant, leaderboard_id, run, user_id) DO UPDATE SET rank = EXCLUDED.rank, "
             "value = EXCLUDED.value, observed = EXCLUDED.observed",
             [(*row[:4], row[5], row[7], now) for _, row in moves],
@@ -288,13 +313,13 @@ class _Queries:
         await self._many(
             "INSERT INTO {s}.leaderboard_rank_changes (tenant, leaderboard_id, run, user_id, "
             "previous_rank, rank, previous_value, value, observed) SELECT * FROM unnest("
-            "%s::text[], %s::uuid[], %s::date[], %s::text[], %s::int[], %s::int[], "
-            "%s::float8[], %s::float8[], %s::timestamptz[])",
+            "%b::text[], %b::uuid[], %b::date[], %b::text[], %b::int[], %b::int[], "
+            "%b::float8[], %b::float8[], %b::timestamptz[])",
             [row for _, row in moves],
         )
         await self._many(
-            "UPDATE {s}.leaderboard_days d SET rank = u.rank FROM unnest(%s::text[], %s::uuid[], "
-            "%s::date[], %s::text[], %s::int[]) AS u(tenant, leaderboard_id, run, user_id, rank) "
+            "UPDATE {s}.leaderboard_days d SET rank = u.rank FROM unnest(%b::text[], %b::uuid[], "
+            "%b::date[], %b::text[], %b::int[]) AS u(tenant, leaderboard_id, run, user_id, rank) "
             "WHERE d.tenant = u.tenant AND d.leaderboard_id = u.leaderboard_id AND d.run = u.run "
             "AND d.user_id = u.user_id AND d.day = (SELECT max(day) FROM {s}.leaderboard_days l "
             "WHERE l.tenant = u.tenant AND l.leaderboard_id = u.leaderboard_id "
@@ -303,7 +328,7 @@ class _Queries:
         )
         await self._many(
             "INSERT INTO {s}.leaderboard_runs (tenant, leaderboard_id, run) SELECT DISTINCT * "
-            "FROM unnest(%s::text[], %s::uuid[], %s::date[]) ON CONFLICT DO NOTHING",
+            "FROM unnest(%b::text[], %b::uuid[], %b::date[]) ON CONFLICT DO NOTHING",
             sorted({key[:3] for key, o in zip(keys, observed, strict=True) if o.moved}, key=str),
         )
         return len(moves), waiting

@@ -164,7 +164,7 @@ class _PostgresUnitOfWork:
         await self.conn.execute(
             self._q(
                 "INSERT INTO {s}.checkpoints (topic, partition, last_offset) "
-                "SELECT %s, p, -1 FROM unnest(%s::int[]) AS p ON CONFLICT DO NOTHING"
+                "SELECT %s, p, -1 FROM unnest(%b::int[]) AS p ON CONFLICT DO NOTHING"
             ),
             (topic, parts),
         )
@@ -190,7 +190,7 @@ class _PostgresUnitOfWork:
         cur = await self.conn.execute(
             self._q(
                 f"SELECT tenant, user_id, preferences, {USER_COLUMNS} FROM {{s}}.users "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
             ),
             (tenants, ids),
         )
@@ -201,7 +201,7 @@ class _PostgresUnitOfWork:
         cur = await self.conn.execute(
             self._q(
                 "SELECT tenant, user_id, state FROM {s}.streaks "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
             ),
             (tenants, ids),
         )
@@ -211,7 +211,7 @@ class _PostgresUnitOfWork:
         cur = await self.conn.execute(
             self._q(
                 "SELECT tenant, user_id, achievement_id, achieved_at FROM {s}.user_achievements "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
             ),
             (tenants, ids),
         )
@@ -221,7 +221,7 @@ class _PostgresUnitOfWork:
         cur = await self.conn.execute(
             self._q(
                 "SELECT tenant, user_id, state FROM {s}.user_points "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
             ),
             (tenants, ids),
         )
@@ -232,7 +232,7 @@ class _PostgresUnitOfWork:
             self._q(
                 "SELECT DISTINCT ON (tenant, user_id, leaderboard_id) tenant, user_id, "
                 "leaderboard_id, run, grp, value, reached_at FROM {s}.leaderboard_entries "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[])) "
                 "ORDER BY tenant, user_id, leaderboard_id, run DESC"
             ),
             (tenants, ids),
@@ -244,7 +244,7 @@ class _PostgresUnitOfWork:
         cur = await self.conn.execute(
             self._q(
                 "SELECT tenant, user_id, metric_id, total FROM {s}.metric_totals "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
             ),
             (tenants, ids),
         )
@@ -270,7 +270,7 @@ class _PostgresUnitOfWork:
         cur = await self.conn.execute(
             self._q(
                 "SELECT tenant, command_id FROM {s}.command_outcomes WHERE (tenant, command_id) "
-                "IN (SELECT * FROM unnest(%s::text[], %s::uuid[]))"
+                "IN (SELECT * FROM unnest(%b::text[], %b::uuid[]))"
             ),
             ([c[0] for c in command_list], [c[1] for c in command_list]),
         )
@@ -283,7 +283,7 @@ class _PostgresUnitOfWork:
                 self._q(
                     "SELECT tenant, user_id, metric_key, key, event_id FROM {s}.idempotency_keys "
                     "WHERE (tenant, user_id, metric_key, key) IN "
-                    "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]))"
+                    "(SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]))"
                 ),
                 tuple([k[i] for k in idem] for i in range(4)),
             )
@@ -308,9 +308,9 @@ class _PostgresUnitOfWork:
         users = [_user_params(s) for s in result.users.values() if s.profile is not None]
         await self._unnest(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-            "%s::jsonb[], %s::bool[], %s::jsonb[], %s::date[], %s::timestamptz[], "
-            "%s::timestamptz[], %s::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+            "%b::jsonb[], %b::bool[], %b::jsonb[], %b::date[], %b::timestamptz[], "
+            "%b::timestamptz[], %b::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
             "device_tokens = EXCLUDED.device_tokens, "
             "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
@@ -324,14 +324,14 @@ class _PostgresUnitOfWork:
         await self._save_leaderboards(result)
         await self._unnest(
             "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
-            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::int[], %s::text[], %s::text[], "
-            "%s::timestamptz[], %s::jsonb[])",
+            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::int[], %b::text[], %b::text[], "
+            "%b::timestamptz[], %b::jsonb[])",
             [(*row[:6], Jsonb(row[6])) for row in outbox_rows(result)],
             7,
         )
         await self._unnest(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::float8[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::float8[]) "
             "ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = EXCLUDED.total",
             [
                 (key[0], key[1], metric_id, result.users[key].totals[metric_id])
@@ -341,7 +341,7 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, change) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::date[], %s::float8[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::date[], %b::float8[]) "
             "ON CONFLICT (tenant, user_id, metric_id, day) "
             "DO UPDATE SET change = d.change + EXCLUDED.change",
             [(*key, change) for key, change in sorted(result.daily.items())],
@@ -349,14 +349,14 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[])",
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::uuid[])",
             [(*key, event_id) for key, event_id in result.idempotency.items()],
             5,
         )
         await self._unnest(
             "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, topic, "
-            'partition, "offset") SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], '
-            "%s::text[], %s::jsonb[], %s::text[], %s::int[], %s::bigint[])",
+            'partition, "offset") SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], '
+            "%b::text[], %b::jsonb[], %b::text[], %b::int[], %b::bigint[])",
             [
                 (
                     o.tenant,
@@ -374,8 +374,8 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, value) '
-            "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::text[], %s::bytea[], "
-            "%s::bytea[]) ON CONFLICT DO NOTHING",
+            "SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::text[], %b::bytea[], "
+            "%b::bytea[]) ON CONFLICT DO NOTHING",
             [
                 (
                     d.record.topic,
@@ -391,7 +391,7 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "UPDATE {s}.checkpoints c SET last_offset = u.o, updated = now() "
-            "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
+            "FROM unnest(%b::text[], %b::int[], %b::bigint[]) AS u(t, p, o) "
             "WHERE c.topic = u.t AND c.partition = u.p",
             [(topic, partition, offset) for (topic, partition), offset in checkpoints.items()],
             3,
@@ -403,8 +403,8 @@ class _PostgresUnitOfWork:
         effects = result.streaks
         await self._unnest(
             "INSERT INTO {s}.streaks (tenant, user_id, length, extended_at, next_due, state) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], "
-            "%s::timestamptz[], %s::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::timestamptz[], "
+            "%b::timestamptz[], %b::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "length = EXCLUDED.length, extended_at = EXCLUDED.extended_at, "
             "next_due = EXCLUDED.next_due, state = EXCLUDED.state",
             [
@@ -423,8 +423,8 @@ class _PostgresUnitOfWork:
         await self._unnest(
             "INSERT INTO {s}.streak_periods AS p (tenant, user_id, frequency, period_start, "
             "period_end, length, used_freeze, used_pause, reset_at) SELECT * FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::date[], %s::date[], %s::int[], %s::bool[], "
-            "%s::bool[], %s::timestamptz[]) ON CONFLICT (tenant, user_id, frequency, period_start) "
+            "%b::text[], %b::text[], %b::text[], %b::date[], %b::date[], %b::int[], %b::bool[], "
+            "%b::bool[], %b::timestamptz[]) ON CONFLICT (tenant, user_id, frequency, period_start) "
             "DO UPDATE SET length = EXCLUDED.length, used_freeze = EXCLUDED.used_freeze, "
             "used_pause = EXCLUDED.used_pause, reset_at = EXCLUDED.reset_at",
             [
@@ -444,8 +444,8 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "INSERT INTO {s}.streak_pauses (tenant, id, user_id, start_date, end_date, status) "
-            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], %s::date[], %s::date[], "
-            "%s::text[]) ON CONFLICT (tenant, id) DO UPDATE SET status = EXCLUDED.status",
+            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], %b::date[], %b::date[], "
+            "%b::text[]) ON CONFLICT (tenant, id) DO UPDATE SET status = EXCLUDED.status",
             [(key[0], p.id, key[1], p.start, p.end, status) for key, p, status in effects.pauses],
             6,
         )
@@ -454,8 +454,8 @@ class _PostgresUnitOfWork:
         rewards = result.rewards
         await self._unnest(
             "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, achieved_at, "
-            "backdated, command_id) SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], "
-            "%s::timestamptz[], %s::bool[], %s::uuid[]) ON CONFLICT DO NOTHING",
+            "backdated, command_id) SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], "
+            "%b::timestamptz[], %b::bool[], %b::uuid[]) ON CONFLICT DO NOTHING",
             [
                 (*key, c.achievement.id, c.at, c.backdated, command_id)
                 for key, command_id, c in rewards.completions
@@ -465,7 +465,7 @@ class _PostgresUnitOfWork:
         changed = sorted({key for key, _, _ in rewards.awards} | {k for k, _, _ in rewards.levels})
         await self._unnest(
             "INSERT INTO {s}.user_points (tenant, user_id, state) SELECT * FROM "
-            "unnest(%s::text[], %s::text[], %s::jsonb[]) "
+            "unnest(%b::text[], %b::text[], %b::jsonb[]) "
             "ON CONFLICT (tenant, user_id) DO UPDATE SET state = EXCLUDED.state",
             [
                 (*key, Jsonb(points_state_json(state.points)))
@@ -476,7 +476,7 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "INSERT INTO {s}.points_totals (tenant, user_id, system_id, total, level_id) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::int8[], %s::uuid[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::int8[], %b::uuid[]) "
             "ON CONFLICT (tenant, system_id, user_id) DO UPDATE SET total = EXCLUDED.total, "
             "level_id = EXCLUDED.level_id",
             [
@@ -490,8 +490,8 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "INSERT INTO {s}.points_awards (tenant, id, user_id, system_id, command_id, awarded, "
-            "total, awarded_at, body) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], "
-            "%s::uuid[], %s::uuid[], %s::int8[], %s::int8[], %s::timestamptz[], %s::jsonb[])",
+            "total, awarded_at, body) SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], "
+            "%b::uuid[], %b::uuid[], %b::int8[], %b::int8[], %b::timestamptz[], %b::jsonb[])",
             [
                 (
                     key[0],
@@ -514,7 +514,7 @@ class _PostgresUnitOfWork:
             daily[day_key] = daily.get(day_key, 0) + r.award.awarded
         await self._unnest(
             "INSERT INTO {s}.points_daily AS d (tenant, user_id, system_id, day, change) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::date[], %s::int8[]) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::date[], %b::int8[]) "
             "ON CONFLICT (tenant, user_id, system_id, day) DO UPDATE SET change = d.change + "
             "EXCLUDED.change",
             [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
@@ -530,8 +530,8 @@ class _PostgresUnitOfWork:
             days[(tenant, change.board.id, user_id, entry.run, change.day)] = entry.value
         await self._unnest(
             "INSERT INTO {s}.leaderboard_entries (tenant, leaderboard_id, run, user_id, grp, "
-            "value, reached_at) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], "
-            "%s::text[], %s::text[], %s::float8[], %s::timestamptz[]) "
+            "value, reached_at) SELECT * FROM unnest(%b::text[], %b::uuid[], %b::date[], "
+            "%b::text[], %b::text[], %b::float8[], %b::timestamptz[]) "
             "ON CONFLICT (tenant, leaderboard_id, run, user_id) DO UPDATE SET grp = EXCLUDED.grp, "
             "value = EXCLUDED.value, reached_at = EXCLUDED.reached_at, "
             "written = pg_current_xact_id()",
@@ -543,8 +543,8 @@ class _PostgresUnitOfWork:
         )
         await self._unnest(
             "INSERT INTO {s}.leaderboard_days (tenant, leaderboard_id, user_id, run, day, value) "
-            "SELECT * FROM unnest(%s::text[], %s::uuid[], %s::text[], %s::date[], %s::date[], "
-            "%s::float8[]) ON CONFLICT (tenant, leaderboard_id, user_id, run, day) "
+            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], %b::date[], %b::date[], "
+            "%b::float8[]) ON CONFLICT (tenant, leaderboard_id, user_id, run, day) "
             "DO UPDATE SET value = EXCLUDED.value",
             [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
             6,

@@ -17,8 +17,6 @@ CREATE TABLE {schema}.leaderboard_entries (
 );
 CREATE INDEX leaderboard_entries_user
     ON {schema}.leaderboard_entries (tenant, user_id, leaderboard_id, run DESC);
-CREATE INDEX leaderboard_entries_order
-    ON {schema}.leaderboard_entries (tenant, leaderboard_id, run, grp, value DESC, reached_at, user_id);
 CREATE INDEX leaderboard_entries_written ON {schema}.leaderboard_entries (written);
 
 CREATE TABLE {schema}.leaderboard_days (

@@ -1,0 +1,126 @@
+"""The processor's batch step in-process (no Kafka), with and without leaderboards, in one run.
+
+Start the stack first (``make up``; only its PostgreSQL is used), then
+``python -m bench.processor``. Two scratch tenants get the same configuration — a metric with a
+daily streak, and a points system paying per event — and one of them also two leaderboards (the
+metric, and the points in daily runs). The same commands (events from 2,000 users over a few
+days) are folded and written in batches of 500 with the projector the live processor runs, for
+each tenant in turn and then again in the other order; it prints events/s for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from tests.support.config import add_document, create_metric, set_streak_settings
+
+from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from laurel.local import LocalStack
+from laurel.settings import load_settings
+from processors.projector import project_batch
+from projections.core.streaks import StreakSettings
+from projections.store.ports import DeadLetter, SourceRecord
+from projections.store.postgres import PostgresProjectionStore, connection_pool
+
+BATCH = 500
+
+
+class _NoDeadLetters:
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            raise RuntimeError(f"unexpected dead letters: {letters[0].reason}")
+
+
+def configure(database_url: str, tenant: str, leaderboards: bool) -> None:
+    metric_id = create_metric(database_url, "lessons", tenant)
+    set_streak_settings(database_url, StreakSettings(metrics=(("lessons", 1.0),)), tenant)
+    system = add_document(database_url, "points_system", {"name": "XP", "key": "xp"}, "", tenant)
+    trigger = {
+        "systemId": str(system),
+        "type": "metric",
+        "points": 10,
+        "status": "active",
+        "metricId": str(metric_id),
+        "metricThreshold": 1,
+        "userAttributes": [],
+    }
+    add_document(database_url, "points_trigger", trigger, str(system), tenant)
+    if not leaderboards:
+        return
+    boards: list[dict[str, object]] = [
+        {"key": "top", "rankBy": "metric", "metricId": str(metric_id), "maxParticipants": None},
+        {
+            "key": "daily-xp",
+            "rankBy": "points",
+            "pointsSystemId": str(system),
+            "runUnit": "day",
+            "runInterval": 1,
+        },
+    ]
+    for board in boards:
+        body = {"name": str(board["key"]), "status": "active", "start": "2000-01-01", **board}
+        add_document(database_url, "leaderboard", body, "", tenant)
+
+
+def records(tenant: str, topic: str, n: int, users: int, seed: int) -> list[SourceRecord]:
+    rng = random.Random(seed)
+    start = datetime.now(UTC)
+    out = []
+    for i in range(n):
+        user = f"user-{rng.randrange(users)}"
+        command = RecordMetricEvent(
+            id=new_command_id(),
+            tenant=tenant,
+            user_id=user,
+            received_at=start + timedelta(seconds=30 * i),
+            metric_key="lessons",
+            value=rng.choice([1, 2, 3]),
+            attributes={},
+            user=UserPatch(),
+        )
+        out.append(SourceRecord(topic, 0, i, record_key(tenant, user), encode(command)))
+    return out
+
+
+async def fold_all(store: PostgresProjectionStore, batch: list[SourceRecord]) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(batch), BATCH):
+        await project_batch(store, batch[i : i + BATCH], _NoDeadLetters())
+    return len(batch) / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=2_000)
+    args = parser.parse_args()
+    database_url = LocalStack(load_settings()).database_url()
+    pool = connection_pool(database_url, max_size=2)
+    await pool.open(wait=True)
+    store = PostgresProjectionStore(pool)
+    run = uuid.uuid4().hex[:8]
+    rates: dict[str, list[float]] = {"without leaderboards": [], "with 2 leaderboards": []}
+    try:
+        for round_ in range(2):  # then again in the other order
+            order = list(rates) if round_ == 0 else list(reversed(rates))
+            for name in order:
+                tenant = f"bench-{run}-{round_}-{'with' if 'with ' in name else 'without'}"
+                configure(database_url, tenant, leaderboards=name.startswith("with "))
+                batch = records(tenant, f"bench-{tenant}", args.events, args.users, round_)
+                rates[name].append(await fold_all(store, batch))
+    finally:
+        await pool.close()
+    print(f"processor batch step in-process, {args.events:,} events, {args.users:,} users")
+    for name, found in rates.items():
+        figures = " / ".join(f"{r:,.0f}" for r in found)
+        print(f"{name:<28} {figures} ev/s (two rounds)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
