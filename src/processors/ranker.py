@@ -23,6 +23,7 @@ top 10 of each breakdown group in ``leaderboard_results``, ready for ``leaderboa
 
 from __future__ import annotations
 
+import heapq
 import logging
 import uuid
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ class Ranker:
         self.cache = RankingCache(pool)
         self._waiting: dict[_EntryKey, tuple[GroupKey, datetime]] = {}
         """Rank changes held back by the window: the entry's group and when it may be written."""
+        self._queue: list[tuple[datetime, _EntryKey]] = []
+        """The same, as a heap by when they may be written."""
         self._stored: dict[_EntryKey, _Stored | None] = {}
         """What ``leaderboard_ranks`` holds, for the entries looked up so far (``None``: no
         row), so that a round reads only the entries it has not met before."""
@@ -101,6 +104,7 @@ class Ranker:
                 if schema != self._schema or len(self._stored) > MAX_REMEMBERED:
                     self._stored.clear()  # a replay switched schemas (or memory is full)
                     self._waiting.clear()
+                    self._queue.clear()
                     self._schema = schema
                 q = _Queries(conn, schema)
                 since = await q.position()
@@ -133,8 +137,10 @@ class Ranker:
                 self._stored.clear()  # it may hold writes that were rolled back
                 raise
             for key, (group, allowed) in waiting.items():
-                self._waiting.setdefault(key, (group, allowed))
-        if observed or finalised:
+                if key not in self._waiting:
+                    self._waiting[key] = (group, allowed)
+                    heapq.heappush(self._queue, (allowed, key))
+        if moved or finalised:
             log.info(
                 "ranker: %d entries observed, %d moved, %d runs final",
                 len(observed),
@@ -179,10 +185,9 @@ class Ranker:
     ) -> list[_Observation]:
         """The held-back rank changes whose window has ended, observed again now."""
         out = []
-        for key, (group, allowed) in list(self._waiting.items()):
-            if allowed > now:
-                continue
-            del self._waiting[key]
+        while self._queue and self._queue[0][0] <= now:
+            _, key = heapq.heappop(self._queue)
+            group, _ = self._waiting.pop(key)
             board = boards.get((group.tenant, group.board_id))
             if board is None:
                 continue
@@ -317,13 +322,20 @@ class _Queries:
             "%b::float8[], %b::float8[], %b::timestamptz[])",
             [row for _, row in moves],
         )
+        # The mover's latest history day. SKIP LOCKED: the ranker never waits for a row the
+        # processor is writing (so the two cannot deadlock); a day skipped keeps the rank
+        # written before it, as a history read carries ranks forward.
         await self._many(
-            "UPDATE {s}.leaderboard_days d SET rank = u.rank FROM unnest(%b::text[], %b::uuid[], "
-            "%b::date[], %b::text[], %b::int[]) AS u(tenant, leaderboard_id, run, user_id, rank) "
-            "WHERE d.tenant = u.tenant AND d.leaderboard_id = u.leaderboard_id AND d.run = u.run "
-            "AND d.user_id = u.user_id AND d.day = (SELECT max(day) FROM {s}.leaderboard_days l "
-            "WHERE l.tenant = u.tenant AND l.leaderboard_id = u.leaderboard_id "
-            "AND l.run = u.run AND l.user_id = u.user_id)",
+            "WITH u AS (SELECT * FROM unnest(%b::text[], %b::uuid[], %b::date[], %b::text[], "
+            "%b::int[]) AS u(tenant, leaderboard_id, run, user_id, rank)), latest AS ("
+            "SELECT l.ctid AS row, u.rank FROM u CROSS JOIN LATERAL (SELECT ctid FROM "
+            "{s}.leaderboard_days l WHERE l.tenant = u.tenant AND l.leaderboard_id = "
+            "u.leaderboard_id AND l.run = u.run AND l.user_id = u.user_id AND l.day = ("
+            "SELECT max(day) FROM {s}.leaderboard_days m WHERE m.tenant = u.tenant AND "
+            "m.leaderboard_id = u.leaderboard_id AND m.run = u.run AND m.user_id = u.user_id) "
+            "FOR UPDATE SKIP LOCKED) l) "
+            "UPDATE {s}.leaderboard_days d SET rank = latest.rank FROM latest "
+            "WHERE d.ctid = latest.row",
             [(*row[:4], row[5]) for o, row in moves if o.moved],
         )
         await self._many(
