@@ -5,7 +5,6 @@ API — then the stored entries against a reference fold of the topic."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,9 +29,9 @@ from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     active_query,
+    fold_of_applied_topic,
     projected_entries,
     reference_entries,
-    reference_fold,
     wait_until_applied,
 )
 from tests.support.waiting import wait_for
@@ -370,10 +369,7 @@ def test_the_entries_equal_a_reference_fold_of_the_topic(
     setup: dict[str, Any], laurel: LaurelProcesses
 ) -> None:
     ns = laurel.ns
-    wait_until_applied(ns)
-    reference = asyncio.run(
-        reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url)
-    )
+    reference = fold_of_applied_topic(ns)
     expected = reference_entries(reference)
     assert len(expected) >= 15
     assert projected_entries(ns.database_url) == expected

@@ -4,7 +4,6 @@ response checked against the contract; then blocking, backdating and the reads."
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,11 +30,10 @@ from tests.support.clock import ClockFile
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     active_query,
+    fold_of_applied_topic,
     projected_states,
-    reference_fold,
     reference_states,
     tick_outbox,
-    wait_until_applied,
 )
 from tests.support.waiting import wait_for
 
@@ -384,9 +382,6 @@ def test_the_projection_equals_a_reference_fold_of_the_topic(
     setup: dict[str, Any], laurel: LaurelProcesses
 ) -> None:
     ns = laurel.ns
-    wait_until_applied(ns)
-    reference = asyncio.run(
-        reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url)
-    )
+    reference = fold_of_applied_topic(ns)
     expected = reference_states(reference, "user_points")
     assert projected_states(ns.database_url, "user_points") == expected

@@ -5,7 +5,6 @@ a reference fold of the topic."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,11 +32,10 @@ from tests.support.clock import ClockFile
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import (
     active_query,
+    fold_of_applied_topic,
     projected_states,
-    reference_fold,
     reference_states,
     tick_outbox,
-    wait_until_applied,
 )
 from tests.support.waiting import wait_for
 
@@ -202,10 +200,7 @@ def test_the_projection_equals_a_reference_fold_of_the_topic(
         ),
         what="the scheduler to deliver every tick due",
     )
-    wait_until_applied(ns)
-    reference = asyncio.run(
-        reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url)
-    )
+    reference = fold_of_applied_topic(ns)
     expected = reference_states(reference, "streaks")
     assert projected_states(ns.database_url, "streaks") == expected
     assert set(expected) >= {USER, "pia"}

@@ -43,6 +43,12 @@ async def reference_fold(
     return store
 
 
+def fold_of_applied_topic(ns: Namespace) -> MemoryProjectionStore:
+    """Once the live processor has applied the whole topic: a reference fold of it."""
+    wait_until_applied(ns)
+    return asyncio.run(reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url))
+
+
 def active_query(database_url: str, query: str) -> list[tuple[Any, ...]]:
     """The rows of ``query`` run with the active projection schema first on the search path."""
     with psycopg.connect(database_url, autocommit=True) as conn:
