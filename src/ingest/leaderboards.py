@@ -163,6 +163,10 @@ def leaderboard_update(
     merged = merge_update(current.body, item)
     if "runUnit" in item and item["runUnit"] is None:
         merged.pop("runInterval", None)
+    if item.get("rankBy", current.body["rankBy"]) != current.body["rankBy"]:
+        for ref in ("metricId", "pointsSystemId"):  # the old dimension's, unless sent again
+            if ref not in item:
+                merged.pop(ref, None)
     if current.body["status"] != "inactive":
         changed = [f for f in FIXED_ONCE_ACTIVE if f in item and item[f] != current.body.get(f)]
         if changed:

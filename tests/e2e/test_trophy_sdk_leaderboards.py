@@ -333,10 +333,12 @@ def test_statuses_and_the_admin_api(setup: dict[str, Any]) -> None:
         request=[
             UpdateLeaderboardRequestItem(id=boards["top"].id, name="Top five", max_participants=5),
             UpdateLeaderboardRequestItem(id=boards["top"].id, rank_by="streak"),
+            UpdateLeaderboardRequestItem(id=boards["draft"].id, rank_by="streak"),  # inactive
             UpdateLeaderboardRequestItem(id=boards["draft"].id, status="active"),
         ]
     )
-    assert [b.name for b in changed.updated] == ["Top five", "Draft"]
+    assert [b.name for b in changed.updated] == ["Top five", "Draft", "Draft"]
+    assert (changed.updated[1].rank_by, changed.updated[1].metric_id) == ("streak", None)
     assert len(changed.issues) == 1
     assert "only while the leaderboard is inactive" in changed.issues[0].message
     grown = api.leaderboards.get(key="top", limit=5).rankings

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from projections.core.leaderboards import Leaderboard
+from projections.core.leaderboards import Leaderboard, Run
 from projections.core.model import ConfigHistory
 from projections.core.zones import local_date
 from projections.query import schemas
@@ -120,6 +120,19 @@ def parse_group(board: Leaderboard, raw: str | None) -> tuple[str, ...]:
     if missing:
         fail(422, f"userAttributes: a value for {', '.join(missing)} is required")
     return tuple(given[a.key] for a in board.breakdown)
+
+
+def run_of(board: Leaderboard, raw: str | None, today: date) -> Run:
+    """The run ``raw`` (any date in it) names, or the one containing ``today`` (the first
+    before the start, the last after the end)."""
+    if raw is None:
+        return board.run_near(today)
+    day = parse_date(raw, "run")
+    run = board.run_at(day)
+    if run is None:
+        span = f"{board.start} to {board.end}" if board.end else f"{board.start} onwards"
+        fail(422, f"run {raw} is outside leaderboard {board.key!r} ({span})")
+    return run
 
 
 @dataclass(frozen=True)
@@ -247,10 +260,7 @@ def build_router(standings: Standings) -> APIRouter:
                 f"limit cannot be greater than the leaderboard's size ({board.max_participants})",
             )
         group = parse_group(board, userAttributes)
-        day = parse_date(run, "run") if run is not None else None
-        if day is not None and board.run_at(day) is None:
-            fail(422, f"run {run} is outside leaderboard {key!r} ({board.start} onwards)")
-        chosen = board.run_near(day if day is not None else now.astimezone(UTC).date())
+        chosen = run_of(board, run, now.astimezone(UTC).date())
         ranking = await standings.ranking(board, chosen.start, group)
         page = (
             ranking.around(userId, offset, limit)
@@ -279,10 +289,7 @@ def build_router(standings: Standings) -> APIRouter:
         profile = await reader.user(tenant, id)
         if profile is None:
             fail(404, f"User with id {id!r} not found")
-        day = parse_date(run, "run") if run is not None else None
-        if day is not None and board.run_at(day) is None:
-            fail(422, f"run {run} is outside leaderboard {key!r} ({board.start} onwards)")
-        chosen = board.run_near(day if day is not None else local_date(now, profile.tz))
+        chosen = run_of(board, run, local_date(now, profile.tz))
         entry = await reader.leaderboard_entry(tenant, board.id, chosen.start, id)
         rank: int | None = None
         if entry is not None and entry[0] is not None:
