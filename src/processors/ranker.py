@@ -46,6 +46,8 @@ from projections.store.ranking_cache import (
 )
 
 log = logging.getLogger(__name__)
+RANKS_CHANNEL = "laurel_ranks"
+"""NOTIFY channel told of every round that observed something (ranks, changes, results)."""
 TOP = 10
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # entries re-observed only for their rank
 WATCHED = 1000
@@ -133,6 +135,8 @@ class Ranker:
                         if await self._finalise(q, board, tenant, board_id, run, now):
                             finalised += 1
                     await q.advance(xmin)
+                    if changed or moved or finalised:
+                        await conn.execute("SELECT pg_notify(%s, '')", (RANKS_CHANNEL,))
             except BaseException:
                 self._stored.clear()  # it may hold writes that were rolled back
                 raise

@@ -23,7 +23,7 @@ from trophy.core.api_error import ApiError
 from trophy.environment import TrophyApiEnvironment
 
 from tests.support.processes import LaurelProcesses
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for_change
 
 pytestmark = pytest.mark.e2e
 
@@ -167,7 +167,7 @@ def test_errors_the_sdk_sees(client: TrophyApi) -> None:
     assert bad_zone.value.status_code == 422
 
 
-def test_batch_events(client: TrophyApi) -> None:
+def test_batch_events(client: TrophyApi, laurel: LaurelProcesses) -> None:
     client.admin.metrics.create(request=[CreateMetricRequestItem(name="Miles", key="miles")])
     events = [
         BatchMetricEvent(
@@ -204,7 +204,7 @@ def test_batch_events(client: TrophyApi) -> None:
                 return None
         return found if found == expected else None
 
-    assert wait_for(totals, 60, "batch totals") == expected
+    assert wait_for_change(laurel.ns.database_url, totals, 60, "batch totals") == expected
 
 
 def test_access_administration_through_the_sdk(client: TrophyApi, laurel: LaurelProcesses) -> None:

@@ -34,7 +34,7 @@ from tests.support.reference import (
     reference_entries,
     wait_until_applied,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for_change
 
 pytestmark = pytest.mark.e2e
 
@@ -144,7 +144,8 @@ def setup(laurel: LaurelProcesses) -> dict[str, Any]:
 def ranked(ns: Namespace) -> None:
     """Wait until the ranker has observed every entry written so far."""
     wait_until_applied(ns)
-    wait_for(
+    wait_for_change(
+        ns.database_url,
         lambda: active_query(
             ns.database_url,
             "SELECT (SELECT written FROM ranker_position) > "
@@ -208,7 +209,7 @@ def test_the_ranker_stores_ranks_and_rank_changes(
     assert set(ranks()) == {"ada", "cy", "bob", "eve", "dee"}
     clock.set(DAY_ONE + timedelta(minutes=15))
     expected = {"ada": 1, "cy": 1, "bob": 3, "eve": None, "dee": None}
-    wait_for(lambda: ranks() == expected, what=f"ranks {expected}")
+    wait_for_change(laurel.ns.database_url, lambda: ranks() == expected, what=f"ranks {expected}")
     changes = active_query(
         laurel.ns.database_url,
         "SELECT user_id, previous_rank, rank, previous_value, value FROM leaderboard_rank_changes "
@@ -282,7 +283,8 @@ def test_daily_runs_the_window_and_history(setup: dict[str, Any], clock: ClockFi
     # Monday's run is final at 12:00 UTC on Tuesday: over in every zone (UTC-12 last)
     clock.set(DAY_ONE + timedelta(days=1))
     daily_id = str(setup["boards"]["daily-xp"].id)
-    results = wait_for(
+    results = wait_for_change(
+        setup["ns"].database_url,
         lambda: active_query(
             setup["ns"].database_url,
             f"SELECT run::text, top FROM leaderboard_results WHERE leaderboard_id = '{daily_id}'",

@@ -35,7 +35,7 @@ from tests.support.reference import (
     reference_states,
     tick_outbox,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for_change
 
 pytestmark = pytest.mark.e2e
 
@@ -251,7 +251,8 @@ def test_activating_an_achievement_backdates_it_silently(
     api.admin.achievements.update(
         request=[UpdateAchievementRequestItem(id=made.id, status="active")]
     )
-    wait_for(
+    wait_for_change(
+        laurel.ns.database_url,
         lambda: "first-lesson" in {a.key for a in api.users.achievements(id=USER)},
         what="the backdate to complete the achievement",
     )
@@ -353,12 +354,15 @@ def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
     )
     api.users.identify(id="cal", tz="UTC", sign_up_date="2025-06-04")
 
+    db = laurel.ns.database_url
+
     def refill() -> int:
         return int(api.users.points(id="cal", key="refill").total)
 
     clock.set(start + timedelta(hours=12))  # two intervals; the anniversary's day
-    wait_for(lambda: refill() == 4, what="the scheduler to pay two intervals")
-    wait_for(
+    wait_for_change(db, lambda: refill() == 4, what="the scheduler to pay two intervals")
+    wait_for_change(
+        db,
         lambda: "one-year" in {a.key for a in api.users.achievements(id="cal")},
         what="the scheduler to complete the anniversary",
     )
@@ -369,7 +373,7 @@ def test_the_scheduler_pays_time_triggers_once_per_interval_and_anniversaries(
     laurel.kill_processor()  # time triggers survive a crash without paying twice
     laurel.start_processor()
     clock.set(start + timedelta(hours=24))  # four intervals in all
-    wait_for(lambda: refill() == 8, what="the scheduler to pay the next two intervals")
+    wait_for_change(db, lambda: refill() == 8, what="the scheduler to pay the next two intervals")
     awarded = [
         body["awarded"]
         for user, kind, body in tick_outbox(laurel.ns.database_url)

@@ -37,7 +37,7 @@ from tests.support.reference import (
     reference_states,
     tick_outbox,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for_change
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +90,8 @@ def test_days_extend_misses_use_freezes_then_lose_and_restore_brings_back(
 
     # Tuesday 10:00 → Thursday 10:00: Wednesday passes with no lesson.
     clock.set(DAY_ONE + timedelta(days=3))
-    consumed = wait_for(
+    consumed = wait_for_change(
+        laurel.ns.database_url,
         lambda: tick_outcomes(laurel, "streak.freeze_consumed"),
         what="the scheduler to consume a freeze",
     )
@@ -107,8 +108,10 @@ def test_days_extend_misses_use_freezes_then_lose_and_restore_brings_back(
 
     # Thursday passes too, with no freeze left: lost at Friday's midnight in New York.
     clock.set(DAY_ONE + timedelta(days=4))
-    lost = wait_for(
-        lambda: tick_outcomes(laurel, "streak.lost"), what="the scheduler to lose the streak"
+    lost = wait_for_change(
+        laurel.ns.database_url,
+        lambda: tick_outcomes(laurel, "streak.lost"),
+        what="the scheduler to lose the streak",
     )
     assert lost == [(USER, {"length": 2})]
     assert client.users.streak(id=USER).length == 0
@@ -194,7 +197,8 @@ def test_the_projection_equals_a_reference_fold_of_the_topic(
 ) -> None:
     ns = laurel.ns
     now = clock.now()
-    wait_for(
+    wait_for_change(
+        ns.database_url,
         lambda: (
             not active_query(ns.database_url, f"SELECT 1 FROM streaks WHERE next_due <= '{now}'")
         ),

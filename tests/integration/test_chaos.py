@@ -27,7 +27,7 @@ from tests.support.reference import (
     reference_states,
     reference_totals,
 )
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for_change
 
 pytestmark = pytest.mark.integration
 
@@ -148,12 +148,17 @@ async def test_repeated_sigkill_mid_batch_loses_and_doubles_nothing(namespace: N
         for target in (EVENTS // 5, EVENTS // 2, (EVENTS * 4) // 5):
             procs.start_processor()
             reached = functools.partial(at_least, namespace.database_url, target)
-            wait_for(reached, 120, f"{target} decided commands")
+            wait_for_change(namespace.database_url, reached, 120, f"{target} decided commands")
             procs.kill_processor()
             kills += 1
         assert decided(namespace.database_url) < EVENTS, "killed too late to prove anything"
         procs.start_processor()
-        wait_for(lambda: decided(namespace.database_url) >= EVENTS, 180, "every command")
+        wait_for_change(
+            namespace.database_url,
+            lambda: decided(namespace.database_url) >= EVENTS,
+            180,
+            "every command",
+        )
     finally:
         procs.stop()
 
@@ -202,13 +207,21 @@ async def test_rebalances_between_workers_lose_and_double_nothing(namespace: Nam
         procs.start_processor()  # worker A
         procs.start_processor()  # worker B joins: the group rebalances
         await produce(namespace.bootstrap_servers, namespace.commands_topic, records)
-        wait_for(
-            functools.partial(at_least, namespace.database_url, EVENTS // 3), 120, "a third decided"
+        wait_for_change(
+            namespace.database_url,
+            functools.partial(at_least, namespace.database_url, EVENTS // 3),
+            120,
+            "a third decided",
         )
         procs.kill_processor()  # B dies mid-stream: its partitions move to A
         assert decided(namespace.database_url) < EVENTS
         procs.start_processor()  # C joins: another rebalance
-        wait_for(functools.partial(at_least, namespace.database_url, EVENTS), 180, "all decided")
+        wait_for_change(
+            namespace.database_url,
+            functools.partial(at_least, namespace.database_url, EVENTS),
+            180,
+            "all decided",
+        )
     finally:
         procs.stop()
     assert decided(namespace.database_url) == EVENTS

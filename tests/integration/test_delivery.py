@@ -11,7 +11,7 @@ import pytest
 from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import projected_totals
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_for_change
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def test_pending_answer_then_the_outcome_by_event_id(namespace: Namespace) -> No
             response = api.get(f"/v1/events/{event_id}")
             return response if response.status_code == 200 else None
 
-        outcome = wait_for(decided, 60, "the outcome")
+        outcome = wait_for_change(namespace.database_url, decided, 60, "the outcome")
         assert outcome is not None
         assert outcome.json()["eventId"] == event_id
         assert outcome.json()["total"] == 4
@@ -96,7 +96,7 @@ def test_sigterm_during_a_blocked_batch_loses_nothing(namespace: Namespace) -> N
             totals = projected_totals(namespace.database_url)
             return sum(totals.values()) == 51
 
-        wait_for(all_counted, 90, "all 51 events")
+        wait_for_change(namespace.database_url, all_counted, 90, "all 51 events")
         totals = projected_totals(namespace.database_url)
         assert sorted(totals.values()) == [10.0, 10.0, 10.0, 10.0, 11.0]
     finally:

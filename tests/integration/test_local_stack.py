@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.infra import free_port
 from tests.support.processes import LaurelProcesses
-from tests.support.waiting import wait_for
+from tests.support.waiting import ProcessExit, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,8 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
         assert http.get(f"{base}/v1/users/zoe/metrics/runs").json()["current"] == 5
 
         os.kill(services["processor"]["pid"], signal.SIGKILL)
-        wait_for(lambda: not alive(services["processor"]["pid"]), 10, "the processor to die")
+        dead = services["processor"]["pid"]
+        wait_for(lambda: not alive(dead), 10, "the processor to die", ProcessExit(dead))
         down_status = laurel_cli(env, "status", "--json")
         assert down_status.returncode == 3
         assert {s["name"]: s["healthy"] for s in json.loads(down_status.stdout)}[
@@ -104,7 +105,12 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
     assert down.returncode == 0, down.stderr
     assert "kafka" in down.stdout
     assert "postgres" in down.stdout
-    wait_for(lambda: not any(alive(pid) for pid in pids), 30, "every process to exit")
+    wait_for(
+        lambda: not any(alive(pid) for pid in pids),
+        30,
+        "every process to exit",
+        ProcessExit(*pids),
+    )
 
 
 def test_admin_keys_rotate_and_revoke_through_the_cli(laurel: LaurelProcesses) -> None:

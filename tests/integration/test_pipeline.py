@@ -77,7 +77,9 @@ async def test_same_record_twice_on_the_topic_counts_once(
         )
         return response.status_code == 201
 
-    await wait_for_async(both_consumed, what="the marker event")
+    await wait_for_async(
+        both_consumed, what="the marker event", database_url=laurel.ns.database_url
+    )
     metric = await client.get("/v1/users/bob/metrics/twice")
     assert metric.json()["current"] == 5
 
@@ -102,7 +104,9 @@ async def test_poison_record_is_dead_lettered_and_the_partition_moves_on(
         found = await read_all(laurel.ns.bootstrap_servers, laurel.ns.dead_letter_topic)
         return [r for r in found if r[0].key == key]
 
-    letters = await wait_for_async(dead_letters, what="dead letters")
+    letters = await wait_for_async(
+        dead_letters, what="dead letters", database_url=laurel.ns.database_url
+    )
     reasons = sorted(dict(headers)["laurel-reason"].decode() for _, headers in letters)
     assert len(reasons) == 2
     assert reasons[0].startswith("undecodable: id must be a UUID") or "id" in reasons[0]

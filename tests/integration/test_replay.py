@@ -108,7 +108,9 @@ async def test_replay_reproduces_live_projections_and_switches_reads(
         total = float(found.json()["current"])
         return total if total >= 1000 else None
 
-    total = await wait_for_async(read_total, what="the post-switch event")
+    total = await wait_for_async(
+        read_total, what="the post-switch event", database_url=laurel.ns.database_url
+    )
     old_p0 = sum(t for (key, _), t in before_totals.items() if key == ("", "p0"))
     assert total == old_p0 + 1000
     assert projected_daily(laurel.ns.database_url)  # the new schema has the daily rows too

@@ -20,7 +20,7 @@ from projections.store.postgres import load_config
 from projections.store.ranking import group_key
 from tests.support.infra import Namespace
 from tests.support.kafka import read_all
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for_change
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -85,7 +85,8 @@ def wait_until_applied(ns: Namespace) -> None:
     """Wait until the live projection has applied every record the topic holds now."""
     records = asyncio.run(read_all(ns.bootstrap_servers, ns.commands_topic))
     ends = {r.partition: r.offset for r, _ in records}
-    wait_for(
+    wait_for_change(
+        ns.database_url,
         lambda: dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints")) == ends,
         what="the processor to apply the whole topic",
     )

@@ -49,6 +49,9 @@ from projections.store.ranking import group_key, group_values
 
 OUTCOMES_CHANNEL = "laurel_outcomes"
 """NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
+COMMITS_CHANNEL = "laurel_commits"
+"""NOTIFY channel told of every batch the processor commits (for whoever follows the
+projection: the tests wait on it instead of polling)."""
 _NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
 
 
@@ -398,6 +401,8 @@ class _PostgresUnitOfWork:
         )
         for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
             await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
+        if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
+            await self.conn.execute("SELECT pg_notify(%s, '')", (COMMITS_CHANNEL,))
 
     async def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks
