@@ -8,7 +8,6 @@ every commit before each answer, so a read never shows less than an answer alrea
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -68,13 +67,11 @@ def board_json(board: Leaderboard, config: ConfigHistory, now: datetime) -> dict
         body["metricKey"] = metric.key if metric else None
         body["metricName"] = metric.name if metric else None
     elif board.rank_by == "points":
-        system = config.points_at(board.tenant, now).systems.get(board.points_system_id or _NIL)
+        systems = config.points_at(board.tenant, now).systems
+        system = systems.get(board.points_system_id) if board.points_system_id else None
         body["pointsSystemKey"] = system.key if system else None
         body["pointsSystemName"] = system.name if system else None
     return body
-
-
-_NIL = uuid.UUID(int=0)
 
 
 def _standing_json(standing: Standing, names: Mapping[str, str | None]) -> dict[str, Any]:
