@@ -21,8 +21,8 @@ status: $(BIN)/.installed
 	$(BIN)/laurel status
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
 test: lint  ## lint, type-check, then unit, integration and end-to-end tests against real Kafka and Postgres

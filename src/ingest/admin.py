@@ -49,14 +49,16 @@ def issue(
     user_id: str | None = None,
     severity: str = "error",
 ) -> dict[str, Any]:
-    """Trophy's ``AdminIssue``."""
+    """Trophy's ``AdminIssue``; one about a user also carries ``level`` and ``reason``, the
+    same words under the names of the older ``BulkInsertIssue``, which Trophy's Node SDK
+    (1.0.42) requires in the answers to streak freezes and restores."""
     found: dict[str, Any] = {"severity": severity, "message": message}
     if index is not None:
         found["index"] = index
     if id is not None:
         found["id"] = id
     if user_id is not None:
-        found["userId"] = user_id
+        found |= {"userId": user_id, "level": severity, "reason": message}
     return found
 
 

@@ -2,8 +2,9 @@
 
 Every change to a user's state is one record on ``laurel.commands.v1``:
 
-* key: the UTF-8 JSON array ``[tenant, userId]`` (``tenant`` is ``""`` without a Tenant-ID), so
-  one user's commands share a partition and keep their order;
+* key: the JSON array ``[tenant, userId]`` (``tenant`` is ``""`` without a Tenant-ID) written
+  compactly, byte for byte as :func:`record_key` writes it, so one user's commands share a
+  partition and keep their order;
 * value: a UTF-8 JSON object with ``"v": 1``, a ``"type"``, a UUID ``"id"`` (the event id; a
   producer that resends a record must keep it), ``"tenant"``, ``"receivedAt"`` (RFC 3339 with a
   zone) and the type's fields, documented in the README.
@@ -85,8 +86,26 @@ def new_command_id() -> uuid.UUID:
 
 
 def record_key(tenant: str, user_id: str) -> bytes:
-    """The Kafka record key for a user: the JSON array ``[tenant, userId]``."""
+    """The Kafka record key for a user: the JSON array ``[tenant, userId]`` with no whitespace,
+    non-ASCII characters as their UTF-8 bytes (never ``\\u`` escapes), and only ``"``, ``\\``
+    and control characters escaped (``\\b \\t \\n \\f \\r``, others ``\\u00xx``).
+
+    These are the bytes of JavaScript's ``JSON.stringify([tenant, userId])`` and of Python's
+    ``json.dumps([tenant, user_id], separators=(",", ":"), ensure_ascii=False)``. The bytes
+    choose the partition, so no other spelling of the same array is accepted."""
     return orjson.dumps([tenant, user_id])
+
+
+def _check_key(key: bytes | None, tenant: str, user_id: str) -> None:
+    """Raise :class:`ContractError` unless ``key`` is the record key of ``tenant`` and
+    ``user_id``, showing the bytes expected and the bytes found."""
+    expected = record_key(tenant, user_id)
+    if key != expected:
+        found = "no key" if key is None else f"{key!r}"
+        raise ContractError(
+            f"expected key {expected!r}, got {found}: the key must be the compact JSON array "
+            "[tenant, user.id] so that the user's commands stay in one partition"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,7 +390,10 @@ def _decode_streak_change(body: Mapping[str, Any], common: dict[str, Any]) -> Ch
 
 
 def decode(key: bytes | None, value: bytes | None) -> Command:
-    """Decode and validate one record; raise :class:`ContractError` naming what is wrong."""
+    """Decode and validate one record; raise :class:`ContractError` naming what is wrong.
+
+    A record without a key is refused like one with the wrong key: Kafka spreads keyless
+    records over the partitions, which would break the user's order."""
     if value is None:
         raise ContractError("record has no value")
     try:
@@ -402,11 +424,7 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
     if received_at.tzinfo is None:
         raise ContractError("receivedAt must carry a UTC offset")
     user_id, patch = decode_user_patch(body.get("user"))
-    if key is not None and key != record_key(tenant, user_id):
-        raise ContractError(
-            "record key must be the JSON array [tenant, user.id] so the user's commands "
-            "stay in one partition"
-        )
+    _check_key(key, tenant, user_id)
     kind = body.get("type")
     common: dict[str, Any] = {
         "id": command_id,

@@ -31,6 +31,17 @@ def _route(router: APIRouter, path: str, feature: str) -> None:
 
 def build_application_router() -> APIRouter:
     router = APIRouter()
+
+    async def streak_rankings() -> None:
+        fail(
+            404,
+            "streak rankings (GET /streaks/rankings) were removed from Trophy's API and are not "
+            "implemented by Laurel: rank users by streak with a leaderboard (rankBy: streak)",
+        )
+
+    router.add_api_route(
+        "/streaks/rankings", streak_rankings, methods=METHODS, include_in_schema=False
+    )
     for part, feature in USER_NOT_YET.items():
         _route(router, f"/users/{{id}}/{part}", feature)
         _route(router, f"/users/{{id}}/{part}/{{rest:path}}", feature)

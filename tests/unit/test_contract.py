@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.contract import (
     UNSET,
@@ -83,7 +86,7 @@ def test_bad_records_are_refused_with_the_field_named(mutate, message) -> None: 
     body = orjson.loads(encode(event()))
     mutate(body)
     with pytest.raises(ContractError, match=message):
-        decode(None, orjson.dumps(body))
+        decode(record_key("acme", "u1"), orjson.dumps(body))
 
 
 def test_non_finite_values_are_refused() -> None:
@@ -93,8 +96,36 @@ def test_non_finite_values_are_refused() -> None:
 
 
 def test_key_must_match_tenant_and_user() -> None:
-    with pytest.raises(ContractError, match="record key"):
+    with pytest.raises(ContractError, match="expected key"):
         decode(record_key("acme", "someone-else"), encode(event()))
+
+
+def test_a_key_spelled_otherwise_is_refused_showing_both_spellings() -> None:
+    command = event(tenant="", user_id="ada")
+    with pytest.raises(ContractError) as refused:
+        decode(b'["", "ada"]', encode(command))
+    assert str(refused.value).startswith(
+        """expected key b'["","ada"]', got b'["", "ada"]': the key must be"""
+    )
+    with pytest.raises(ContractError, match=r"""expected key b'\["","ada"\]', got no key"""):
+        decode(None, encode(command))
+
+
+def test_the_canonical_key_is_what_the_readme_shows() -> None:
+    assert record_key("", "ada").hex(" ") == "5b 22 22 2c 22 61 64 61 22 5d"
+    assert record_key("acme", "zoë") == b'["acme","zo\xc3\xab"]'
+    assert record_key("", 'a"b\\c\nd\x01') == b'["","a\\"b\\\\c\\nd\\u0001"]'
+
+
+@given(
+    st.text(st.characters(exclude_categories=["Cs"])),
+    st.text(st.characters(exclude_categories=["Cs"])),
+)
+def test_the_key_is_pythons_compact_json(tenant: str, user_id: str) -> None:
+    """What the README tells a Python producer to write is byte for byte the key (the Node
+    producer example checks JSON.stringify the same way)."""
+    compact = json.dumps([tenant, user_id], separators=(",", ":"), ensure_ascii=False)
+    assert record_key(tenant, user_id) == compact.encode()
 
 
 def test_not_json_and_no_value() -> None:

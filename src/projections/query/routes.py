@@ -47,6 +47,7 @@ def _metric_json(
         "id": str(total.metric_id),
         "key": total.key,
         "name": total.name,
+        "status": total.status,
         "current": total.total,
         "achievements": achievements,
     }
@@ -98,33 +99,34 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter()
 
-    async def metrics_json(tenant: str, user_id: str, key: str | None = None) -> list[Any]:
-        users = await reader.user_states(tenant, [user_id])
-        if user_id not in users:
-            fail(404, f"User with id {user_id!r} not found")
-        now = clock()
-        current = await config.current(tenant, now)
-        found = [
-            _metric_json(t, current, tenant, now, users[user_id])
-            for t in await reader.totals(tenant, user_id, now)
-            if key is None or t.key == key
-        ]
-        if key is not None and not found:
-            fail(404, f"Metric with key {key!r} not found")
-        return found
-
     async def existing_user(tenant: str, user_id: str) -> UserProfile:
         profile = await reader.user(tenant, user_id)
         if profile is None:
             fail(404, f"User with id {user_id!r} not found")
         return profile
 
+    def by_key(totals: list[MetricTotal], key: str) -> MetricTotal:
+        """The metric with ``key``: the active one, else an archived one (a deleted metric's
+        key may have been given to a new metric since)."""
+        found = sorted((t for t in totals if t.key == key), key=lambda t: not t.active)
+        if not found:
+            fail(404, f"Metric with key {key!r} not found")
+        return found[0]
+
+    async def metrics_json(tenant: str, user_id: str, key: str | None = None) -> Any:
+        users = await reader.user_states(tenant, [user_id])
+        if user_id not in users:
+            fail(404, f"User with id {user_id!r} not found")
+        now = clock()
+        current = await config.current(tenant, now)
+        totals = await reader.totals(tenant, user_id, now)
+        if key is not None:
+            return _metric_json(by_key(totals, key), current, tenant, now, users[user_id])
+        return [_metric_json(t, current, tenant, now, users[user_id]) for t in totals]
+
     async def metric_of(tenant: str, user_id: str, key: str) -> MetricTotal:
         await existing_user(tenant, user_id)
-        for total in await reader.totals(tenant, user_id, clock()):
-            if total.key == key:
-                return total
-        fail(404, f"Metric with key {key!r} not found")
+        return by_key(await reader.totals(tenant, user_id, clock()), key)
 
     @router.get("/users/{id}", tags=["users"], responses=schemas.returns(200, schemas.USER))
     async def get_user(id: str, tenant: Tenant) -> Any:
@@ -145,7 +147,7 @@ def build_router(
     )
     async def user_metric(id: str, key: str, tenant: Tenant) -> Any:
         """The user's total on one metric, with its achievements."""
-        return (await metrics_json(tenant, id, key))[0]
+        return await metrics_json(tenant, id, key)
 
     @router.get(
         "/users/{id}/metrics/{key}/event-summary",

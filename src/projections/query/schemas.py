@@ -156,11 +156,12 @@ PENDING: Schema = {
 }
 METRIC: Schema = {
     "type": "object",
-    "required": ["id", "key", "name", "current", "achievements"],
+    "required": ["id", "key", "name", "status", "current", "achievements"],
     "properties": {
         "id": UUID,
         "key": {"type": "string"},
         "name": {"type": "string"},
+        "status": {"enum": ["active", "archived"]},
         "current": {"type": "number"},
         "achievements": {"type": "array"},
     },

@@ -45,6 +45,13 @@ class MetricTotal:
     key: str
     name: str
     total: float
+    active: bool
+    """False for a metric deleted since the user recorded something on it (Trophy's
+    ``archived``)."""
+
+    @property
+    def status(self) -> str:
+        return "active" if self.active else "archived"
 
 
 class ProjectionReader:
@@ -72,16 +79,22 @@ class ProjectionReader:
             return _profile_from_row(row) if row else None
 
     async def totals(self, tenant: str, user_id: str, at: datetime) -> list[MetricTotal]:
-        """The user's total on every metric in force at ``at`` (0 where nothing was recorded)."""
+        """The user's total on every metric in force at ``at`` (0 where nothing was recorded),
+        and on every metric deleted before ``at`` that the user recorded something on, in the
+        metrics' creation order."""
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn,
-                "SELECT m.id, m.key, m.name, coalesce(t.total, 0) FROM laurel.metrics m "
-                "LEFT JOIN {s}.metric_totals t ON t.tenant = m.tenant AND t.metric_id = m.id "
-                "AND t.user_id = %s WHERE m.tenant = %s AND m.valid_from <= %s "
-                "AND (m.valid_to IS NULL OR m.valid_to > %s) ORDER BY m.created, m.id",
+                "SELECT id, key, name, coalesce(total, 0), active FROM ("
+                " SELECT DISTINCT ON (m.id) m.id, m.key, m.name, m.created, t.total,"
+                " (m.valid_to IS NULL OR m.valid_to > %(at)s) AS active"
+                " FROM laurel.metrics m LEFT JOIN {s}.metric_totals t"
+                " ON t.tenant = m.tenant AND t.metric_id = m.id AND t.user_id = %(user)s"
+                " WHERE m.tenant = %(tenant)s AND m.valid_from <= %(at)s"
+                " ORDER BY m.id, m.valid_from DESC"  # each metric's latest version
+                ") latest WHERE active OR total IS NOT NULL ORDER BY created, id",
             )
-            cur = await conn.execute(query, (user_id, tenant, at, at))
+            cur = await conn.execute(query, {"at": at, "user": user_id, "tenant": tenant})
             return [MetricTotal(*row) for row in await cur.fetchall()]
 
     async def daily_changes(
