@@ -25,7 +25,10 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
-test: lint  ## lint, type-check, then unit, integration and end-to-end tests against real Kafka and Postgres
+node_modules/.package-lock.json: package.json package-lock.json  ## the Node SDK and kafkajs, as locked
+	npm ci --no-audit --no-fund
+
+test: lint node_modules/.package-lock.json  ## lint, type-check, then unit, integration and end-to-end tests (Python and Node SDKs) against real Kafka and Postgres
 	$(BIN)/pytest
 
 unit: $(BIN)/.installed

@@ -15,3 +15,9 @@ class PrerequisiteMissing(LaurelError):
 
 class ServiceFailed(LaurelError):
     """A local service did not start or stop as expected; the message points at its log."""
+
+
+class StackBlocked(LaurelError):
+    """Something outside Laurel keeps the local stack from starting (a port in use, a home the
+    database server cannot reach); found before anything was started, the message says what
+    and how to move it."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 import functools
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from laurel.errors import LaurelError
 from laurel.settings import Settings, child_environment
 from laurel.stack import prereqs
 from laurel.stack.kafka import KafkaBroker
 from laurel.stack.postgres import PostgresCluster
+from laurel.stack.preflight import Listener, require_free
 from laurel.stack.process import ManagedProcess, require_started
 from projections.store.keys import new_key
 from projections.store.migrate import migrate
@@ -100,14 +103,66 @@ class LocalStack:
         return cluster.url() if cluster is not None else self.settings.require_database_url()
 
     def up(self, install_prereqs: bool = False) -> list[ServiceStatus]:
-        """Start whatever is not running; return the status of every service."""
+        """Start whatever is not running; return the status of every service.
+
+        What can be checked is checked before anything starts: the prerequisites, that the
+        database server can reach the home, that the ports are free. If starting fails all
+        the same, what this call started is stopped again, and the error says so."""
         prereqs.ensure(self._pg_bin, install=install_prereqs)
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        if self.kafka is not None:
-            self.kafka.start()
+        s = self.settings
         cluster = self.postgres()
-        if cluster is not None:
-            cluster.start()
+        start_kafka = self.kafka is not None and not self.kafka.running()
+        start_postgres = cluster is not None and not cluster.running()
+        start_api = self.api.pid() is None
+        start_processor = self.processor.pid() is None
+        if cluster is not None and start_postgres:
+            cluster.check_reachable()
+        listeners = []
+        if start_kafka:
+            listeners += [
+                Listener("Kafka", "127.0.0.1", s.kafka_port, "LAUREL_KAFKA_PORT"),
+                Listener(
+                    "Kafka's controller",
+                    "127.0.0.1",
+                    s.kafka_controller_port,
+                    "LAUREL_KAFKA_CONTROLLER_PORT",
+                ),
+            ]
+        if start_postgres:
+            listeners.append(
+                Listener("PostgreSQL", "127.0.0.1", s.postgres_port, "LAUREL_POSTGRES_PORT")
+            )
+        if start_api:
+            listeners.append(Listener("the api", s.api_host, s.api_port, "LAUREL_API_PORT"))
+        require_free(listeners)
+
+        started: list[str] = []
+        try:
+            if self.kafka is not None and start_kafka:
+                started.append("kafka")
+                self.kafka.start()
+            if cluster is not None and start_postgres:
+                started.append("postgres")
+                cluster.start()
+            self._start_processes(start_api, start_processor, started)
+        except BaseException as exc:
+            stoppers = self._stoppers()
+            stopped = [name for name in reversed(started) if stoppers[name]()]
+            note = (
+                f"`laurel up` stopped what it had started: {', '.join(stopped)}"
+                if stopped
+                else "`laurel up` left nothing running"
+            )
+            if isinstance(exc, LaurelError):
+                raise type(exc)(f"{exc}\n{note}") from exc
+            exc.add_note(note)
+            raise
+        return self.status()
+
+    def _start_processes(self, api: bool, processor: bool, started: list[str]) -> None:
+        """Migrate the database, then start the processor and the api (as asked) and wait
+        until both are ready, appending each name to ``started`` as it starts."""
         migrate(self.database_url())
         env = child_environment(
             LAUREL_BOOTSTRAP_ADMIN_KEY=self.admin_key(),
@@ -117,27 +172,35 @@ class LocalStack:
         )
         python = sys.executable
         processor_log = self.processor.log_size()
-        starting_processor = self.processor.pid() is None
-        if starting_processor:
+        if processor:
+            started.append("processor")
             self.processor.start([python, "-m", "laurel.cli", "processor"], env=env)
-        if self.api.pid() is None:
+        if api:
+            started.append("api")
             self.api.start([python, "-m", "laurel.cli", "api"], env=env)
         require_started(self.api, lambda: _http_ok(self.api_url + "/health"), 90.0)
-        if starting_processor:  # ready once it has joined its consumer group
+        if processor:  # ready once it has joined its consumer group
             ready = functools.partial(self.processor.logged_since, processor_log, "Worker ready")
             require_started(self.processor, ready, 90.0)
-        return self.status()
+
+    def _stoppers(self) -> dict[str, Callable[[], bool]]:
+        """How to stop each service of this stack (each returns whether one was running), in
+        the order ``down`` stops them."""
+        found: dict[str, Callable[[], bool]] = {
+            "api": self.api.stop,
+            "processor": self.processor.stop,
+        }
+        if self.kafka is not None:
+            found["kafka"] = self.kafka.stop
+        if self.settings.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
+            cluster = self.postgres()
+            if cluster is not None:
+                found["postgres"] = cluster.stop
+        return found
 
     def down(self) -> list[str]:
         """Stop everything this stack started (also after a crash); return what was stopped."""
-        stopped = [p.name for p in (self.api, self.processor) if p.stop()]
-        if self.kafka is not None and self.kafka.stop():
-            stopped.append("kafka")
-        if self.settings.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
-            cluster = self.postgres()
-            if cluster is not None and cluster.stop():
-                stopped.append("postgres")
-        return stopped
+        return [name for name, stop in self._stoppers().items() if stop()]
 
     def status(self) -> list[ServiceStatus]:
         s = self.settings

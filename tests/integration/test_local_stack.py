@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.support.infra import free_port
@@ -39,22 +42,46 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_up_status_revive_and_down_leave_nothing_behind() -> None:
-    home = Path(tempfile.mkdtemp(prefix="laurel-up-"))
-    home.chmod(0o755)
-    api_port = free_port()
+def stack_env(home: Path) -> dict[str, str]:
+    """The environment of a whole local stack of its own in ``home``, on free ports."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
-    env |= {
+    return env | {
         "LAUREL_HOME": str(home),
-        "LAUREL_API_PORT": str(api_port),
+        "LAUREL_API_PORT": str(free_port()),
         "LAUREL_KAFKA_PORT": str(free_port()),
         "LAUREL_KAFKA_CONTROLLER_PORT": str(free_port()),
         "LAUREL_POSTGRES_PORT": str(free_port()),
     }
+
+
+def fresh_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="laurel-up-"))
+    home.chmod(0o755)
+    return home
+
+
+def processes_of(home: Path) -> list[str]:
+    """Every process whose command line or environment names ``home``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            command = " ".join(proc.cmdline())
+            ours = str(home) in command or proc.environ().get("LAUREL_HOME") == str(home)
+        except psutil.Error:  # gone meanwhile, or a zombie
+            continue
+        if ours and proc.pid != os.getpid():
+            found.append(f"{proc.pid}: {command}")
+    return found
+
+
+def test_up_status_revive_and_down_leave_nothing_behind() -> None:
+    home = fresh_home()
+    env = stack_env(home)
+    api_port = int(env["LAUREL_API_PORT"])
     pids: list[int] = []
     try:
         up = laurel_cli(env, "up")
@@ -111,6 +138,48 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
         "every process to exit",
         ProcessExit(*pids),
     )
+
+
+def test_up_names_a_port_in_use_and_who_holds_it_and_starts_nothing() -> None:
+    home = fresh_home()
+    env = stack_env(home)
+    port = int(env["LAUREL_POSTGRES_PORT"])  # Kafka, which starts first, would be free
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        up = laurel_cli(env, "up")
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert f"port {port} (PostgreSQL) is already in use by pid {os.getpid()} (" in up.stderr
+    assert "set LAUREL_POSTGRES_PORT to a free port" in up.stderr
+    assert processes_of(home) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as another user only for root")
+def test_up_refuses_a_home_the_database_server_cannot_reach_before_starting_anything() -> None:
+    locked = Path(tempfile.mkdtemp(prefix="laurel-locked-"))  # mode 0700, like /root
+    home = locked / "home"
+    up = laurel_cli(stack_env(home), "up")
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert f"{locked} is not traversable (mode 700); set LAUREL_HOME" in up.stderr
+    assert processes_of(home) == []
+    assert not (home / "kafka").exists()  # Kafka was not even configured
+
+
+def test_a_service_that_fails_to_start_stops_what_up_had_started() -> None:
+    home = fresh_home()
+    data = home / "postgres" / "data"  # a cluster directory without its configuration
+    data.mkdir(parents=True, mode=0o700)
+    (data / "PG_VERSION").write_text("15\n")
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (data, data / "PG_VERSION"):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    up = laurel_cli(stack_env(home), "up")
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert "pg_ctl failed" in up.stderr
+    assert "postgresql.conf" in up.stderr  # the cause, from the server's log
+    assert up.stderr.rstrip().endswith("`laurel up` stopped what it had started: kafka")
+    assert processes_of(home) == []
 
 
 def test_admin_keys_rotate_and_revoke_through_the_cli(laurel: LaurelProcesses) -> None:

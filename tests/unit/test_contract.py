@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -111,9 +113,21 @@ def test_a_key_spelled_otherwise_is_refused_showing_both_spellings() -> None:
         decode(None, encode(command))
 
 
-def test_the_canonical_key_is_what_the_readme_shows() -> None:
-    assert record_key("", "ada").hex(" ") == "5b 22 22 2c 22 61 64 61 22 5d"
-    assert record_key("acme", "zoë") == b'["acme","zo\xc3\xab"]'
+README = Path(__file__).resolve().parents[2] / "README.md"
+KEY_ROW = re.compile(r"^\| `(.*)`, `(.*)` \| `(.*)` \| `([0-9a-f ]+)` \|$", re.MULTILINE)
+
+
+def test_the_readmes_key_examples_are_what_the_processor_accepts_byte_for_byte() -> None:
+    rows = KEY_ROW.findall(README.read_text())
+    assert len(rows) >= 2
+    for tenant, user_id, shown, hex_bytes in rows:
+        tenant = "" if tenant == '""' else tenant
+        key = bytes.fromhex(hex_bytes)
+        assert key == shown.encode() == record_key(tenant, user_id)
+        assert decode(key, encode(event(tenant=tenant, user_id=user_id))).user_id == user_id
+
+
+def test_control_characters_are_escaped_as_documented() -> None:
     assert record_key("", 'a"b\\c\nd\x01') == b'["","a\\"b\\\\c\\nd\\u0001"]'
 
 

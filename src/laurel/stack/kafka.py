@@ -200,7 +200,10 @@ class KafkaBroker:
                 return False
 
         require_started(
-            self.process, lambda: started() and port_open("127.0.0.1", self.port), timeout_s
+            self.process,
+            lambda: started() and port_open("127.0.0.1", self.port),
+            timeout_s,
+            logs=[server_log],
         )
         return True
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from laurel.errors import PrerequisiteMissing, ServiceFailed
-from laurel.stack.process import port_open, wait_until
+from laurel.errors import PrerequisiteMissing, ServiceFailed, StackBlocked
+from laurel.stack.process import port_open, tail, wait_until
 
 DATABASE = "laurel"
 SUPERUSER = "laurel"
@@ -74,7 +74,7 @@ class PostgresCluster:
         if check and result.returncode != 0:
             raise ServiceFailed(
                 f"{argv[0]} failed ({result.returncode}):\n{result.stdout}{result.stderr}\n"
-                f"server log: {self.log_file}"
+                f"{self.log_file} ends with:\n{tail(self.log_file)}"
             )
         return result
 
@@ -83,25 +83,34 @@ class PostgresCluster:
         if owner is not None:
             os.chown(path, owner.pw_uid, owner.pw_gid)
 
+    def check_reachable(self) -> None:
+        """Raise :class:`StackBlocked` if the server's user (``postgres``, when we are root)
+        cannot traverse every directory above the home (the home itself :meth:`init` opens)."""
+        if self._owner() is None:
+            return
+        for parent in self.home.parents:
+            if parent.stat().st_mode & 0o001 == 0:
+                raise StackBlocked(
+                    f"the postgres user cannot reach {self.data}: {parent} is not traversable "
+                    f"(mode {parent.stat().st_mode & 0o777:o}); set LAUREL_HOME to a directory "
+                    "outside it (the default for root is /var/lib/laurel)"
+                )
+
+    def _prepare_log(self) -> None:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        self._chown(self.log_file)
+
     def init(self) -> bool:
         """Create the cluster once (scram-sha-256 with a generated password); True if created."""
         if (self.data / "PG_VERSION").exists():
             return False
-        for parent in [self.home, *self.home.parents]:
-            if self._owner() is not None and parent.stat().st_mode & 0o001 == 0:
-                # The server user must traverse every ancestor of its data directory.
-                if parent == self.home:
-                    parent.chmod(parent.stat().st_mode | 0o711)
-                else:
-                    raise ServiceFailed(
-                        f"the postgres user cannot reach {self.data}: {parent} is not "
-                        "traversable; choose another LAUREL_HOME (e.g. /var/lib/laurel)"
-                    )
+        self.check_reachable()
+        if self._owner() is not None and self.home.stat().st_mode & 0o001 == 0:
+            self.home.chmod(self.home.stat().st_mode | 0o711)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o711)
-        (self.home / "logs").mkdir(parents=True, exist_ok=True)
-        self.log_file.touch()
-        self._chown(self.log_file)
+        self._prepare_log()
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password)
         self.password_file.chmod(0o600)
@@ -155,6 +164,7 @@ class PostgresCluster:
         self.init()
         started = False
         if not self.running():
+            self._prepare_log()
             self._run(
                 "pg_ctl",
                 "start",

@@ -93,10 +93,16 @@ class ManagedProcess:
 
     def tail(self, lines: int = 20) -> str:
         """The last lines of the log, for error messages."""
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log yet)"
+        return tail(self.log_file, lines)
+
+
+def tail(log: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of ``log``, for error messages."""
+    try:
+        text = log.read_text(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return "(no log yet)"
+    return "\n".join(text) if text else "(empty)"
 
 
 def _alive(pid: int) -> bool:
@@ -147,10 +153,17 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def require_started(proc: ManagedProcess, ready: Callable[[], bool], timeout_s: float) -> None:
-    """Wait for ``ready``; raise :class:`ServiceFailed` with the log's tail if it never comes."""
+def require_started(
+    proc: ManagedProcess,
+    ready: Callable[[], bool],
+    timeout_s: float,
+    logs: Sequence[Path] = (),
+) -> None:
+    """Wait for ``ready``; raise :class:`ServiceFailed` with the tail of the process's output
+    and of its other ``logs`` if it never comes."""
     wait_until(lambda: ready() or proc.pid() is None, timeout_s)
     if ready():
         return
     what = "exited" if proc.pid() is None else f"did not become ready within {timeout_s:.0f}s"
-    raise ServiceFailed(f"{proc.name} {what}; its log ({proc.log_file}) ends with:\n{proc.tail()}")
+    tails = "".join(f"\n{log} ends with:\n{tail(log)}" for log in (proc.log_file, *logs))
+    raise ServiceFailed(f"{proc.name} {what};{tails}")
