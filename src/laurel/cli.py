@@ -97,6 +97,8 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
             settings.partitions,
         )
     )
+    data_dir = settings.home / "processor-data"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     options = ProcessorOptions(
         bootstrap_servers=settings.bootstrap_servers,
         database_url=database_url,
@@ -111,6 +113,7 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
         ranker_interval_s=settings.ranker_interval_s,
         rank_change_every_s=settings.rank_change_every_s,
         clock=clock_for(settings.clock_file),
+        data_dir=data_dir,
     )
     asyncio.set_event_loop(asyncio.new_event_loop())
     Worker(build_app(options), loglevel="INFO", quiet=True).execute_from_commandline()

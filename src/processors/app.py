@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -49,6 +50,8 @@ class ProcessorOptions:
     dead_letter_topic: str
     group: str
     partitions: int
+    data_dir: Path
+    """Where Faust keeps its files (it creates the directory, not its parents)."""
     batch_max: int = 500
     batch_within_s: float = 0.02
     session_timeout_s: float = 10.0
@@ -123,6 +126,7 @@ def build_app(options: ProcessorOptions) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
         stream_wait_empty=False,
+        datadir=options.data_dir,
     )
     topic = app.topic(
         options.commands_topic,

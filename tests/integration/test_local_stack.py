@@ -207,3 +207,8 @@ def test_admin_keys_rotate_and_revoke_through_the_cli(laurel: LaurelProcesses) -
         10,
         "the activation to reach the api",
     )
+
+
+def test_the_processor_keeps_its_files_under_its_home(laurel: LaurelProcesses) -> None:
+    assert (laurel.home / "processor-data").is_dir()
+    assert not Path(f"{laurel.ns.group}-data").exists()  # Faust's default, the working directory
