@@ -12,6 +12,7 @@ from ingest.contract import Command
 from ingest.publisher import CommandPublisher
 from ingest.waiter import OutcomeWaiter
 from projections.store.config import CachedConfig, ConfigStore
+from projections.store.documents import DocumentStore
 from projections.store.reads import ProjectionReader, StoredOutcome
 
 
@@ -21,6 +22,8 @@ class Ingest:
     waiter: OutcomeWaiter
     config: ConfigStore
     """Configuration tables, for the admin routes."""
+    documents: DocumentStore
+    """Configuration documents (achievements, points, leaderboards), for the admin routes."""
     current_config: CachedConfig
     """The current configuration, for checking commands before they are published."""
     reader: ProjectionReader

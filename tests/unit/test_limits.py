@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from projections.query.limits import RateLimiter
+from api.limits import RateLimiter
 
 
 def test_bucket_allows_bursts_then_the_rate() -> None:

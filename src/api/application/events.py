@@ -7,6 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
+from api import schemas
+from api.auth import CurrentPrincipal, Principal
+from api.presenters import EventAnswer, pending_json, rejection_status, user_json
+from api.requests import fail, json_body, json_object
 from ingest.contract import (
     ContractError,
     RecordMetricEvent,
@@ -19,10 +23,6 @@ from ingest.contract import (
 )
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
-from projections.query import schemas
-from projections.query.auth import CurrentPrincipal, Principal
-from projections.query.http import fail, json_body, json_object
-from projections.query.shapes import EventAnswer, pending_json, rejection_status, user_json
 from projections.store.reads import StoredOutcome
 
 MAX_IDEMPOTENCY_KEY = 255

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from fastapi import APIRouter
 
-from projections.query.http import fail
+from api.requests import fail
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

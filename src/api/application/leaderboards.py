@@ -15,14 +15,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api import schemas
+from api.application.users import parse_date
+from api.auth import Tenant
+from api.presenters import event_json, iso
+from api.requests import fail
 from projections.core.leaderboards import Leaderboard, Run
 from projections.core.model import ConfigHistory
 from projections.core.zones import local_date
-from projections.query import schemas
-from projections.query.auth import Tenant
-from projections.query.http import fail
-from projections.query.routes import parse_date
-from projections.query.shapes import event_json, iso
 from projections.store.config import CachedConfig
 from projections.store.ranking import Ranking, Standing, group_key, group_values
 from projections.store.ranking_cache import GroupKey, RankingCache

@@ -15,6 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from api import schemas
+from api.auth import Tenant
+from api.requests import Paging, fail, json_body
 from ingest.contract import (
     ContractError,
     RecordMetricEvent,
@@ -25,9 +28,6 @@ from ingest.contract import (
 )
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_metric_event
-from projections.query import schemas
-from projections.query.auth import Tenant
-from projections.query.http import Paging, fail, json_body
 from projections.store.config import AttributeRow, ConfigTable, DuplicateKey, MetricRow
 
 KEY_PATTERN = re.compile(r"^[a-zA-Z\d\-_]+$")

@@ -11,19 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from projections.core.model import ConfigHistory, UserProfile, UserState
-from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
-from projections.core.wire import achievement_json
-from projections.query import schemas
-from projections.query.auth import CurrentPrincipal, Tenant
-from projections.query.http import fail
-from projections.query.shapes import (
+from api import schemas
+from api.auth import CurrentPrincipal, Tenant
+from api.presenters import (
     EventAnswer,
     iso,
     pending_json,
     rejection_status,
     user_json,
 )
+from api.requests import fail
+from projections.core.model import ConfigHistory, UserProfile, UserState
+from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
+from projections.core.wire import achievement_json
 from projections.store.config import CachedConfig
 from projections.store.reads import MetricTotal, ProjectionReader
 

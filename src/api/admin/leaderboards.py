@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
-from ingest.admin import ItemError, item_key, item_text
-from ingest.documents import (
+from fastapi import APIRouter
+
+from api.admin.configuration import ItemError, item_key, item_text
+from api.admin.documents import (
     Ctx,
     Kind,
+    add_document_routes,
     attribute_filters,
     date_field,
     merge_update,
@@ -24,6 +27,7 @@ from ingest.documents import (
     uuid_field,
     whole_number,
 )
+from ingest.service import Ingest
 from projections.store.documents import StoredDocument
 
 MAX_PARTICIPANTS = 10_000_000
@@ -189,3 +193,9 @@ LEADERBOARDS = Kind(
     leaderboard_update,
     leaderboard_json,
 )
+
+
+def build_router(ingest: Ingest) -> APIRouter:
+    router = APIRouter()
+    add_document_routes(router, ingest, ingest.documents, LEADERBOARDS)
+    return router

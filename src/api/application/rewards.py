@@ -10,6 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api import schemas
+from api.application.users import Summary
+from api.auth import Tenant
+from api.requests import fail
 from projections.core.achievements import Achievement, filters_match
 from projections.core.model import PointsConfig, UserState
 from projections.core.points import PointsSystem, boost_status, level_for
@@ -20,10 +24,6 @@ from projections.core.wire import (
     points_system_json,
 )
 from projections.core.zones import local_date
-from projections.query import schemas
-from projections.query.auth import Tenant
-from projections.query.http import fail
-from projections.query.routes import Summary
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
 

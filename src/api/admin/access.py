@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from ingest.admin import (
+from api import schemas
+from api.admin.configuration import (
     ItemError,
     created_response,
     delete_each,
@@ -21,11 +22,10 @@ from ingest.admin import (
     item_text,
     parse_items,
 )
+from api.auth import Tenant
+from api.presenters import iso
+from api.requests import Paging, fail, json_body
 from ingest.service import Ingest
-from projections.query import schemas
-from projections.query.auth import Tenant
-from projections.query.http import Paging, fail, json_body
-from projections.query.shapes import iso
 from projections.store.keys import KeyStore
 from projections.store.keys import Tenant as TenantRow
 

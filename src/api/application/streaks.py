@@ -14,17 +14,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api import schemas
+from api.auth import CurrentPrincipal
+from api.presenters import iso
+from api.requests import fail
 from projections.core import streaks
 from projections.core.model import UserState
 from projections.core.outcomes import streak_json
 from projections.core.periods import previous_period
 from projections.core.streaks import PeriodRecord, Streak, StreakRules
-from projections.core.wire import preferences_json, settings_json
 from projections.core.zones import local_date
-from projections.query import schemas
-from projections.query.auth import CurrentPrincipal, Tenant
-from projections.query.http import fail
-from projections.query.shapes import iso
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
 
@@ -142,34 +141,5 @@ def build_router(
             }
             for user_id, view in views
         ]
-
-    @router.get(
-        "/users/{id}/preferences",
-        tags=["users"],
-        responses=schemas.returns(200, schemas.PREFERENCES),
-    )
-    async def get_preferences(id: str, caller: CurrentPrincipal) -> Any:
-        """The user's notification and streak preferences."""
-        caller.require_user(id)
-        states = await reader.user_states(caller.tenant, [id])
-        if id not in states:
-            fail(404, f"User with id {id!r} not found")
-        return preferences_json(states[id].preferences)
-
-    return router
-
-
-def build_admin_router(config: CachedConfig, clock: Callable[[], datetime]) -> APIRouter:
-    router = APIRouter()
-
-    @router.get(
-        "/streaks/settings",
-        tags=["streaks"],
-        responses=schemas.returns(200, schemas.STREAK_SETTINGS),
-    )
-    async def get_settings(tenant: Tenant) -> Any:
-        """The tenant's streak settings (Trophy's ``StreakSettings`` plus ``weekStart``)."""
-        now = clock()
-        return settings_json((await config.current(tenant, now)).streak_at(tenant, now))
 
     return router

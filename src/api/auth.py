@@ -19,8 +19,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from projections.query.http import MAX_TENANT_LENGTH, fail
-from projections.query.limits import RateLimiter
+from api.limits import RateLimiter
+from api.requests import MAX_TENANT_LENGTH, fail
 from projections.store.keys import ApiKey, KeyStore
 
 

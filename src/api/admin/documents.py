@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from ingest.admin import (
+from api import schemas
+from api.admin.configuration import (
     ItemError,
     created_response,
     delete_each,
@@ -27,11 +28,10 @@ from ingest.admin import (
     item_text,
     parse_items,
 )
+from api.auth import Tenant
+from api.requests import Paging, fail, json_body
 from ingest.service import Ingest
 from projections.core.model import AttributeType, ConfigHistory
-from projections.query import schemas
-from projections.query.auth import Tenant
-from projections.query.http import Paging, fail, json_body
 from projections.store.config import DuplicateKey
 from projections.store.documents import DocumentKind, DocumentStore, StoredDocument
 

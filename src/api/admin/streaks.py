@@ -1,8 +1,8 @@
-"""Streak writes: user preferences, the admin streak operations and the streak settings.
+"""The Admin API's streaks: the streak settings, and freeze grants, pauses, restores and resets.
 
-Preferences, freeze grants, pauses, restores and resets change user state, so each travels as a
-command through the user-keyed topic and the answer waits for the processor's outcome. Streak
-settings are configuration: a new version is written to ``laurel.streak_settings``.
+Freeze grants, pauses, restores and resets change user state, so each travels as a command
+through the user-keyed topic and the answer waits for the processor's outcome. Streak settings
+are configuration: a new version is written to ``laurel.streak_settings``.
 """
 
 from __future__ import annotations
@@ -17,28 +17,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from ingest.admin import ItemError, for_each_item, issue, parse_ids, parse_items
+from api import schemas
+from api.admin.configuration import ItemError, for_each_item, issue, parse_ids, parse_items
+from api.auth import Tenant
+from api.requests import fail, json_body, json_object
 from ingest.contract import (
     ChangeStreak,
     ContractError,
-    UpdatePreferences,
     days_off,
-    decode_preferences,
     local_day,
     new_command_id,
     streak_metrics,
 )
-from ingest.routes import rejected
 from ingest.service import Ingest
 from projections.core.commands import StreakAction
 from projections.core.periods import FREQUENCIES
 from projections.core.streaks import MAX_FREEZES, FreezePolicy, StreakSettings
 from projections.core.validation import RuleViolation, check_streak_metrics
-from projections.core.wire import preferences_json, settings_json
-from projections.query import schemas
-from projections.query.auth import CurrentPrincipal, Tenant
-from projections.query.http import fail, json_body, json_object
-from projections.query.shapes import pending_json
+from projections.core.wire import settings_json
 from projections.store.reads import StoredOutcome
 
 
@@ -131,50 +127,20 @@ def _outcome_issue(user_id: str, command_id: uuid.UUID, outcome: StoredOutcome |
     return None
 
 
-def build_application_router(ingest: Ingest) -> APIRouter:
+def build_router(ingest: Ingest) -> APIRouter:
     router = APIRouter()
 
-    @router.patch(
-        "/users/{id}/preferences",
-        tags=["users"],
-        openapi_extra=schemas.body(schemas.PREFERENCES_UPDATE),
-        responses={
-            **schemas.returns(200, schemas.PREFERENCES),
-            **schemas.returns(202, schemas.PENDING, "The outcome is pending"),
-        },
+    @router.get(
+        "/streaks/settings",
+        tags=["streaks"],
+        responses=schemas.returns(200, schemas.STREAK_SETTINGS),
     )
-    async def update_preferences(id: str, request: Request, caller: CurrentPrincipal) -> Any:
-        """Set notification channels and streak preferences; evaluation mode, metrics and days
-        off need streak customisation (403 otherwise)."""
-        caller.require_user(id)
-        try:
-            notifications, streak = decode_preferences(json_object(await json_body(request)))
-        except ContractError as exc:
-            fail(422, str(exc))
+    async def get_settings(tenant: Tenant) -> Any:
+        """The tenant's streak settings (Trophy's ``StreakSettings`` plus ``weekStart``)."""
         now = ingest.clock()
-        config = await ingest.current_config.current(caller.tenant, now)
-        settings = config.streak_at(caller.tenant, now)
-        if streak.overrides and not settings.customization_enabled:
-            fail(403, "Streak customization is not enabled for this account")
-        if isinstance(streak.metrics, tuple):
-            try:
-                check_streak_metrics(config, caller.tenant, streak.metrics, now)
-            except RuleViolation as exc:
-                fail(422, str(exc))
-        command = UpdatePreferences(new_command_id(), caller.tenant, id, now, notifications, streak)
-        outcome = await ingest.submit(command)
-        if outcome is None:
-            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
-        if outcome.status == "rejected":
-            return rejected(outcome)
-        states = await ingest.reader.user_states(caller.tenant, [id])
-        return preferences_json(states[id].preferences)
-
-    return router
-
-
-def build_admin_router(ingest: Ingest) -> APIRouter:
-    router = APIRouter()
+        return settings_json(
+            (await ingest.current_config.current(tenant, now)).streak_at(tenant, now)
+        )
 
     @router.patch(
         "/streaks/settings",

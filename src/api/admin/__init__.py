@@ -1,0 +1,1 @@
+"""The Admin API's routers (``/admin/v1``): configuration, keys and tenants."""

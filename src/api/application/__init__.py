@@ -1,0 +1,1 @@
+"""The Application API's routers (``/v1``): events, users and their reads."""

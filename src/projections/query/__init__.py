@@ -1,1 +1,0 @@
-"""Read routes of the Application API, over :mod:`projections.store`."""
