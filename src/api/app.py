@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -29,6 +28,7 @@ from api.errors import install_error_handlers
 from api.guard import RequestGuard
 from api.limits import RateLimiter
 from api.schemas import ERROR_RESPONSES
+from ingest.clock import Clock
 from ingest.service import Ingest
 from projections.store.keys import KeyStore
 
@@ -44,7 +44,7 @@ class Served:
     keys: KeyStore
     limiter: RateLimiter
     max_body_bytes: int
-    clock: Callable[[], datetime]
+    clock: Clock
 
 
 def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -> FastAPI:

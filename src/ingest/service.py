@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
 
+from ingest.clock import Clock
 from ingest.contract import Command
 from ingest.publisher import CommandPublisher
 from ingest.waiter import OutcomeWaiter
@@ -27,7 +27,7 @@ class Ingest:
     current_config: CachedConfig
     """The current configuration, for checking commands before they are published."""
     reader: ProjectionReader
-    clock: Callable[[], datetime]
+    clock: Clock
     timeout_s: float
     environment: str = "Production"
 

@@ -12,11 +12,12 @@ from api.app import Served
 from api.app import create_app as create_http_app
 from api.application.leaderboards import Standings
 from api.limits import RateLimiter
+from ingest.clock import Clock
 from ingest.publisher import KafkaCommandPublisher
 from ingest.service import Ingest
 from ingest.waiter import OutcomeWaiter
 from laurel import __version__
-from laurel.clock import Clock, clock_for
+from laurel.clock import clock_for
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-Clock = Callable[[], datetime]
+from ingest.clock import Clock
 
 
 def utc_now() -> datetime:

@@ -22,8 +22,8 @@ import faust
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from ingest.clock import Clock
 from ingest.publisher import KafkaCommandPublisher
-from laurel.clock import Clock, utc_now
 from processors.deadletters import KafkaDeadLetterSink
 from processors.projector import (
     BatchReport,
@@ -52,6 +52,8 @@ class ProcessorOptions:
     partitions: int
     data_dir: Path
     """Where Faust keeps its files (it creates the directory, not its parents)."""
+    clock: Clock
+    """Now, for the scheduler and the ranker."""
     batch_max: int = 500
     batch_within_s: float = 0.02
     session_timeout_s: float = 10.0
@@ -59,7 +61,6 @@ class ProcessorOptions:
     scheduler_interval_s: float = 10.0
     ranker_interval_s: float = 2.0
     rank_change_every_s: float = 900.0
-    clock: Clock = utc_now
 
 
 @asynccontextmanager

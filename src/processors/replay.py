@@ -16,7 +16,6 @@ live processor already published them.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,37 +24,17 @@ from typing import Any
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from psycopg import sql
 
 from processors.projector import project_batch
-from projections.store.migrate import create_projection_schema
 from projections.store.ports import DeadLetter, SourceRecord
-from projections.store.postgres import PostgresProjectionStore, active_schema, connection_pool
-from projections.store.reads import PROJECTION_CHANNEL
-
-# Columns compared between the live and the rebuilt schema (wall-clock columns are left out).
-COMPARED: dict[str, str] = {
-    "users": "tenant, user_id, name, email, tz, device_tokens, subscribe_to_emails, attributes, "
-    "sign_up_date, created, updated, preferences",
-    "streaks": "tenant, user_id, length, extended_at, next_due, state",
-    "streak_periods": "tenant, user_id, frequency, period_start, period_end, length, "
-    "used_freeze, used_pause, reset_at",
-    "streak_pauses": "tenant, id, user_id, start_date, end_date, status",
-    "outbox": "tenant, command_id, seq, user_id, kind, occurred, body",
-    "user_achievements": "tenant, user_id, achievement_id, achieved_at, backdated, command_id",
-    "user_points": "tenant, user_id, state",
-    "points_totals": "tenant, user_id, system_id, total, level_id",
-    "points_awards": "tenant, id, user_id, system_id, command_id, awarded, total, awarded_at, body",
-    "points_daily": "tenant, user_id, system_id, day, change",
-    "leaderboard_entries": "tenant, leaderboard_id, run, user_id, grp, value, reached_at",
-    "leaderboard_days": "tenant, leaderboard_id, user_id, run, day, value",
-    "metric_totals": "tenant, user_id, metric_id, total",
-    "metric_daily": "tenant, user_id, metric_id, day, change",
-    "idempotency_keys": "tenant, user_id, metric_key, key, event_id",
-    "command_outcomes": 'tenant, command_id, user_id, status, body, topic, partition, "offset"',
-    "dead_letters": 'topic, partition, "offset", reason, key, value',
-    "checkpoints": "topic, partition, last_offset",
-}
+from projections.store.postgres import PostgresProjectionStore, connection_pool
+from projections.store.projection_schemas import (
+    checkpoints,
+    create_next_schema,
+    differences,
+    lock_active,
+    switch_active,
+)
 
 
 @dataclass(frozen=True)
@@ -98,11 +77,6 @@ async def partition_ids(bootstrap_servers: str, topic: str) -> list[int]:
     )
 
 
-def next_schema_name(existing: Sequence[str]) -> str:
-    numbers = [int(m.group(1)) for s in existing if (m := re.fullmatch(r"laurel_p(\d+)", s))]
-    return f"laurel_p{max(numbers, default=0) + 1}"
-
-
 class Replay:
     def __init__(
         self,
@@ -118,19 +92,9 @@ class Replay:
         self.batch_max = batch_max
         self.on_progress = on_progress
 
-    def prepare(self) -> tuple[str, str]:
-        """Create the new schema; return (new, currently active)."""
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            rows = conn.execute("SELECT nspname FROM pg_namespace").fetchall()
-            schema = next_schema_name([r[0] for r in rows])
-            create_projection_schema(conn, schema)
-            live = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
-        assert live is not None
-        return schema, str(live[0])
-
     async def run(self, switch: bool = True) -> ReplayResult:
         started = time.monotonic()
-        schema, live = self.prepare()
+        schema, live = create_next_schema(self.database_url)
         pool = connection_pool(self.database_url, min_size=2, max_size=3)
         await pool.open(wait=True)
         consumer = AIOKafkaConsumer(
@@ -160,26 +124,19 @@ class Replay:
             if not switch:
                 return ReplayResult(schema, live, applied, time.monotonic() - started, False, {})
             async with pool.connection() as conn, conn.transaction():
-                await conn.execute("SELECT schema_name FROM laurel.active_projection FOR UPDATE")
-                if await active_schema(conn) != live:
+                if await lock_active(conn) != live:
                     raise ReplayFailed("another replay switched the projection meanwhile")
                 targets = await self._live_checkpoints(conn, live, tps)
                 applied = await self._fold_until(consumer, store, targets, applied)
-                differences = await self._compare(conn, live, schema)
-                if any(differences.values()):
+                differing = await differences(conn, live, schema)
+                if any(differing.values()):
                     raise ReplayFailed(
                         "rebuilt projection differs from the live one (rows differing per "
-                        f"table: {differences}); reads stay on {live}, {schema} is kept for "
+                        f"table: {differing}); reads stay on {live}, {schema} is kept for "
                         "inspection"
                     )
-                await conn.execute(
-                    "UPDATE laurel.active_projection SET schema_name = %s, switched = now()",
-                    (schema,),
-                )
-                await conn.execute("SELECT pg_notify(%s, %s)", (PROJECTION_CHANNEL, schema))
-            return ReplayResult(
-                schema, live, applied, time.monotonic() - started, True, differences
-            )
+                await switch_active(conn, schema)
+            return ReplayResult(schema, live, applied, time.monotonic() - started, True, differing)
         finally:
             await consumer.stop()
             await pool.close()
@@ -187,13 +144,7 @@ class Replay:
     async def _live_checkpoints(
         self, conn: psycopg.AsyncConnection[Any], live: str, tps: Sequence[TopicPartition]
     ) -> dict[TopicPartition, int]:
-        cur = await conn.execute(
-            sql.SQL("SELECT partition, last_offset FROM {}.checkpoints WHERE topic = %s").format(
-                sql.Identifier(live)
-            ),
-            (self.topic,),
-        )
-        done = {p: o for p, o in await cur.fetchall()}
+        done = await checkpoints(conn, live, self.topic)
         return {tp: done.get(tp.partition, -1) + 1 for tp in tps}
 
     async def _fold_until(
@@ -229,21 +180,3 @@ class Replay:
                     applied += len(records)
                 if messages and messages[-1].offset >= targets[tp]:
                     consumer.seek(tp, targets[tp])
-
-    async def _compare(
-        self, conn: psycopg.AsyncConnection[Any], live: str, schema: str
-    ) -> dict[str, int]:
-        differences: dict[str, int] = {}
-        for table, columns in COMPARED.items():
-            query = sql.SQL(
-                "SELECT count(*) FROM ((SELECT {c} FROM {a}.{t} EXCEPT ALL SELECT {c} FROM {b}.{t})"
-                " UNION ALL (SELECT {c} FROM {b}.{t} EXCEPT ALL SELECT {c} FROM {a}.{t})) d"
-            ).format(
-                c=sql.SQL(columns),
-                a=sql.Identifier(live),
-                b=sql.Identifier(schema),
-                t=sql.Identifier(table),
-            )
-            row = await (await conn.execute(query)).fetchone()
-            differences[table] = int(row[0]) if row else 0
-        return differences

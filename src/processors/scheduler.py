@@ -14,8 +14,8 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
+from ingest.clock import Clock
 from ingest.publisher import CommandPublisher
-from laurel.clock import Clock
 from projections.core.commands import Tick
 
 log = logging.getLogger(__name__)
