@@ -34,7 +34,7 @@ from psycopg import sql
 
 from laurel.local import LocalStack
 from laurel.settings import load_settings
-from projections.store.postgres import active_schema, connection_pool
+from projections.store.connections import active_schema, connection_pool
 from projections.store.ranking_cache import GroupKey, RankingCache
 
 RUN = date(2026, 1, 1)

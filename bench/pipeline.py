@@ -32,7 +32,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
+from ingest.ids import new_command_id
 from laurel.local import LocalStack
 from laurel.settings import load_settings
 

@@ -20,13 +20,15 @@ from datetime import UTC, datetime, timedelta
 
 from tests.support.config import add_document, create_metric, set_streak_settings
 
-from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
+from ingest.ids import new_command_id
 from laurel.local import LocalStack
 from laurel.settings import load_settings
 from processors.projector import project_batch
 from projections.core.streaks import StreakSettings
+from projections.store.connections import connection_pool
 from projections.store.ports import DeadLetter, SourceRecord
-from projections.store.postgres import PostgresProjectionStore, connection_pool
+from projections.store.postgres import PostgresProjectionStore
 
 BATCH = 500
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ingest.contract import new_command_id
+from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.commands import CompleteAchievement
 from projections.store.documents import BackdateLog, StoredDocument

@@ -16,9 +16,6 @@ anything that fails to the dead-letter topic with the reason. New versions are r
 
 from __future__ import annotations
 
-import math
-import os
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -26,6 +23,17 @@ from typing import Any, Final, TypeAlias
 
 import orjson
 
+from ingest.fields import (
+    PATCH_FIELDS,
+    ContractError,
+    decode_preferences,
+    decode_user_patch,
+    local_day,
+    parse_value,
+    string_map,
+    text_field,
+)
+from ingest.ids import new_command_id
 from projections.core.commands import (
     UNSET,
     ChangeStreak,
@@ -40,8 +48,6 @@ from projections.core.commands import (
     UserPatch,
 )
 from projections.core.text import nul_path
-from projections.core.validation import RuleViolation, check_days_off
-from projections.core.zones import valid_time_zone
 
 __all__ = [
     "UNSET",
@@ -62,27 +68,10 @@ __all__ = [
 ]
 
 VERSION: Final = 1
-MAX_KEY_LENGTH: Final = 255
-
-
-class ContractError(ValueError):
-    """A record or request does not follow the contract; the message names the field."""
 
 
 # ---------------------------------------------------------------------------------------------
-# Identifiers and validation shared by the API and the processor
-
-
-def new_command_id() -> uuid.UUID:
-    """A time-ordered UUID (version 7, RFC 9562): millisecond time, then 74 random bits."""
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+# Keys
 
 
 def record_key(tenant: str, user_id: str) -> bytes:
@@ -114,7 +103,7 @@ def _check_key(key: bytes | None, tenant: str, user_id: str) -> None:
 
 def _patch_to_json(patch: UserPatch, user_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {"id": user_id}
-    for name, wire in _PATCH_FIELDS.items():
+    for name, wire in PATCH_FIELDS.items():
         value = getattr(patch, name)
         if value is UNSET:
             continue
@@ -126,16 +115,6 @@ def _patch_to_json(patch: UserPatch, user_id: str) -> dict[str, Any]:
     if patch.attributes:
         out["attributes"] = dict(patch.attributes)
     return out
-
-
-_PATCH_FIELDS: Final = {
-    "name": "name",
-    "email": "email",
-    "tz": "tz",
-    "device_tokens": "deviceTokens",
-    "subscribe_to_emails": "subscribeToEmails",
-    "sign_up_date": "signUpDate",
-}
 
 
 def preferences_json(
@@ -204,168 +183,6 @@ UPCASTERS: Final[Mapping[int, Upcaster]] = {}
 """Functions lifting a value of version ``n`` to version ``n + 1``; none exist yet."""
 
 
-def _str(obj: Mapping[str, Any], name: str, *, where: str = "", optional: bool = False) -> Any:
-    value = obj.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise ContractError(f"{where}{name} must be a string")
-    return value
-
-
-def string_map(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ContractError(f"{where} must be an object of string values")
-    return value
-
-
-def decode_user_patch(raw: Any, where: str = "user") -> tuple[str, UserPatch]:
-    """Parse a Trophy ``UpsertedUser``-shaped object into its id and patch."""
-    if not isinstance(raw, dict):
-        raise ContractError(f"{where} must be an object")
-    user_id = raw.get("id")
-    if not isinstance(user_id, str) or not user_id.strip():
-        raise ContractError(f"{where}.id must be a non-empty string")
-    if len(user_id) > MAX_KEY_LENGTH:
-        raise ContractError(f"{where}.id must be at most {MAX_KEY_LENGTH} characters")
-    fields: dict[str, Any] = {}
-    for name in ("name", "email"):
-        if name in raw:
-            value = raw[name]
-            if value is not None and not isinstance(value, str):
-                raise ContractError(f"{where}.{name} must be a string or null")
-            fields[name] = value
-    if "tz" in raw:
-        tz = raw["tz"]
-        if tz is not None and (not isinstance(tz, str) or not valid_time_zone(tz)):
-            raise ContractError(f"{where}.tz must be an IANA time zone name, got {tz!r}")
-        fields["tz"] = tz
-    if "deviceTokens" in raw:
-        tokens = raw["deviceTokens"]
-        if tokens is not None and (
-            not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens)
-        ):
-            raise ContractError(f"{where}.deviceTokens must be an array of strings or null")
-        fields["device_tokens"] = None if tokens is None else tuple(tokens)
-    if "subscribeToEmails" in raw and raw["subscribeToEmails"] is not None:
-        if not isinstance(raw["subscribeToEmails"], bool):
-            raise ContractError(f"{where}.subscribeToEmails must be a boolean")
-        fields["subscribe_to_emails"] = raw["subscribeToEmails"]
-    if "signUpDate" in raw:
-        value = raw["signUpDate"]
-        if value is None:
-            fields["sign_up_date"] = None
-        else:
-            try:
-                fields["sign_up_date"] = date.fromisoformat(value)
-            except (TypeError, ValueError):
-                raise ContractError(f"{where}.signUpDate must be a YYYY-MM-DD date") from None
-    attributes = string_map(raw.get("attributes"), f"{where}.attributes")
-    return user_id, UserPatch(attributes=attributes, **fields)
-
-
-def parse_value(raw: Any, where: str = "value") -> float:
-    """A finite number (booleans are not numbers here)."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ContractError(f"{where} must be a number")
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ContractError(f"{where} must be a finite number")
-    return value
-
-
-NOTIFICATION_TYPES: Final = ("achievement_completed", "recap", "reactivation", "streak_reminder")
-CHANNELS: Final = ("email", "push")
-
-
-def decode_preferences(
-    raw: Any,
-) -> tuple[dict[str, tuple[str, ...]], StreakPreferencesPatch]:
-    """Parse Trophy's ``UpdateUserPreferencesRequest``."""
-    if not isinstance(raw, dict):
-        raise ContractError("the body must be an object")
-    unknown = sorted(set(raw) - {"notifications", "streak"})
-    if unknown:
-        raise ContractError(f"unknown fields: {', '.join(unknown)}")
-    notifications: dict[str, tuple[str, ...]] = {}
-    given = raw.get("notifications")
-    if given is not None:
-        if not isinstance(given, dict):
-            raise ContractError("notifications must be an object")
-        for kind, channels in given.items():
-            if kind not in NOTIFICATION_TYPES:
-                raise ContractError(
-                    f"notifications.{kind} is not a notification type "
-                    f"({', '.join(NOTIFICATION_TYPES)})"
-                )
-            if not isinstance(channels, list) or not all(c in CHANNELS for c in channels):
-                raise ContractError(f"notifications.{kind} must be an array of email, push")
-            notifications[kind] = tuple(dict.fromkeys(channels))
-    streak = raw.get("streak")
-    if streak is None:
-        return notifications, StreakPreferencesPatch()
-    if not isinstance(streak, dict):
-        raise ContractError("streak must be an object")
-    fields: dict[str, Any] = {}
-    if "enabled" in streak:
-        if not isinstance(streak["enabled"], bool):
-            raise ContractError("streak.enabled must be a boolean")
-        fields["enabled"] = streak["enabled"]
-    if "evaluationMode" in streak:
-        if streak["evaluationMode"] not in ("AND", "OR", None):
-            raise ContractError("streak.evaluationMode must be AND or OR")
-        fields["evaluation_mode"] = streak["evaluationMode"]
-    if "metrics" in streak:
-        fields["metrics"] = (
-            None
-            if streak["metrics"] is None
-            else streak_metrics(streak["metrics"], "streak.metrics")
-        )
-    if "daysOff" in streak:
-        fields["days_off"] = None if streak["daysOff"] is None else days_off(streak["daysOff"])
-    return notifications, StreakPreferencesPatch(**fields)
-
-
-def streak_metrics(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
-    """``[{key, threshold}]`` with distinct keys and positive thresholds."""
-    if not isinstance(raw, list):
-        raise ContractError(f"{where} must be an array of {{key, threshold}}")
-    out: dict[str, float] = {}
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise ContractError(f"{where}[{i}] must be an object with key and threshold")
-        key = _str(item, "key", where=f"{where}[{i}].")
-        threshold = parse_value(item.get("threshold"), f"{where}[{i}].threshold")
-        if threshold <= 0:
-            raise ContractError(f"{where}[{i}].threshold must be greater than 0")
-        if key in out:
-            raise ContractError(f"{where} lists {key!r} twice")
-        out[key] = threshold
-    return tuple(out.items())
-
-
-def days_off(raw: Any) -> frozenset[int]:
-    if not isinstance(raw, list):
-        raise ContractError("daysOff must be an array of weekdays (0 = Sunday … 6 = Saturday)")
-    try:
-        return check_days_off(raw)
-    except RuleViolation as exc:
-        raise ContractError(str(exc)) from None
-
-
-def local_day(raw: Any, where: str) -> date:
-    if not isinstance(raw, str):
-        raise ContractError(f"{where} must be a YYYY-MM-DD date")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ContractError(f"{where} must be a YYYY-MM-DD date") from None
-
-
 def _decode_streak_change(body: Mapping[str, Any], common: dict[str, Any]) -> ChangeStreak:
     action = body.get("action")
     if action == "grant_freezes":
@@ -375,7 +192,7 @@ def _decode_streak_change(body: Mapping[str, Any], common: dict[str, Any]) -> Ch
         return ChangeStreak(**common, action=action, count=count)
     if action in ("add_pause", "remove_pause"):
         try:
-            pause_id = uuid.UUID(_str(body, "pauseId"))
+            pause_id = uuid.UUID(text_field(body, "pauseId"))
         except ValueError:
             raise ContractError("pauseId must be a UUID") from None
         if action == "remove_pause":
@@ -413,12 +230,12 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
     if version != VERSION:
         raise ContractError(f"unsupported version {version} (this processor reads {VERSION})")
     try:
-        command_id = uuid.UUID(_str(body, "id"))
+        command_id = uuid.UUID(text_field(body, "id"))
     except ValueError:
         raise ContractError("id must be a UUID") from None
-    tenant = _str(body, "tenant")
+    tenant = text_field(body, "tenant")
     try:
-        received_at = datetime.fromisoformat(_str(body, "receivedAt"))
+        received_at = datetime.fromisoformat(text_field(body, "receivedAt"))
     except ValueError:
         raise ContractError("receivedAt must be an RFC 3339 timestamp") from None
     if received_at.tzinfo is None:
@@ -441,7 +258,7 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
         return Tick(**common)
     if kind == "achievement.complete":
         try:
-            achievement_id = uuid.UUID(_str(body, "achievementId"))
+            achievement_id = uuid.UUID(text_field(body, "achievementId"))
         except ValueError:
             raise ContractError("achievementId must be a UUID") from None
         backdate = body.get("backdate", False)
@@ -453,8 +270,8 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
     if kind == "streak.change":
         return _decode_streak_change(body, common)
     if kind == "metric.event":
-        metric = _str(body, "metric")
-        idempotency_key = _str(body, "idempotencyKey", optional=True)
+        metric = text_field(body, "metric")
+        idempotency_key = text_field(body, "idempotencyKey", optional=True)
         return RecordMetricEvent(
             id=command_id,
             tenant=tenant,

@@ -21,10 +21,11 @@ from laurel.clock import clock_for
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
+from projections.store.connections import connection_pool
 from projections.store.documents import DocumentStore
 from projections.store.keys import KEYS_CHANNEL, KeyStore
 from projections.store.listener import NotificationListener
-from projections.store.postgres import OUTCOMES_CHANNEL, connection_pool
+from projections.store.postgres import OUTCOMES_CHANNEL
 from projections.store.ranking_cache import RankingCache
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
 

@@ -154,8 +154,8 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
     from laurel.local import LocalStack
+    from projections.store.connections import connection_pool
     from projections.store.keys import KeyStore
-    from projections.store.postgres import connection_pool
 
     async def run() -> int:
         pool = connection_pool(LocalStack(settings).database_url(), max_size=1)

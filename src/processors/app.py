@@ -33,8 +33,9 @@ from processors.projector import (
 )
 from processors.ranker import Ranker
 from processors.scheduler import StreakScheduler
+from projections.store.connections import connection_pool
 from projections.store.ports import ProjectionStore, SourceRecord
-from projections.store.postgres import PostgresProjectionStore, connection_pool
+from projections.store.postgres import PostgresProjectionStore
 from projections.store.reads import ProjectionReader
 
 log = logging.getLogger("laurel.processor")

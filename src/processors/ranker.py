@@ -34,7 +34,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
 from projections.core.leaderboards import Leaderboard
-from projections.store.postgres import active_schema, load_config
+from projections.store.config_history import load_config
+from projections.store.connections import active_schema
 from projections.store.ranking_cache import (
     GroupKey,
     RankingCache,

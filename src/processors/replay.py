@@ -26,8 +26,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from processors.projector import project_batch
+from projections.store.connections import connection_pool
 from projections.store.ports import DeadLetter, SourceRecord
-from projections.store.postgres import PostgresProjectionStore, connection_pool
+from projections.store.postgres import PostgresProjectionStore
 from projections.store.projection_schemas import (
     checkpoints,
     create_next_schema,

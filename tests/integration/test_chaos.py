@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
+from ingest.ids import new_command_id
 from processors.replay import Replay
 from projections.core.streaks import FreezePolicy, StreakSettings
 from tests.support.config import add_document, create_metric, set_streak_settings

@@ -10,7 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from ingest.contract import RecordMetricEvent, UserPatch, encode, new_command_id, record_key
+from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
+from ingest.ids import new_command_id
 from tests.support.kafka import produce, read_all
 from tests.support.processes import LaurelProcesses
 from tests.support.reference import projected_totals, reference_fold, reference_totals

@@ -20,8 +20,9 @@ from psycopg import sql
 
 from projections.core.fold import BatchResult
 from projections.core.leaderboards import Entry, EntryChange, Leaderboard, Run
+from projections.store.connections import connection_pool
 from projections.store.migrate import migrate
-from projections.store.postgres import PostgresProjectionStore, connection_pool
+from projections.store.postgres import PostgresProjectionStore
 from projections.store.ranking import Standing, group_key, group_values
 from projections.store.ranking_cache import GroupKey, RankingCache
 from tests.support.infra import Namespace

@@ -14,9 +14,9 @@ from processors.projector import project_batch
 from projections.core.fold import DailyKey
 from projections.core.model import UserKey, UserState
 from projections.core.wire import points_state_json, streak_state_json
+from projections.store.config_history import load_config
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
-from projections.store.postgres import load_config
 from projections.store.ranking import group_key
 from tests.support.infra import Namespace
 from tests.support.kafka import read_all

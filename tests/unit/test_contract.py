@@ -19,9 +19,9 @@ from ingest.contract import (
     UserPatch,
     decode,
     encode,
-    new_command_id,
     record_key,
 )
+from ingest.ids import new_command_id
 
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 

@@ -18,14 +18,9 @@ from fastapi.responses import JSONResponse
 from api import schemas
 from api.auth import Tenant
 from api.requests import Paging, fail, json_body
-from ingest.contract import (
-    ContractError,
-    RecordMetricEvent,
-    decode_user_patch,
-    new_command_id,
-    parse_value,
-    string_map,
-)
+from ingest.contract import ContractError, RecordMetricEvent
+from ingest.fields import decode_user_patch, parse_value, string_map
+from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_metric_event
 from projections.store.config import AttributeRow, ConfigTable, DuplicateKey, MetricRow

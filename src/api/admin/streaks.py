@@ -21,14 +21,9 @@ from api import schemas
 from api.admin.configuration import ItemError, for_each_item, issue, parse_ids, parse_items
 from api.auth import Tenant
 from api.requests import fail, json_body, json_object
-from ingest.contract import (
-    ChangeStreak,
-    ContractError,
-    days_off,
-    local_day,
-    new_command_id,
-    streak_metrics,
-)
+from ingest.contract import ChangeStreak, ContractError
+from ingest.fields import days_off, local_day, streak_metrics
+from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.commands import StreakAction
 from projections.core.periods import FREQUENCIES

@@ -13,7 +13,9 @@ from api.application.events import rejected
 from api.auth import CurrentPrincipal
 from api.presenters import iso, pending_json
 from api.requests import fail, json_body, json_object
-from ingest.contract import ContractError, decode_user_patch, new_command_id
+from ingest.contract import ContractError
+from ingest.fields import decode_user_patch
+from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.commands import CompleteAchievement
 from projections.core.validation import RuleViolation, check_attribute_keys

@@ -11,16 +11,9 @@ from api import schemas
 from api.auth import CurrentPrincipal, Principal
 from api.presenters import EventAnswer, pending_json, rejection_status, user_json
 from api.requests import fail, json_body, json_object
-from ingest.contract import (
-    ContractError,
-    RecordMetricEvent,
-    UpsertMode,
-    UpsertUser,
-    decode_user_patch,
-    new_command_id,
-    parse_value,
-    string_map,
-)
+from ingest.contract import ContractError, RecordMetricEvent, UpsertMode, UpsertUser
+from ingest.fields import decode_user_patch, parse_value, string_map
+from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
 from projections.store.reads import StoredOutcome

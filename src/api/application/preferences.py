@@ -13,7 +13,9 @@ from api.application.events import rejected
 from api.auth import CurrentPrincipal
 from api.presenters import pending_json
 from api.requests import fail, json_body, json_object
-from ingest.contract import ContractError, UpdatePreferences, decode_preferences, new_command_id
+from ingest.contract import ContractError, UpdatePreferences
+from ingest.fields import decode_preferences
+from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_streak_metrics
 from projections.core.wire import preferences_json

@@ -20,7 +20,7 @@ from projections.core.model import ConfigHistory
 from projections.core.streaks import StreakSettings
 from projections.core.wire import settings_from_json, settings_json
 from projections.store.cache import InvalidatedCache
-from projections.store.postgres import load_config
+from projections.store.config_history import load_config
 
 ConfigTable = Literal["metrics", "attributes"]
 CONFIG_CHANNEL = "laurel_config"

@@ -10,17 +10,14 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, sql
-from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.fold import BatchResult, IdempotencyKey, Projection
 from projections.core.leaderboards import Entry
 from projections.core.model import (
-    AttributeVersion,
     ConfigHistory,
-    MetricVersion,
     Preferences,
-    StreakSettingsVersion,
     UserKey,
     UserProfile,
     UserState,
@@ -29,23 +26,17 @@ from projections.core.outbox import outbox_rows
 from projections.core.points import PointsState
 from projections.core.streaks import Streak
 from projections.core.wire import (
-    Document,
-    achievement_from,
-    leaderboard_from,
-    points_boost_from,
-    points_level_from,
     points_state,
     points_state_json,
-    points_system_from,
-    points_trigger_from,
     preferences_from_json,
-    preferences_json,
-    settings_from_json,
     streak_state,
     streak_state_json,
 )
+from projections.store.config_history import load_config
+from projections.store.connections import active_schema, execute_columns
 from projections.store.ports import DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
+from projections.store.users import USER_COLUMNS, profile_from_row, user_params
 
 OUTCOMES_CHANNEL = "laurel_outcomes"
 """NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
@@ -53,104 +44,6 @@ COMMITS_CHANNEL = "laurel_commits"
 """NOTIFY channel told of every batch the processor commits (for whoever follows the
 projection: the tests wait on it instead of polling)."""
 _NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
-
-
-async def _configure(conn: AsyncConnection[Any]) -> None:
-    # orjson instead of the standard library for every jsonb value read or written.
-    set_json_dumps(orjson.dumps, conn)
-    set_json_loads(orjson.loads, conn)
-
-
-def connection_pool(url: str, min_size: int = 1, max_size: int = 4) -> AsyncConnectionPool[Any]:
-    """An unopened pool of autocommit connections (transactions are always explicit: see the
-    psycopg trap in the runtime notes) that encode and decode jsonb with orjson."""
-    return AsyncConnectionPool(
-        url,
-        min_size=min_size,
-        max_size=max_size,
-        kwargs={"autocommit": True},
-        configure=_configure,
-        open=False,
-    )
-
-
-def _profile_from_row(row: Sequence[Any]) -> UserProfile:
-    (name, email, tz, tokens, subscribe, attributes, sign_up, created, updated) = row
-    return UserProfile(
-        created=created,
-        updated=updated,
-        name=name,
-        email=email,
-        tz=tz,
-        device_tokens=tuple(tokens) if tokens is not None else None,
-        subscribe_to_emails=subscribe,
-        sign_up_date=sign_up,
-        attributes=attributes or {},
-    )
-
-
-USER_COLUMNS = (
-    "name, email, tz, device_tokens, subscribe_to_emails, attributes, sign_up_date, "
-    "created, updated"
-)
-
-
-async def load_config(
-    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
-) -> ConfigHistory:
-    """Configuration versions of ``tenants`` that hold at some instant of [since, until]."""
-    tenant_list = sorted(set(tenants))
-    window = "tenant = ANY(%s) AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
-    metrics = await conn.execute(
-        "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
-        f"FROM laurel.metrics WHERE {window}",
-        (tenant_list, until, since),
-    )
-    metric_versions = tuple(
-        MetricVersion(
-            tenant=t, id=i, key=k, name=n, unit_type=ut, units=u, valid_from=vf, valid_to=vt
-        )
-        for (t, i, k, n, ut, u, vf, vt) in await metrics.fetchall()
-    )
-    attributes = await conn.execute(
-        "SELECT tenant, id, key, name, type, valid_from, valid_to "
-        f"FROM laurel.attributes WHERE {window}",
-        (tenant_list, until, since),
-    )
-    attribute_versions = tuple(
-        AttributeVersion(tenant=t, id=i, key=k, name=n, type=ty, valid_from=vf, valid_to=vt)
-        for (t, i, k, n, ty, vf, vt) in await attributes.fetchall()
-    )
-    streak_rows = await conn.execute(
-        f"SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings WHERE {window}",
-        (tenant_list, until, since),
-    )
-    streak_versions = tuple(
-        StreakSettingsVersion(tenant=t, settings=settings_from_json(s), valid_from=vf, valid_to=vt)
-        for (t, s, vf, vt) in await streak_rows.fetchall()
-    )
-    documents = await conn.execute(
-        "SELECT tenant, kind, id, body, created, valid_from, valid_to FROM laurel.documents "
-        f"WHERE {window}",
-        (tenant_list, until, since),
-    )
-    keys = {a.id: a.key for a in attribute_versions}
-    by_kind: dict[str, list[Document]] = {}
-    for t, kind, i, body, created, vf, vt in await documents.fetchall():
-        by_kind.setdefault(kind, []).append(Document(t, i, body, created, vf, vt))
-    return ConfigHistory(
-        metrics=metric_versions,
-        attributes=attribute_versions,
-        streak_settings=streak_versions,
-        achievements=tuple(achievement_from(d, keys) for d in by_kind.get("achievement", [])),
-        points_systems=tuple(points_system_from(d) for d in by_kind.get("points_system", [])),
-        points_triggers=tuple(
-            points_trigger_from(d, keys) for d in by_kind.get("points_trigger", [])
-        ),
-        points_levels=tuple(points_level_from(d) for d in by_kind.get("points_level", [])),
-        points_boosts=tuple(points_boost_from(d, keys) for d in by_kind.get("points_boost", [])),
-        leaderboards=tuple(leaderboard_from(d, keys) for d in by_kind.get("leaderboard", [])),
-    )
 
 
 class _PostgresUnitOfWork:
@@ -198,7 +91,7 @@ class _PostgresUnitOfWork:
             (tenants, ids),
         )
         for row in await cur.fetchall():
-            profiles[(row[0], row[1])] = _profile_from_row(row[3:])
+            profiles[(row[0], row[1])] = profile_from_row(row[3:])
             preferences[(row[0], row[1])] = preferences_from_json(row[2])
         streaks: dict[UserKey, Streak] = {}
         cur = await self.conn.execute(
@@ -308,7 +201,7 @@ class _PostgresUnitOfWork:
     ) -> None:
         # One INSERT ... SELECT FROM unnest(<column arrays>) per table: a round trip and a
         # parameter per column instead of per row.
-        users = [_user_params(s) for s in result.users.values() if s.profile is not None]
+        users = [user_params(s) for s in result.users.values() if s.profile is not None]
         await self._unnest(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
@@ -560,37 +453,6 @@ class _PostgresUnitOfWork:
         await execute_columns(self.conn, self._q(statement), rows)
 
 
-async def execute_columns(
-    conn: AsyncConnection[Any], statement: sql.Composed, rows: Sequence[Sequence[Any]]
-) -> None:
-    """Run ``statement`` (an ``INSERT … SELECT FROM unnest(…)`` or alike) with one array
-    parameter per column of ``rows``: one round trip for any number of rows (none: no trip)."""
-    if rows:
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        await conn.execute(statement, columns, binary=True)
-
-
-def _user_params(state: UserState) -> tuple[Any, ...]:
-    p = state.profile
-    assert p is not None
-    tokens = Jsonb(list(p.device_tokens)) if p.device_tokens is not None else None
-    sign_up: date | None = p.sign_up_date
-    return (
-        state.tenant,
-        state.user_id,
-        p.name,
-        p.email,
-        p.tz,
-        tokens,
-        p.subscribe_to_emails,
-        Jsonb(dict(p.attributes)),
-        sign_up,
-        p.created,
-        p.updated,
-        Jsonb(preferences_json(state.preferences)),
-    )
-
-
 def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:
     """Split ``pairs`` into JSON arrays that each fit in one NOTIFY payload."""
     payloads: list[str] = []
@@ -606,16 +468,6 @@ def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:
     if chunk:
         payloads.append(orjson.dumps(chunk).decode())
     return payloads
-
-
-async def active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> str:
-    """The projection schema that serves reads and receives writes."""
-    suffix = " FOR SHARE" if lock else ""
-    cur = await conn.execute(f"SELECT schema_name FROM laurel.active_projection{suffix}")
-    row = await cur.fetchone()
-    if row is None:
-        raise RuntimeError("no active projection schema: run `laurel migrate`")
-    return str(row[0])
 
 
 class PostgresProjectionStore:

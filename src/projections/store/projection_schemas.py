@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from projections.store.connections import active_schema
 from projections.store.migrate import create_projection_schema
-from projections.store.postgres import active_schema
 from projections.store.reads import PROJECTION_CHANNEL
 
 # Columns compared between the live and the rebuilt schema (wall-clock columns are left out).

@@ -24,7 +24,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from projections.store.postgres import active_schema
+from projections.store.connections import active_schema
 from projections.store.ranking import Ranking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

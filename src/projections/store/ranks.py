@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
-from projections.store.postgres import execute_columns
+from projections.store.connections import execute_columns
 from projections.store.ranking_cache import GroupKey, StoredEntry
 
 RANKS_CHANNEL = "laurel_ranks"

@@ -17,7 +17,8 @@ from projections.core.periods import Frequency
 from projections.core.points import PointsState
 from projections.core.streaks import Pause, PeriodRecord, Streak
 from projections.core.wire import points_state, preferences_from_json, streak_state
-from projections.store.postgres import USER_COLUMNS, _profile_from_row, active_schema
+from projections.store.connections import active_schema
+from projections.store.users import USER_COLUMNS, profile_from_row
 
 PROJECTION_CHANNEL = "laurel_projection"
 """NOTIFY channel announcing that reads switched to another projection schema."""
@@ -76,7 +77,7 @@ class ProjectionReader:
                 conn, f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE tenant = %s AND user_id = %s"
             )
             row = await (await conn.execute(query, (tenant, user_id))).fetchone()
-            return _profile_from_row(row) if row else None
+            return profile_from_row(row) if row else None
 
     async def totals(self, tenant: str, user_id: str, at: datetime) -> list[MetricTotal]:
         """The user's total on every metric in force at ``at`` (0 where nothing was recorded),
@@ -159,7 +160,7 @@ class ProjectionReader:
                 user_id: UserState(
                     tenant,
                     user_id,
-                    profile=_profile_from_row(rest),
+                    profile=profile_from_row(rest),
                     preferences=preferences_from_json(preferences),
                     streak=streak_state(state) if state is not None else Streak(),
                     achievements=achieved.get(user_id, {}),

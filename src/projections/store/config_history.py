@@ -1,0 +1,85 @@
+"""Loading the configuration history: every version of the metrics, attributes, streak
+settings and documents (achievements, points, leaderboards) in force during a time window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from projections.core.model import (
+    AttributeVersion,
+    ConfigHistory,
+    MetricVersion,
+    StreakSettingsVersion,
+)
+from projections.core.wire import (
+    Document,
+    achievement_from,
+    leaderboard_from,
+    points_boost_from,
+    points_level_from,
+    points_system_from,
+    points_trigger_from,
+    settings_from_json,
+)
+
+
+async def load_config(
+    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
+) -> ConfigHistory:
+    """Configuration versions of ``tenants`` that hold at some instant of [since, until]."""
+    tenant_list = sorted(set(tenants))
+    window = "tenant = ANY(%s) AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
+    metrics = await conn.execute(
+        "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
+        f"FROM laurel.metrics WHERE {window}",
+        (tenant_list, until, since),
+    )
+    metric_versions = tuple(
+        MetricVersion(
+            tenant=t, id=i, key=k, name=n, unit_type=ut, units=u, valid_from=vf, valid_to=vt
+        )
+        for (t, i, k, n, ut, u, vf, vt) in await metrics.fetchall()
+    )
+    attributes = await conn.execute(
+        "SELECT tenant, id, key, name, type, valid_from, valid_to "
+        f"FROM laurel.attributes WHERE {window}",
+        (tenant_list, until, since),
+    )
+    attribute_versions = tuple(
+        AttributeVersion(tenant=t, id=i, key=k, name=n, type=ty, valid_from=vf, valid_to=vt)
+        for (t, i, k, n, ty, vf, vt) in await attributes.fetchall()
+    )
+    streak_rows = await conn.execute(
+        f"SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings WHERE {window}",
+        (tenant_list, until, since),
+    )
+    streak_versions = tuple(
+        StreakSettingsVersion(tenant=t, settings=settings_from_json(s), valid_from=vf, valid_to=vt)
+        for (t, s, vf, vt) in await streak_rows.fetchall()
+    )
+    documents = await conn.execute(
+        "SELECT tenant, kind, id, body, created, valid_from, valid_to FROM laurel.documents "
+        f"WHERE {window}",
+        (tenant_list, until, since),
+    )
+    keys = {a.id: a.key for a in attribute_versions}
+    by_kind: dict[str, list[Document]] = {}
+    for t, kind, i, body, created, vf, vt in await documents.fetchall():
+        by_kind.setdefault(kind, []).append(Document(t, i, body, created, vf, vt))
+    return ConfigHistory(
+        metrics=metric_versions,
+        attributes=attribute_versions,
+        streak_settings=streak_versions,
+        achievements=tuple(achievement_from(d, keys) for d in by_kind.get("achievement", [])),
+        points_systems=tuple(points_system_from(d) for d in by_kind.get("points_system", [])),
+        points_triggers=tuple(
+            points_trigger_from(d, keys) for d in by_kind.get("points_trigger", [])
+        ),
+        points_levels=tuple(points_level_from(d) for d in by_kind.get("points_level", [])),
+        points_boosts=tuple(points_boost_from(d, keys) for d in by_kind.get("points_boost", [])),
+        leaderboards=tuple(leaderboard_from(d, keys) for d in by_kind.get("leaderboard", [])),
+    )
