@@ -12,10 +12,10 @@ from fastapi import Depends, FastAPI
 from api import unsupported
 from api.admin import achievements as achievement_admin
 from api.admin import leaderboards as leaderboard_admin
+from api.admin import metrics as metrics_admin
 from api.admin import points as points_admin
 from api.admin import streaks as streak_admin
 from api.admin.access import build_access_router
-from api.admin.configuration import build_admin_router
 from api.application import completions, preferences
 from api.application import leaderboards as leaderboard_reads
 from api.application import rewards as reward_reads
@@ -79,7 +79,7 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
     app.include_router(completions.build_router(ingest), **application)
     app.include_router(preferences.build_router(ingest), **application)
     app.include_router(streak_reads.build_router(reader, config, clock), **application)
-    app.include_router(build_admin_router(ingest), **admin)
+    app.include_router(metrics_admin.build_router(ingest), **admin)
     app.include_router(streak_admin.build_router(ingest), **admin)
     app.include_router(achievement_admin.build_router(ingest), **admin)
     app.include_router(points_admin.build_router(ingest), **admin)

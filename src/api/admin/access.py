@@ -13,13 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api import schemas
-from api.admin.configuration import (
+from api.admin.fields import item_id, item_text
+from api.admin.items import (
     ItemError,
     created_response,
     delete_each,
     for_each_item,
-    item_id,
-    item_text,
     parse_items,
 )
 from api.auth import Tenant

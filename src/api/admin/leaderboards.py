@@ -14,19 +14,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.admin.configuration import ItemError, item_key, item_text
-from api.admin.documents import (
+from api.admin.fields import (
     Ctx,
-    Kind,
-    add_document_routes,
     attribute_filters,
     date_field,
+    item_key,
+    item_text,
     merge_update,
     metric_ref,
     optional_text,
     uuid_field,
     whole_number,
 )
+from api.admin.items import ItemError
+from api.admin.resources import Resource, add_resource_routes, in_documents
 from ingest.service import Ingest
 from projections.store.documents import StoredDocument
 
@@ -184,11 +185,12 @@ def leaderboard_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
     return {"id": str(doc.id), **doc.body}
 
 
-LEADERBOARDS = Kind(
+LEADERBOARDS = Resource(
     "leaderboard",
     "/leaderboards",
     "leaderboards",
     "Leaderboard",
+    in_documents("leaderboard"),
     leaderboard_body,
     leaderboard_update,
     leaderboard_json,
@@ -197,5 +199,5 @@ LEADERBOARDS = Kind(
 
 def build_router(ingest: Ingest) -> APIRouter:
     router = APIRouter()
-    add_document_routes(router, ingest, ingest.documents, LEADERBOARDS)
+    add_resource_routes(router, ingest, LEADERBOARDS)
     return router

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import schemas
-from api.admin.configuration import ItemError, for_each_item, issue, parse_ids, parse_items
+from api.admin.items import ItemError, for_each_item, issue, parse_ids, parse_items
 from api.auth import Tenant
 from api.requests import fail, json_body, json_object
 from ingest.contract import ChangeStreak, ContractError

@@ -50,7 +50,7 @@ _COLUMNS: dict[ConfigTable, tuple[str, ...]] = {
     "metrics": ("id", "key", "name", "unit_type", "units", "created"),
     "attributes": ("id", "key", "name", "type", "created"),
 }
-_ROW_TYPES: dict[ConfigTable, type[MetricRow] | type[AttributeRow]] = {
+ROW_TYPES: dict[ConfigTable, type[MetricRow] | type[AttributeRow]] = {
     "metrics": MetricRow,
     "attributes": AttributeRow,
 }
@@ -120,7 +120,7 @@ class ConfigStore:
         params: tuple[Any, ...] = (tenant, row_id, limit, skip) if row_id else (tenant, limit, skip)
         async with self.pool.connection() as conn:
             cur = await conn.execute(query, params)
-            row_type = _ROW_TYPES[table]
+            row_type = ROW_TYPES[table]
             return [row_type(*row) for row in await cur.fetchall()]
 
     async def insert(self, table: ConfigTable, tenant: str, row: Any, at: datetime) -> None:
@@ -189,7 +189,7 @@ class ConfigStore:
         ).format(table=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
         cur = await conn.execute(query, (at, tenant, row_id))
         row = await cur.fetchone()
-        return _ROW_TYPES[table](*row) if row else None
+        return ROW_TYPES[table](*row) if row else None
 
     async def streak_settings(self, tenant: str) -> StreakSettings:
         """The tenant's current streak settings (the defaults before any were saved)."""
