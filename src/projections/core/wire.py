@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypedDict
 
 from projections.core.achievements import Achievement, AttributeFilter
 from projections.core.leaderboards import BreakdownAttribute, Leaderboard
@@ -334,17 +334,33 @@ def _badge(body: Mapping[str, Any]) -> str | None:
     return badge.get("url") if isinstance(badge, dict) else None
 
 
-def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievement:
-    b = doc.body
-    return Achievement(
+class _Versioned(TypedDict):
+    """What every configuration document's version shares."""
+
+    valid_from: datetime
+    valid_to: datetime | None
+    tenant: str
+    id: uuid.UUID
+    created: datetime
+
+
+def _versioned(doc: Document) -> _Versioned:
+    return _Versioned(
         valid_from=doc.valid_from,
         valid_to=doc.valid_to,
         tenant=doc.tenant,
         id=doc.id,
+        created=doc.created,
+    )
+
+
+def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievement:
+    b = doc.body
+    return Achievement(
+        **_versioned(doc),
         name=b["name"],
         trigger=b["trigger"],
         status=b["status"],
-        created=doc.created,
         key=b.get("key"),
         description=b.get("description"),
         badge_url=_badge(b),
@@ -361,13 +377,9 @@ def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievemen
 def points_system_from(doc: Document) -> PointsSystem:
     b = doc.body
     return PointsSystem(
-        valid_from=doc.valid_from,
-        valid_to=doc.valid_to,
-        tenant=doc.tenant,
-        id=doc.id,
+        **_versioned(doc),
         key=b["key"],
         name=b["name"],
-        created=doc.created,
         description=b.get("description"),
         badge_url=_badge(b),
         max_points=b.get("maxPoints"),
@@ -377,15 +389,11 @@ def points_system_from(doc: Document) -> PointsSystem:
 def points_trigger_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsTrigger:
     b = doc.body
     return PointsTrigger(
-        valid_from=doc.valid_from,
-        valid_to=doc.valid_to,
-        tenant=doc.tenant,
-        id=doc.id,
+        **_versioned(doc),
         system_id=uuid.UUID(b["systemId"]),
         type=b["type"],
         points=b["points"],
         status=b["status"],
-        created=doc.created,
         updated=doc.valid_from,
         metric_id=_uuid(b.get("metricId")),
         metric_threshold=b.get("metricThreshold"),
@@ -402,15 +410,11 @@ def points_trigger_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsT
 def points_level_from(doc: Document) -> PointsLevel:
     b = doc.body
     return PointsLevel(
-        valid_from=doc.valid_from,
-        valid_to=doc.valid_to,
-        tenant=doc.tenant,
-        id=doc.id,
+        **_versioned(doc),
         system_id=uuid.UUID(b["systemId"]),
         key=b["key"],
         name=b["name"],
         points=b["points"],
-        created=doc.created,
         description=b.get("description"),
         badge_url=_badge(b),
     )
@@ -419,17 +423,13 @@ def points_level_from(doc: Document) -> PointsLevel:
 def points_boost_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsBoost:
     b = doc.body
     return PointsBoost(
-        valid_from=doc.valid_from,
-        valid_to=doc.valid_to,
-        tenant=doc.tenant,
-        id=doc.id,
+        **_versioned(doc),
         system_id=uuid.UUID(b["systemId"]),
         name=b["name"],
         start=date.fromisoformat(b["start"]),
         end=_parse_day(b.get("end")),
         multiplier=float(b["multiplier"]),
         rounding=b.get("rounding") or "down",
-        created=doc.created,
         user_id=b.get("userId"),
         user_filters=_filters(b.get("userAttributes"), keys),
     )
@@ -469,16 +469,12 @@ def leaderboard_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Leaderboar
     start = _parse_day(b.get("start"))
     assert start is not None
     return Leaderboard(
-        valid_from=doc.valid_from,
-        valid_to=doc.valid_to,
-        tenant=doc.tenant,
-        id=doc.id,
+        **_versioned(doc),
         key=b["key"],
         name=b["name"],
         rank_by=b["rankBy"],
         status=b["status"],
         start=start,
-        created=doc.created,
         end=_parse_day(b.get("end")),
         description=b.get("description"),
         metric_id=_uuid(b.get("metricId")),
