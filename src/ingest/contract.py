@@ -206,11 +206,8 @@ def _decode_streak_change(body: Mapping[str, Any], common: dict[str, Any]) -> Ch
     )
 
 
-def decode(key: bytes | None, value: bytes | None) -> Command:
-    """Decode and validate one record; raise :class:`ContractError` naming what is wrong.
-
-    A record without a key is refused like one with the wrong key: Kafka spreads keyless
-    records over the partitions, which would break the user's order."""
+def _lifted(value: bytes | None) -> dict[str, Any]:
+    """The record's value as a JSON object of the newest version."""
     if value is None:
         raise ContractError("record has no value")
     try:
@@ -229,6 +226,13 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
         version = body["v"]
     if version != VERSION:
         raise ContractError(f"unsupported version {version} (this processor reads {VERSION})")
+    lifted: dict[str, Any] = body
+    return lifted
+
+
+def _envelope(body: Mapping[str, Any], key: bytes | None) -> tuple[dict[str, Any], UserPatch]:
+    """What every command carries (id, tenant, user id, receive time), checked against the
+    record's key, and the user's inline fields."""
     try:
         command_id = uuid.UUID(text_field(body, "id"))
     except ValueError:
@@ -242,57 +246,76 @@ def decode(key: bytes | None, value: bytes | None) -> Command:
         raise ContractError("receivedAt must carry a UTC offset")
     user_id, patch = decode_user_patch(body.get("user"))
     _check_key(key, tenant, user_id)
+    common = {"id": command_id, "tenant": tenant, "user_id": user_id, "received_at": received_at}
+    return common, patch
+
+
+def _preferences(body: Mapping[str, Any], common: dict[str, Any], _: UserPatch) -> Command:
+    notifications, streak = decode_preferences(
+        {"notifications": body.get("notifications"), "streak": body.get("streak")}
+    )
+    return UpdatePreferences(**common, notifications=notifications, streak=streak)
+
+
+def _tick(body: Mapping[str, Any], common: dict[str, Any], _: UserPatch) -> Command:
+    return Tick(**common)
+
+
+def _completion(body: Mapping[str, Any], common: dict[str, Any], patch: UserPatch) -> Command:
+    try:
+        achievement_id = uuid.UUID(text_field(body, "achievementId"))
+    except ValueError:
+        raise ContractError("achievementId must be a UUID") from None
+    backdate = body.get("backdate", False)
+    if not isinstance(backdate, bool):
+        raise ContractError("backdate must be a boolean")
+    return CompleteAchievement(
+        **common, achievement_id=achievement_id, user=patch, backdate=backdate
+    )
+
+
+def _streak_change(body: Mapping[str, Any], common: dict[str, Any], _: UserPatch) -> Command:
+    return _decode_streak_change(body, common)
+
+
+def _metric_event(body: Mapping[str, Any], common: dict[str, Any], patch: UserPatch) -> Command:
+    return RecordMetricEvent(
+        **common,
+        metric_key=text_field(body, "metric"),
+        value=parse_value(body.get("value")),
+        attributes=string_map(body.get("attributes"), "attributes"),
+        user=patch,
+        idempotency_key=text_field(body, "idempotencyKey", optional=True),
+    )
+
+
+def _upsert(body: Mapping[str, Any], common: dict[str, Any], patch: UserPatch) -> Command:
+    mode = body.get("mode")
+    if mode not in ("create", "identify", "update"):
+        raise ContractError("mode must be one of create, identify, update")
+    return UpsertUser(**common, user=patch, mode=mode)
+
+
+_Decoder: TypeAlias = Callable[[Mapping[str, Any], dict[str, Any], UserPatch], Command]
+_DECODERS: Final[Mapping[str, _Decoder]] = {
+    "metric.event": _metric_event,
+    "user.upsert": _upsert,
+    "user.preferences": _preferences,
+    "user.tick": _tick,
+    "achievement.complete": _completion,
+    "streak.change": _streak_change,
+}
+
+
+def decode(key: bytes | None, value: bytes | None) -> Command:
+    """Decode and validate one record; raise :class:`ContractError` naming what is wrong.
+
+    A record without a key is refused like one with the wrong key: Kafka spreads keyless
+    records over the partitions, which would break the user's order."""
+    body = _lifted(value)
+    common, patch = _envelope(body, key)
     kind = body.get("type")
-    common: dict[str, Any] = {
-        "id": command_id,
-        "tenant": tenant,
-        "user_id": user_id,
-        "received_at": received_at,
-    }
-    if kind == "user.preferences":
-        notifications, streak = decode_preferences(
-            {"notifications": body.get("notifications"), "streak": body.get("streak")}
-        )
-        return UpdatePreferences(**common, notifications=notifications, streak=streak)
-    if kind == "user.tick":
-        return Tick(**common)
-    if kind == "achievement.complete":
-        try:
-            achievement_id = uuid.UUID(text_field(body, "achievementId"))
-        except ValueError:
-            raise ContractError("achievementId must be a UUID") from None
-        backdate = body.get("backdate", False)
-        if not isinstance(backdate, bool):
-            raise ContractError("backdate must be a boolean")
-        return CompleteAchievement(
-            **common, achievement_id=achievement_id, user=patch, backdate=backdate
-        )
-    if kind == "streak.change":
-        return _decode_streak_change(body, common)
-    if kind == "metric.event":
-        metric = text_field(body, "metric")
-        idempotency_key = text_field(body, "idempotencyKey", optional=True)
-        return RecordMetricEvent(
-            id=command_id,
-            tenant=tenant,
-            user_id=user_id,
-            received_at=received_at,
-            metric_key=metric,
-            value=parse_value(body.get("value")),
-            attributes=string_map(body.get("attributes"), "attributes"),
-            user=patch,
-            idempotency_key=idempotency_key,
-        )
-    if kind == "user.upsert":
-        mode = body.get("mode")
-        if mode not in ("create", "identify", "update"):
-            raise ContractError("mode must be one of create, identify, update")
-        return UpsertUser(
-            id=command_id,
-            tenant=tenant,
-            user_id=user_id,
-            received_at=received_at,
-            user=patch,
-            mode=mode,
-        )
-    raise ContractError(f"unknown command type {kind!r}")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        raise ContractError(f"unknown command type {kind!r}")
+    return decoder(body, common, patch)

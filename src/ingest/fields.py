@@ -51,7 +51,7 @@ def string_map(value: Any, where: str) -> dict[str, str]:
     return value
 
 
-def decode_user_patch(raw: Any, where: str = "user") -> tuple[str, UserPatch]:
+def decode_user_patch(raw: Any, where: str = "user") -> tuple[str, UserPatch]:  # noqa: C901 (one flat check per field)
     """Parse a Trophy ``UpsertedUser``-shaped object into its id and patch."""
     if not isinstance(raw, dict):
         raise ContractError(f"{where} must be an object")
@@ -110,7 +110,7 @@ NOTIFICATION_TYPES: Final = ("achievement_completed", "recap", "reactivation", "
 CHANNELS: Final = ("email", "push")
 
 
-def decode_preferences(
+def decode_preferences(  # noqa: C901 (one flat check per field)
     raw: Any,
 ) -> tuple[dict[str, tuple[str, ...]], StreakPreferencesPatch]:
     """Parse Trophy's ``UpdateUserPreferencesRequest``."""

@@ -146,7 +146,7 @@ class _Effects:
         return tuple(t.length for t in self.transitions if t.kind == "streak.extended")
 
 
-def fold(projection: Projection, commands: Sequence[Command], config: ConfigHistory) -> BatchResult:
+def fold(projection: Projection, commands: Sequence[Command], config: ConfigHistory) -> BatchResult:  # noqa: C901 (one branch per command type)
     """Apply ``commands`` in order to ``projection`` under ``config``."""
     users = dict(projection.users)
     decided = set(projection.decided)
