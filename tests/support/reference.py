@@ -26,7 +26,9 @@ FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-class _Discard:
+class DiscardSink:
+    """A dead-letter sink that keeps nothing (the reference fold publishes no letters)."""
+
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         return None
 
@@ -39,7 +41,7 @@ async def reference_fold(
     store = MemoryProjectionStore(config)
     records = [r for r, _ in await read_all(bootstrap, topic)]
     for partition in sorted({r.partition for r in records}):
-        await project_batch(store, [r for r in records if r.partition == partition], _Discard())
+        await project_batch(store, [r for r in records if r.partition == partition], DiscardSink())
     return store
 
 

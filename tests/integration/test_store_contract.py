@@ -1,0 +1,123 @@
+"""The projection store's contract, run against both of its adapters: the in-memory twin the
+unit tests use and PostgreSQL. Only the port (:class:`~projections.store.ports.ProjectionStore`)
+and the real batch projector are used, so the twin may stand in for PostgreSQL only as far as
+these tests say it does."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.contract import Command, RecordMetricEvent, UpsertUser, UserPatch, encode, record_key
+from processors.projector import BatchReport, project_batch
+from projections.core.fold import Projection, fold
+from projections.core.model import ConfigHistory, MetricVersion
+from projections.store.connections import connection_pool
+from projections.store.memory import MemoryProjectionStore
+from projections.store.ports import ProjectionStore, SourceRecord
+from projections.store.postgres import PostgresProjectionStore
+from tests.support.config import create_metric
+from tests.support.infra import Infra, new_namespace
+from tests.support.reference import DiscardSink
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ADA = ("", "ada")
+KEY = ("", "ada", "lessons", "lesson-1")
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def store(
+    request: pytest.FixtureRequest, infra: Infra
+) -> AsyncIterator[tuple[ProjectionStore, uuid.UUID]]:
+    """Each adapter with one metric, ``lessons``; yields the store and the metric's id."""
+    if request.param == "memory":
+        metric_id = uuid.uuid4()
+        metric = MetricVersion(NOW - timedelta(days=1), None, "", metric_id, "lessons", "Lessons")
+        yield MemoryProjectionStore(ConfigHistory(metrics=(metric,))), metric_id
+        return
+    namespace = await asyncio.to_thread(new_namespace, infra)  # it runs its own event loop
+    metric_id = create_metric(namespace.database_url, "lessons")
+    pool = connection_pool(namespace.database_url)
+    await pool.open(wait=True)
+    try:
+        yield PostgresProjectionStore(pool), metric_id
+    finally:
+        await pool.close()
+
+
+def event(value: float, idempotency_key: str | None = None) -> RecordMetricEvent:
+    return RecordMetricEvent(
+        uuid.uuid4(), "", "ada", NOW, "lessons", value, {}, UserPatch(), idempotency_key
+    )
+
+
+def records(commands: list[Command | bytes]) -> list[SourceRecord]:
+    """Records at offsets 0, 1, …; bytes stand for a value that is not a command."""
+    return [
+        SourceRecord("t", 0, n, record_key(*ADA), c if isinstance(c, bytes) else encode(c))
+        for n, c in enumerate(commands)
+    ]
+
+
+async def project(store: ProjectionStore, batch: list[SourceRecord]) -> BatchReport:
+    return await project_batch(store, batch, DiscardSink())
+
+
+async def test_a_batch_is_applied_once_with_its_checkpoint_outcomes_and_keys(
+    store: tuple[ProjectionStore, uuid.UUID],
+) -> None:
+    projection, metric_id = store
+    upsert = UpsertUser(uuid.uuid4(), "", "ada", NOW, UserPatch(name="Ada"), "create")
+    first, keyed, repeat = event(2.0), event(1.0, "lesson-1"), event(5.0, "lesson-1")
+    batch = records([upsert, first, keyed, repeat, b"not json", first])  # first: twice
+    report = await project(projection, batch)
+    assert report == BatchReport(received=6, skipped=0, applied=4, dead_lettered=1)
+
+    async with projection.unit_of_work() as uow:
+        assert await uow.lock_checkpoints("t", [0, 1]) == {0: 5, 1: -1}
+        ids = [("", c.id) for c in (upsert, first, keyed, repeat)]
+        seen = await uow.load([ADA], ids, [KEY])
+    user = seen.users[ADA]
+    assert user.totals[metric_id] == 3.0  # the duplicate and the idempotent repeat count 0
+    assert user.profile is not None
+    assert user.profile.name == "Ada"
+    assert seen.decided == frozenset(ids)
+    assert seen.idempotency == {KEY: keyed.id}
+
+
+async def test_records_at_or_below_the_checkpoint_are_skipped(
+    store: tuple[ProjectionStore, uuid.UUID],
+) -> None:
+    projection, metric_id = store
+    batch = records([event(2.0), event(3.0)])
+    await project(projection, batch)
+    again = await project(projection, [*batch, *records([event(1.0), event(4.0), event(8.0)])[2:]])
+    assert again == BatchReport(received=3, skipped=2, applied=1, dead_lettered=0)
+    async with projection.unit_of_work() as uow:
+        totals = (await uow.load([ADA], [], [])).users[ADA].totals
+        assert await uow.lock_checkpoints("t", [0]) == {0: 2}
+    assert totals[metric_id] == 13.0  # 2 + 3, then only the record at offset 2
+
+
+async def test_a_unit_of_work_that_fails_leaves_nothing(
+    store: tuple[ProjectionStore, uuid.UUID],
+) -> None:
+    projection, _ = store
+    empty = fold(Projection(), (), ConfigHistory())
+
+    async def save_then_fail() -> None:
+        async with projection.unit_of_work() as uow:
+            await uow.lock_checkpoints("t", [0])
+            await uow.save(empty, [], [], {("t", 0): 99})
+            raise RuntimeError("midway")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        await save_then_fail()
+    async with projection.unit_of_work() as uow:
+        assert await uow.lock_checkpoints("t", [0]) == {0: -1}
