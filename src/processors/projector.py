@@ -17,8 +17,9 @@ from typing import Protocol
 from ingest.contract import Command, ContractError, RecordMetricEvent, decode
 from projections.core.fold import IdempotencyKey, Projection, fold
 from projections.core.model import ConfigHistory
-from projections.core.outcomes import CommandRejected, outcome_body, outcome_status
+from projections.core.outcomes import CommandRejected, outcome_status
 from projections.store.ports import DeadLetter, OutcomeRow, ProjectionStore, SourceRecord
+from projections.store.trophy_json import Names, outcome_body
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ async def project_batch(
             config = await uow.config({c.tenant for c in commands}, min(times), max(times))
             result = fold(projection, commands, config)
         else:
-            result = fold(Projection(), (), ConfigHistory())
+            config = ConfigHistory()
+            result = fold(Projection(), (), config)
 
         outcomes: list[OutcomeRow] = []
         for decision in result.decisions:
@@ -90,7 +92,7 @@ async def project_batch(
                     command_id=command.id,
                     user_id=command.user_id,
                     status=outcome_status(outcome),
-                    body=outcome_body(outcome),
+                    body=outcome_body(outcome, Names(config, command.tenant, command.received_at)),
                     source=source,
                 )
             )

@@ -9,7 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from projections.core.streaks import StreakSettings
-from projections.core.wire import settings_json
+from projections.store.codecs import settings_json
 
 
 def _since() -> datetime:

@@ -13,7 +13,7 @@ import psycopg
 from processors.projector import project_batch
 from projections.core.fold import DailyKey
 from projections.core.model import UserKey, UserState
-from projections.core.wire import points_state_json, streak_state_json
+from projections.store.codecs import points_state_json, streak_state_json
 from projections.store.config_history import load_config
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter

@@ -40,7 +40,7 @@ from projections.core.points import (
     level_for,
 )
 from projections.core.streaks import StreakSettings
-from projections.core.wire import points_state, points_state_json
+from projections.store.codecs import points_state, points_state_json
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -187,16 +187,21 @@ def test_a_boosted_day_with_achievements_streak_and_a_level() -> None:
     result = fold(Projection(), events, cfg)
     second = result.decisions[1].outcome
     assert isinstance(second, MetricEventRecorded)
-    assert [a["key"] for a in second.achievements] == ["a1", "a2", "a3"]
-    xp = second.points["xp"]
+    assert [c.achievement.key for c in second.achievements] == ["a1", "a2", "a3"]
+    [xp] = [c for c in second.points if c.system.key == "xp"]
     # Both boosts apply (2 x 1.5 = 3x). Day one: creation 3 and 2 lessons 7, x3 = 30. Day two:
     # four 6-hour intervals 4, 2 lessons 7, the composite 40, a streak of 2: 15, each x3.
-    assert [a["awarded"] for a in xp["awards"]] == [12, 21, 120, 45]
-    assert (xp["total"], xp["added"]) == (228, 198)
-    assert xp["level"]["key"] == "two"
+    assert [r.award.awarded for r in xp.awards] == [12, 21, 120, 45]
+    assert (xp.total, xp.added) == (228, 198)
+    assert xp.level is not None
+    assert xp.level.current is not None
+    assert xp.level.current.key == "two"
     first = result.decisions[0].outcome
     assert isinstance(first, MetricEventRecorded)
-    assert first.points["xp"]["level"]["key"] == "one"
+    [first_xp] = [c for c in first.points if c.system.key == "xp"]
+    assert first_xp.level is not None
+    assert first_xp.level.current is not None
+    assert first_xp.level.current.key == "one"
 
 
 def test_event_attribute_filters_must_match_the_event() -> None:
@@ -207,7 +212,7 @@ def test_event_attribute_filters_must_match_the_event() -> None:
         cfg, attributes=(AttributeVersion(EPOCH, None, "", PLAN, "source", "S", "event"),)
     )
     result = fold(Projection(), [plain, web], cfg)
-    keys = [[a["key"] for a in d.outcome.achievements] for d in result.decisions]  # type: ignore[union-attr]
+    keys = [[c.achievement.key for c in d.outcome.achievements] for d in result.decisions]  # type: ignore[union-attr]
     assert keys == [[], ["a5"]]
 
 

@@ -26,7 +26,7 @@ from projections.core.model import ConfigHistory, MetricVersion, StreakSettingsV
 from projections.core.outcomes import MetricEventRecorded
 from projections.core.periods import Frequency, next_period, period_start, start_of_day
 from projections.core.streaks import FreezePolicy, StreakSettings
-from projections.core.wire import (
+from projections.store.codecs import (
     preferences_from_json,
     preferences_json,
     settings_from_json,

@@ -29,7 +29,7 @@ from projections.core.commands import StreakAction
 from projections.core.periods import FREQUENCIES
 from projections.core.streaks import MAX_FREEZES, FreezePolicy, StreakSettings
 from projections.core.validation import RuleViolation, check_streak_metrics
-from projections.core.wire import settings_json
+from projections.store.codecs import settings_json
 from projections.store.reads import StoredOutcome
 
 

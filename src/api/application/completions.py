@@ -19,7 +19,8 @@ from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.commands import CompleteAchievement
 from projections.core.validation import RuleViolation, check_attribute_keys
-from projections.core.wire import Document, achievement_from, achievement_json
+from projections.store.codecs import Document, achievement_from
+from projections.store.trophy_json import achievement_json
 
 
 def build_router(ingest: Ingest) -> APIRouter:

@@ -18,7 +18,7 @@ from ingest.fields import decode_preferences
 from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_streak_metrics
-from projections.core.wire import preferences_json
+from projections.store.codecs import preferences_json
 
 
 def build_router(ingest: Ingest) -> APIRouter:

@@ -17,15 +17,10 @@ from api.requests import fail
 from projections.core.achievements import Achievement, filters_match
 from projections.core.model import PointsConfig, UserState
 from projections.core.points import PointsSystem, boost_status, level_for
-from projections.core.rewards import Names
-from projections.core.wire import (
-    boost_json,
-    level_json,
-    points_system_json,
-)
 from projections.core.zones import local_date
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
+from projections.store.trophy_json import Names, boost_json, level_json, points_system_json
 
 MAX_AWARDS = 100
 

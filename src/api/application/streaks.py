@@ -20,12 +20,12 @@ from api.presenters import iso
 from api.requests import fail
 from projections.core import streaks
 from projections.core.model import UserState
-from projections.core.outcomes import streak_json
 from projections.core.periods import previous_period
 from projections.core.streaks import PeriodRecord, Streak, StreakRules
 from projections.core.zones import local_date
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
+from projections.store.trophy_json import streak_json
 
 MAX_HISTORY = 1000
 MAX_USERS = 100

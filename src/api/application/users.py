@@ -23,9 +23,9 @@ from api.presenters import (
 from api.requests import fail
 from projections.core.model import ConfigHistory, UserProfile, UserState
 from projections.core.summaries import MAX_RANGE_DAYS, Aggregation, event_summary
-from projections.core.wire import achievement_json
 from projections.store.config import CachedConfig
 from projections.store.reads import MetricTotal, ProjectionReader
+from projections.store.trophy_json import achievement_json
 
 
 def _metric_json(

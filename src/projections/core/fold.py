@@ -358,8 +358,8 @@ def _metric_event(
         replayed=False,
         streak=streaks.view(streak, rules),
         extended=any(t.kind == "streak.extended" for t in step.transitions),
-        achievements=rewarded.achievements_json,
-        points=rewarded.points_json,
+        achievements=rewarded.completions,
+        points=rewarded.points,
     )
 
 
@@ -486,7 +486,7 @@ def _complete_achievement(
         happened = Happened(backdate=achievement.id)
         state = effects.reward(apply_rewards(state, config, command.id, at, happened))
         done = state.achievements.get(achievement.id)
-        return state, AchievementCompleted(command.id, achievement.id, done, False, (), {})
+        return state, AchievementCompleted(command.id, achievement.id, done, False, (), ())
     check_attribute_keys(config, command.tenant, "user", command.user.attributes, at)
     if achievement.trigger != "api":
         raise RuleViolation(
@@ -500,7 +500,7 @@ def _complete_achievement(
     state = _identified(state, rules, existed, at, effects)
     if achievement.id in state.achievements:  # a repeat changes nothing
         done = state.achievements[achievement.id]
-        return state, AchievementCompleted(command.id, achievement.id, done, True, (), {})
+        return state, AchievementCompleted(command.id, achievement.id, done, True, (), ())
     if achievement.status == "locked":
         raise RuleViolation(f"Achievement {achievement.key} is locked", "conflict")
     profile = state.profile
@@ -515,5 +515,5 @@ def _complete_achievement(
     rewarded = apply_rewards(state, config, command.id, at, happened)
     state = effects.reward(rewarded)
     return state, AchievementCompleted(
-        command.id, achievement.id, at, False, rewarded.achievements_json[:1], rewarded.points_json
+        command.id, achievement.id, at, False, rewarded.completions[:1], rewarded.points
     )

@@ -1,14 +1,15 @@
-"""What the rules decided for each command, returned as data and stored with the projection."""
+"""What the rules decided for each command, returned as data (the store renders it as JSON)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
+from projections.core.achievements import Completion
 from projections.core.leaderboards import EntryChange
+from projections.core.rewards import PointsChange
 from projections.core.streaks import StreakView
 
 RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid", "forbidden", "refused"]
@@ -29,10 +30,10 @@ class MetricEventRecorded:
     streak: StreakView | None = None
     extended: bool = False
     """Whether this event lengthened the streak."""
-    achievements: tuple[Mapping[str, Any], ...] = ()
-    """Achievements this event completed (Trophy's ``UserAchievementResponse``)."""
-    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Points systems this event changed (Trophy's ``MetricEventPointsResponse`` by key)."""
+    achievements: tuple[Completion, ...] = ()
+    """Achievements this event completed."""
+    points: tuple[PointsChange, ...] = ()
+    """Points systems this event changed."""
     leaderboards: tuple[EntryChange, ...] = ()
     """Leaderboard entries this event changed (ranks are added when the answer is read)."""
 
@@ -61,8 +62,9 @@ class AchievementCompleted:
     achievement_id: uuid.UUID
     achieved_at: datetime | None
     repeated: bool
-    achievement: tuple[Mapping[str, Any], ...]
-    points: Mapping[str, Mapping[str, Any]]
+    achievement: tuple[Completion, ...]
+    """The completion (none when it was a repeat or a backdate)."""
+    points: tuple[PointsChange, ...]
 
 
 @dataclass(frozen=True)
@@ -89,45 +91,6 @@ Outcome: TypeAlias = (
 )
 
 
-def streak_json(view: StreakView) -> dict[str, Any]:
-    """Trophy's ``BaseStreakResponse``; freeze fields only when freezes (auto-earn) are on."""
-    body: dict[str, Any] = {
-        "length": view.length,
-        "frequency": view.frequency,
-        "started": _date(view.started),
-        "periodStart": _date(view.period_start),
-        "periodEnd": _date(view.period_end),
-        "expires": _date(view.expires),
-    }
-    if view.freezes is not None:
-        body["freezes"] = view.freeze_count
-        body["maxFreezes"] = view.freezes.max_count
-        if view.freezes.auto_earn:
-            body["freezeAutoEarnInterval"] = view.freezes.auto_earn_interval_days
-            body["freezeAutoEarnAmount"] = view.freezes.auto_earn_amount
-    return body
-
-
-def entry_change_json(change: EntryChange) -> dict[str, Any]:
-    """A leaderboard entry change as stored with an outcome: which board and run, the value
-    before and after, and the breakdown group. Ranks are not stored: they depend on every other
-    participant and are read when the answer is given."""
-    previous = change.previous
-    return {
-        "id": str(change.board.id),
-        "run": change.run.start.isoformat(),
-        "runEnd": _date(change.run.end),
-        "day": change.day.isoformat(),
-        "value": change.entry.value,
-        "previousValue": previous.value if previous is not None else None,
-        "group": list(change.entry.group) if change.entry.group is not None else None,
-    }
-
-
-def _date(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def outcome_status(outcome: Outcome) -> str:
     """The outcome's status column: applied, replayed or rejected."""
     if isinstance(outcome, CommandRejected):
@@ -135,42 +98,3 @@ def outcome_status(outcome: Outcome) -> str:
     if isinstance(outcome, MetricEventRecorded) and outcome.replayed:
         return "replayed"
     return "applied"
-
-
-def outcome_body(outcome: Outcome) -> dict[str, Any]:
-    """The outcome as a JSON-ready object (what the API reads back for its answer)."""
-    if isinstance(outcome, MetricEventRecorded):
-        return {
-            "kind": "metric.event",
-            "metricId": str(outcome.metric_id),
-            "metricKey": outcome.metric_key,
-            "total": outcome.total,
-            "day": outcome.day.isoformat(),
-            "idempotencyKey": outcome.idempotency_key,
-            "idempotentReplayed": outcome.replayed,
-            "streak": (
-                {**streak_json(outcome.streak), "extended": outcome.extended}
-                if outcome.streak is not None
-                else None
-            ),
-            "achievements": list(outcome.achievements),
-            "points": dict(outcome.points),
-            "leaderboards": {c.board.key: entry_change_json(c) for c in outcome.leaderboards},
-        }
-    if isinstance(outcome, UserUpserted):
-        return {"kind": "user.upsert", "created": outcome.created}
-    if isinstance(outcome, PreferencesUpdated):
-        return {"kind": "user.preferences"}
-    if isinstance(outcome, AchievementCompleted):
-        return {
-            "kind": "achievement.complete",
-            "achievementId": str(outcome.achievement_id),
-            "achievedAt": outcome.achieved_at.isoformat() if outcome.achieved_at else None,
-            "repeated": outcome.repeated,
-            "achievement": outcome.achievement[0] if outcome.achievement else None,
-            "points": dict(outcome.points),
-        }
-    if isinstance(outcome, StreakChanged):
-        view = streak_json(outcome.streak) if outcome.streak is not None else None
-        return {"kind": outcome.kind, "streak": view}
-    return {"kind": "rejected", "code": outcome.code, "error": outcome.reason}

@@ -3,16 +3,15 @@
 The fold calls :func:`apply_rewards` after a command changed a user's totals, streak or profile,
 saying what happened (a metric event, streak lengths reached, a first identification, an API
 completion, a backdate). It completes achievements, runs the points triggers on what happened,
-settles levels, and renders the answer's ``achievements`` and ``points`` in Trophy's shapes.
+and settles levels; what changed comes back as data (the store renders Trophy's shapes).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
 
 from projections.core import points as pts
 from projections.core.achievements import (
@@ -24,13 +23,6 @@ from projections.core.achievements import (
 )
 from projections.core.model import ConfigHistory, PointsConfig, UserState
 from projections.core.periods import start_of_day
-from projections.core.wire import (
-    achievement_json,
-    boost_json,
-    level_json,
-    points_system_json,
-    trigger_json,
-)
 from projections.core.zones import local_date
 
 
@@ -56,11 +48,22 @@ class Happened:
 
 @dataclass(frozen=True)
 class AwardRecord:
-    """An award with the user's local day and its ``PointsAward`` JSON, for the history."""
+    """An award with the user's local day (boosts show their status on it)."""
 
     award: pts.Award
     day: date
-    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PointsChange:
+    """What one command did to one points system: its awards, the system's total after them,
+    and the level where it changed."""
+
+    system: pts.PointsSystem
+    added: int
+    total: int
+    awards: tuple[AwardRecord, ...]
+    level: pts.LevelChange | None = None
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,8 @@ class RewardsResult:
     completions: tuple[Completion, ...] = ()
     awards: tuple[AwardRecord, ...] = ()
     levels: tuple[pts.LevelChange, ...] = ()
-    achievements_json: tuple[Mapping[str, Any], ...] = ()
-    points_json: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    points: tuple[PointsChange, ...] = ()
+    """The systems this command changed, in the order of their first award."""
 
 
 def _candidates(happened: Happened) -> Callable[[Achievement], bool]:
@@ -153,87 +156,36 @@ def apply_rewards(
     touched = list(dict.fromkeys(a.system_id for a in ledger.awards))
     points_state, levels = pts.settle_levels(ledger.state, pc.levels, touched)
     new_state = replace(state, achievements=achieved, points=points_state)
-    names = Names(config, tenant, at)
-    records = tuple(
-        AwardRecord(a, progress.today, award_json(a, names, progress.today)) for a in ledger.awards
-    )
+    records = tuple(AwardRecord(a, progress.today) for a in ledger.awards)
     return RewardsResult(
         state=new_state,
         completions=tuple(completions),
         awards=records,
         levels=tuple(levels),
-        achievements_json=tuple(
-            {**names.achievement(c.achievement), "achievedAt": _iso(c.at)} for c in completions
-        ),
-        points_json=_points_json(pc, records, levels, points_state),
+        points=_points_changes(pc, records, levels, points_state),
     )
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Names:
-    """Renders achievements and triggers with the names in force at ``at``."""
-
-    config: ConfigHistory
-    tenant: str
-    at: datetime
-
-    def metric(self, metric_id: uuid.UUID | None) -> str | None:
-        for m in self.config.metrics:
-            if m.tenant == self.tenant and m.id == metric_id and m.holds_at(self.at):
-                return m.name
-        return None
-
-    def achievement_name(self, achievement_id: uuid.UUID | None) -> str | None:
-        for a in self.config.achievements_at(self.tenant, self.at):
-            if a.id == achievement_id:
-                return a.name
-        return None
-
-    def achievement(self, a: Achievement) -> dict[str, Any]:
-        return achievement_json(a, self.metric(a.metric_id))
-
-    def trigger(self, t: pts.PointsTrigger) -> dict[str, Any]:
-        return trigger_json(t, self.metric(t.metric_id), self.achievement_name(t.achievement_id))
-
-
-def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
-    """Trophy's ``PointsAward``."""
-    return {
-        "id": str(award.id),
-        "awarded": award.awarded,
-        "date": _iso(award.at),
-        "total": award.total,
-        "trigger": names.trigger(award.trigger),
-        "boosts": [boost_json(b, today) for b in award.boosts],
-    }
-
-
-def _points_json(
+def _points_changes(
     pc: PointsConfig,
     records: Iterable[AwardRecord],
     levels: Iterable[pts.LevelChange],
     state: pts.PointsState,
-) -> dict[str, dict[str, Any]]:
-    """The event answer's ``points``: only systems this command changed; ``level`` only where
-    it changed."""
-    out: dict[str, dict[str, Any]] = {}
-    changed_levels = {c.system_id: c for c in levels}
+) -> tuple[PointsChange, ...]:
+    by_system: dict[uuid.UUID, list[AwardRecord]] = {}
     for record in records:
-        system = pc.systems[record.award.system_id]
-        entry = out.setdefault(
-            system.key,
-            {**points_system_json(system), "total": 0, "added": 0, "awards": []},
+        by_system.setdefault(record.award.system_id, []).append(record)
+    changed_levels = {c.system_id: c for c in levels}
+    return tuple(
+        PointsChange(
+            system=pc.systems[system_id],
+            added=sum(r.award.awarded for r in awards),
+            total=state.totals.get(system_id, 0),
+            awards=tuple(awards),
+            level=changed_levels.get(system_id),
         )
-        entry["added"] += record.award.awarded
-        entry["total"] = state.totals.get(system.id, 0)
-        entry["awards"].append(record.body)
-        if system.id in changed_levels:
-            entry["level"] = level_json(changed_levels[system.id].current)
-    return out
+        for system_id, awards in by_system.items()
+    )
 
 
 def next_reward_due(state: UserState, config: ConfigHistory, at: datetime) -> datetime | None:

@@ -18,8 +18,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from projections.core.model import ConfigHistory
 from projections.core.streaks import StreakSettings
-from projections.core.wire import settings_from_json, settings_json
 from projections.store.cache import InvalidatedCache
+from projections.store.codecs import settings_from_json, settings_json
 from projections.store.config_history import load_config
 
 ConfigTable = Literal["metrics", "attributes"]

@@ -15,7 +15,7 @@ from projections.core.model import (
     MetricVersion,
     StreakSettingsVersion,
 )
-from projections.core.wire import (
+from projections.store.codecs import (
     Document,
     achievement_from,
     leaderboard_from,

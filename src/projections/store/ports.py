@@ -66,7 +66,8 @@ class ProjectionUnitOfWork(Protocol):
     async def config(
         self, tenants: Iterable[str], since: datetime, until: datetime
     ) -> ConfigHistory:
-        """Configuration versions of ``tenants`` holding at some time in [since, until]."""
+        """Configuration versions of ``tenants`` holding at some time in [since, until]: the
+        batch is folded with it, and :meth:`save` renders what it stores with its names."""
         ...
 
     async def save(

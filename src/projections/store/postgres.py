@@ -22,10 +22,9 @@ from projections.core.model import (
     UserProfile,
     UserState,
 )
-from projections.core.outbox import outbox_rows
 from projections.core.points import PointsState
 from projections.core.streaks import Streak
-from projections.core.wire import (
+from projections.store.codecs import (
     points_state,
     points_state_json,
     preferences_from_json,
@@ -34,8 +33,10 @@ from projections.core.wire import (
 )
 from projections.store.config_history import load_config
 from projections.store.connections import active_schema, execute_columns
+from projections.store.outbox import outbox_rows
 from projections.store.ports import DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
+from projections.store.trophy_json import Names, award_json
 from projections.store.users import USER_COLUMNS, profile_from_row, user_params
 
 OUTCOMES_CHANNEL = "laurel_outcomes"
@@ -51,6 +52,9 @@ class _PostgresUnitOfWork:
         self.conn = conn
         self.schema = schema
         self._s = sql.Identifier(schema)
+        self._config = ConfigHistory()
+        """What :meth:`config` loaded: the batch was folded with it, and the awards' history
+        is rendered with its names."""
 
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(s=self._s)
@@ -190,7 +194,8 @@ class _PostgresUnitOfWork:
     async def config(
         self, tenants: Iterable[str], since: datetime, until: datetime
     ) -> ConfigHistory:
-        return await load_config(self.conn, tenants, since, until)
+        self._config = await load_config(self.conn, tenants, since, until)
+        return self._config
 
     async def save(
         self,
@@ -400,7 +405,7 @@ class _PostgresUnitOfWork:
                     r.award.awarded,
                     r.award.total,
                     r.award.at,
-                    Jsonb(r.body),
+                    Jsonb(award_json(r.award, Names(self._config, key[0], r.award.at), r.day)),
                 )
                 for key, command_id, r in rewards.awards
             ],

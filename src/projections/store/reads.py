@@ -16,7 +16,7 @@ from projections.core.model import UserProfile, UserState
 from projections.core.periods import Frequency
 from projections.core.points import PointsState
 from projections.core.streaks import Pause, PeriodRecord, Streak
-from projections.core.wire import points_state, preferences_from_json, streak_state
+from projections.store.codecs import points_state, preferences_from_json, streak_state
 from projections.store.connections import active_schema
 from projections.store.users import USER_COLUMNS, profile_from_row
 

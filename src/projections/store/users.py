@@ -9,7 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from projections.core.model import UserProfile, UserState
-from projections.core.wire import preferences_json
+from projections.store.codecs import preferences_json
 
 
 def profile_from_row(row: Sequence[Any]) -> UserProfile:

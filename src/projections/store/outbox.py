@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from projections.core.fold import BatchResult
-from projections.core.wire import transition_json
+from projections.store.codecs import transition_json
 
 OutboxRow: TypeAlias = tuple[str, uuid.UUID, int, str, str, datetime, dict[str, Any]]
 """(tenant, command id, sequence within the command, user id, kind, when, body)."""

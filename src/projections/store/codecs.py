@@ -1,4 +1,5 @@
-"""JSON forms of streak settings, preferences and states, shared by the store and the API.
+"""The JSON columns' codecs: streak settings, preferences, streak and points states,
+transitions, and the configuration documents decoded into the core's types.
 
 Settings and preferences are stored in the same shape the API shows (Trophy's field names), so
 one function serves both. The streak state's form is private to the projection table.
@@ -22,7 +23,6 @@ from projections.core.points import (
     PointsState,
     PointsSystem,
     PointsTrigger,
-    boost_status,
 )
 from projections.core.streaks import (
     EndedRun,
@@ -35,7 +35,7 @@ from projections.core.streaks import (
 )
 
 
-def _day(value: date | None) -> str | None:
+def iso_day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -43,7 +43,7 @@ def _parse_day(value: Any) -> date | None:
     return date.fromisoformat(value) if value is not None else None
 
 
-def _instant(value: datetime | None) -> str | None:
+def iso_instant(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -136,23 +136,23 @@ def streak_state_json(streak: Streak) -> dict[str, Any]:
         "frequency": streak.frequency,
         "length": streak.length,
         "longest": streak.longest,
-        "started": _day(streak.started),
-        "extendedAt": _instant(streak.extended_at),
-        "period": _day(streak.period),
+        "started": iso_day(streak.started),
+        "extendedAt": iso_instant(streak.extended_at),
+        "period": iso_day(streak.period),
         "progress": dict(sorted(streak.progress.items())),
         "met": streak.met,
-        "resetAt": _instant(streak.reset_at),
+        "resetAt": iso_instant(streak.reset_at),
         "freezes": streak.freezes,
-        "earnedAt": _instant(streak.earned_at),
+        "earnedAt": iso_instant(streak.earned_at),
         "pauses": [
             {"id": str(p.id), "start": p.start.isoformat(), "end": p.end.isoformat()}
             for p in streak.pauses
         ],
         "endedRuns": [
-            {"length": r.length, "started": _day(r.started), "ended": r.ended.isoformat()}
+            {"length": r.length, "started": iso_day(r.started), "ended": r.ended.isoformat()}
             for r in streak.ended_runs
         ],
-        "asOf": _instant(streak.as_of),
+        "asOf": iso_instant(streak.as_of),
     }
 
 
@@ -190,117 +190,6 @@ def transition_json(transition: Transition) -> dict[str, Any]:
     if transition.kind == "streak.freeze_earned":
         return {"earned": transition.count, "freezes": transition.freezes}
     return {"length": transition.length}
-
-
-# ---------------------------------------------------------------------------------------------
-# Achievements and points as the Application API shows them
-
-
-def _pairs(filters: tuple[AttributeFilter, ...]) -> list[dict[str, str]]:
-    return [{"key": f.key, "value": f.value} for f in filters]
-
-
-def achievement_json(achievement: Achievement, metric_name: str | None) -> dict[str, Any]:
-    """Trophy's ``AchievementResponse``."""
-    a = achievement
-    body: dict[str, Any] = {
-        "id": str(a.id),
-        "name": a.name,
-        "trigger": a.trigger,
-        "description": a.description,
-        "badgeUrl": a.badge_url,
-        "key": a.key,
-        "userAttributes": _pairs(a.user_filters),
-    }
-    if a.trigger == "metric":
-        body |= {
-            "metricId": str(a.metric_id),
-            "metricValue": a.metric_value,
-            "metricName": metric_name,
-            "eventAttributes": _pairs(a.event_filters),
-        }
-        if a.event_filters:
-            body["eventAttribute"] = _pairs(a.event_filters[:1])[0]
-    elif a.trigger == "streak":
-        body["streakLength"] = a.streak_length
-    elif a.trigger == "achievement":
-        body["achievementIds"] = [str(p) for p in a.prerequisites]
-    elif a.trigger == "anniversary":
-        body["anniversaryYears"] = a.anniversary_years
-    return body
-
-
-def points_system_json(system: PointsSystem) -> dict[str, Any]:
-    """Trophy's ``PointsResponse`` fields."""
-    return {
-        "id": str(system.id),
-        "key": system.key,
-        "name": system.name,
-        "description": system.description,
-        "badgeUrl": system.badge_url,
-        "maxPoints": system.max_points,
-    }
-
-
-def trigger_json(
-    trigger: PointsTrigger, metric_name: str | None, achievement_name: str | None
-) -> dict[str, Any]:
-    """Trophy's (application) ``PointsTrigger``."""
-    t = trigger
-    body: dict[str, Any] = {
-        "id": str(t.id),
-        "type": t.type,
-        "points": t.points,
-        "status": t.status,
-        "userAttributes": _pairs(t.user_filters),
-        "created": _instant(t.created),
-        "updated": _instant(t.updated),
-    }
-    if t.type == "metric":
-        body |= {
-            "metricId": str(t.metric_id),
-            "metricName": metric_name,
-            "metricThreshold": t.metric_threshold,
-            "eventAttributes": _pairs(t.event_filters),
-        }
-    elif t.type == "achievement":
-        body |= {"achievementId": str(t.achievement_id), "achievementName": achievement_name}
-    elif t.type == "streak":
-        body["streakLengthThreshold"] = t.streak_length
-    elif t.type == "time":
-        body |= {"timeUnit": (t.time_unit or "")[:-1], "timeInterval": t.time_interval}
-    return body
-
-
-def boost_json(boost: PointsBoost, today: date) -> dict[str, Any]:
-    """Trophy's ``PointsBoost``."""
-    return {
-        "id": str(boost.id),
-        "name": boost.name,
-        "status": boost_status(boost, today),
-        "start": boost.start.isoformat(),
-        "end": _day(boost.end),
-        "multiplier": boost.multiplier,
-        "rounding": boost.rounding,
-    }
-
-
-def level_json(level: PointsLevel | None) -> dict[str, Any] | None:
-    """Trophy's ``PointsLevel``."""
-    if level is None:
-        return None
-    return {
-        "id": str(level.id),
-        "key": level.key,
-        "name": level.name,
-        "description": level.description or "",
-        "badgeUrl": level.badge_url,
-        "points": level.points,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Configuration documents: the admin API's JSON, stored as is, read into the core's dataclasses
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,292 @@
+"""Trophy's JSON shapes of configuration and of what a command did, as stored with each
+command's outcome (so that an answer repeated later, an idempotent replay or
+``GET /v1/events/{id}``, shows what the live answer showed, names included) and as the API's
+presenters show them.
+
+:func:`outcome_body` is the codec of the ``command_outcomes.body`` column: the core returns
+typed outcomes, and this renders them with the configuration in force when the command was
+received.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from projections.core import points as pts
+from projections.core.achievements import Achievement, AttributeFilter, Completion
+from projections.core.leaderboards import EntryChange
+from projections.core.model import ConfigHistory
+from projections.core.outcomes import (
+    AchievementCompleted,
+    MetricEventRecorded,
+    Outcome,
+    PreferencesUpdated,
+    StreakChanged,
+    UserUpserted,
+)
+from projections.core.points import (
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
+    boost_status,
+)
+from projections.core.rewards import PointsChange
+from projections.core.streaks import StreakView
+from projections.store.codecs import iso_day, iso_instant
+
+
+def _pairs(filters: tuple[AttributeFilter, ...]) -> list[dict[str, str]]:
+    return [{"key": f.key, "value": f.value} for f in filters]
+
+
+def achievement_json(achievement: Achievement, metric_name: str | None) -> dict[str, Any]:
+    """Trophy's ``AchievementResponse``."""
+    a = achievement
+    body: dict[str, Any] = {
+        "id": str(a.id),
+        "name": a.name,
+        "trigger": a.trigger,
+        "description": a.description,
+        "badgeUrl": a.badge_url,
+        "key": a.key,
+        "userAttributes": _pairs(a.user_filters),
+    }
+    if a.trigger == "metric":
+        body |= {
+            "metricId": str(a.metric_id),
+            "metricValue": a.metric_value,
+            "metricName": metric_name,
+            "eventAttributes": _pairs(a.event_filters),
+        }
+        if a.event_filters:
+            body["eventAttribute"] = _pairs(a.event_filters[:1])[0]
+    elif a.trigger == "streak":
+        body["streakLength"] = a.streak_length
+    elif a.trigger == "achievement":
+        body["achievementIds"] = [str(p) for p in a.prerequisites]
+    elif a.trigger == "anniversary":
+        body["anniversaryYears"] = a.anniversary_years
+    return body
+
+
+def points_system_json(system: PointsSystem) -> dict[str, Any]:
+    """Trophy's ``PointsResponse`` fields."""
+    return {
+        "id": str(system.id),
+        "key": system.key,
+        "name": system.name,
+        "description": system.description,
+        "badgeUrl": system.badge_url,
+        "maxPoints": system.max_points,
+    }
+
+
+def trigger_json(
+    trigger: PointsTrigger, metric_name: str | None, achievement_name: str | None
+) -> dict[str, Any]:
+    """Trophy's (application) ``PointsTrigger``."""
+    t = trigger
+    body: dict[str, Any] = {
+        "id": str(t.id),
+        "type": t.type,
+        "points": t.points,
+        "status": t.status,
+        "userAttributes": _pairs(t.user_filters),
+        "created": iso_instant(t.created),
+        "updated": iso_instant(t.updated),
+    }
+    if t.type == "metric":
+        body |= {
+            "metricId": str(t.metric_id),
+            "metricName": metric_name,
+            "metricThreshold": t.metric_threshold,
+            "eventAttributes": _pairs(t.event_filters),
+        }
+    elif t.type == "achievement":
+        body |= {"achievementId": str(t.achievement_id), "achievementName": achievement_name}
+    elif t.type == "streak":
+        body["streakLengthThreshold"] = t.streak_length
+    elif t.type == "time":
+        body |= {"timeUnit": (t.time_unit or "")[:-1], "timeInterval": t.time_interval}
+    return body
+
+
+def boost_json(boost: PointsBoost, today: date) -> dict[str, Any]:
+    """Trophy's ``PointsBoost``."""
+    return {
+        "id": str(boost.id),
+        "name": boost.name,
+        "status": boost_status(boost, today),
+        "start": boost.start.isoformat(),
+        "end": iso_day(boost.end),
+        "multiplier": boost.multiplier,
+        "rounding": boost.rounding,
+    }
+
+
+def level_json(level: PointsLevel | None) -> dict[str, Any] | None:
+    """Trophy's ``PointsLevel``."""
+    if level is None:
+        return None
+    return {
+        "id": str(level.id),
+        "key": level.key,
+        "name": level.name,
+        "description": level.description or "",
+        "badgeUrl": level.badge_url,
+        "points": level.points,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration documents: the admin API's JSON, stored as is, read into the core's dataclasses
+
+
+# ---------------------------------------------------------------------------------------------
+# What a command did
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Renders achievements and triggers with the names in force at ``at``."""
+
+    config: ConfigHistory
+    tenant: str
+    at: datetime
+
+    def metric(self, metric_id: uuid.UUID | None) -> str | None:
+        for m in self.config.metrics:
+            if m.tenant == self.tenant and m.id == metric_id and m.holds_at(self.at):
+                return m.name
+        return None
+
+    def achievement_name(self, achievement_id: uuid.UUID | None) -> str | None:
+        for a in self.config.achievements_at(self.tenant, self.at):
+            if a.id == achievement_id:
+                return a.name
+        return None
+
+    def achievement(self, a: Achievement) -> dict[str, Any]:
+        return achievement_json(a, self.metric(a.metric_id))
+
+    def trigger(self, t: pts.PointsTrigger) -> dict[str, Any]:
+        return trigger_json(t, self.metric(t.metric_id), self.achievement_name(t.achievement_id))
+
+
+def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
+    """Trophy's ``PointsAward``."""
+    return {
+        "id": str(award.id),
+        "awarded": award.awarded,
+        "date": _iso(award.at),
+        "total": award.total,
+        "trigger": names.trigger(award.trigger),
+        "boosts": [boost_json(b, today) for b in award.boosts],
+    }
+
+
+def achievements_json(completions: Iterable[Completion], names: Names) -> list[dict[str, Any]]:
+    """Trophy's ``UserAchievementResponse`` of each completion."""
+    return [{**names.achievement(c.achievement), "achievedAt": _iso(c.at)} for c in completions]
+
+
+def points_json(changes: Iterable[PointsChange], names: Names) -> dict[str, dict[str, Any]]:
+    """Trophy's ``MetricEventPointsResponse`` by system key; ``level`` only where it changed."""
+    out: dict[str, dict[str, Any]] = {}
+    for change in changes:
+        body = {
+            **points_system_json(change.system),
+            "total": change.total,
+            "added": change.added,
+            "awards": [award_json(r.award, names, r.day) for r in change.awards],
+        }
+        if change.level is not None:
+            body["level"] = level_json(change.level.current)
+        out[change.system.key] = body
+    return out
+
+
+def streak_json(view: StreakView) -> dict[str, Any]:
+    """Trophy's ``BaseStreakResponse``; freeze fields only when freezes (auto-earn) are on."""
+    body: dict[str, Any] = {
+        "length": view.length,
+        "frequency": view.frequency,
+        "started": iso_day(view.started),
+        "periodStart": iso_day(view.period_start),
+        "periodEnd": iso_day(view.period_end),
+        "expires": iso_day(view.expires),
+    }
+    if view.freezes is not None:
+        body["freezes"] = view.freeze_count
+        body["maxFreezes"] = view.freezes.max_count
+        if view.freezes.auto_earn:
+            body["freezeAutoEarnInterval"] = view.freezes.auto_earn_interval_days
+            body["freezeAutoEarnAmount"] = view.freezes.auto_earn_amount
+    return body
+
+
+def entry_change_json(change: EntryChange) -> dict[str, Any]:
+    """A leaderboard entry change as stored with an outcome: which board and run, the value
+    before and after, and the breakdown group. Ranks are not stored: they depend on every other
+    participant and are read when the answer is given."""
+    previous = change.previous
+    return {
+        "id": str(change.board.id),
+        "run": change.run.start.isoformat(),
+        "runEnd": iso_day(change.run.end),
+        "day": change.day.isoformat(),
+        "value": change.entry.value,
+        "previousValue": previous.value if previous is not None else None,
+        "group": list(change.entry.group) if change.entry.group is not None else None,
+    }
+
+
+def outcome_body(outcome: Outcome, names: Names) -> dict[str, Any]:
+    """The outcome as stored (what the API reads back for its answer), with ``names`` as they
+    were when the command was received."""
+    if isinstance(outcome, MetricEventRecorded):
+        return {
+            "kind": "metric.event",
+            "metricId": str(outcome.metric_id),
+            "metricKey": outcome.metric_key,
+            "total": outcome.total,
+            "day": outcome.day.isoformat(),
+            "idempotencyKey": outcome.idempotency_key,
+            "idempotentReplayed": outcome.replayed,
+            "streak": (
+                {**streak_json(outcome.streak), "extended": outcome.extended}
+                if outcome.streak is not None
+                else None
+            ),
+            "achievements": achievements_json(outcome.achievements, names),
+            "points": points_json(outcome.points, names),
+            "leaderboards": {c.board.key: entry_change_json(c) for c in outcome.leaderboards},
+        }
+    if isinstance(outcome, UserUpserted):
+        return {"kind": "user.upsert", "created": outcome.created}
+    if isinstance(outcome, PreferencesUpdated):
+        return {"kind": "user.preferences"}
+    if isinstance(outcome, AchievementCompleted):
+        return {
+            "kind": "achievement.complete",
+            "achievementId": str(outcome.achievement_id),
+            "achievedAt": outcome.achieved_at.isoformat() if outcome.achieved_at else None,
+            "repeated": outcome.repeated,
+            "achievement": (
+                achievements_json(outcome.achievement, names)[0] if outcome.achievement else None
+            ),
+            "points": points_json(outcome.points, names),
+        }
+    if isinstance(outcome, StreakChanged):
+        view = streak_json(outcome.streak) if outcome.streak is not None else None
+        return {"kind": outcome.kind, "streak": view}
+    return {"kind": "rejected", "code": outcome.code, "error": outcome.reason}
