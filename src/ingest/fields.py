@@ -163,13 +163,13 @@ def streak_metrics(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
     if not isinstance(raw, list):
         raise ContractError(f"{where} must be an array of {{key, threshold}}")
     out: dict[str, float] = {}
-    for i, item in enumerate(raw):
+    for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise ContractError(f"{where}[{i}] must be an object with key and threshold")
-        key = text_field(item, "key", where=f"{where}[{i}].")
-        threshold = parse_value(item.get("threshold"), f"{where}[{i}].threshold")
+            raise ContractError(f"{where}[{index}] must be an object with key and threshold")
+        key = text_field(item, "key", where=f"{where}[{index}].")
+        threshold = parse_value(item.get("threshold"), f"{where}[{index}].threshold")
         if threshold <= 0:
-            raise ContractError(f"{where}[{i}].threshold must be greater than 0")
+            raise ContractError(f"{where}[{index}].threshold must be greater than 0")
         if key in out:
             raise ContractError(f"{where} lists {key!r} twice")
         out[key] = threshold

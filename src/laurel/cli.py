@@ -22,10 +22,13 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     statuses = stack.up(install_prereqs=args.install_prereqs)
     elapsed = time.monotonic() - started
     if args.json:
-        print(json.dumps([s.as_json() for s in statuses]))
+        print(json.dumps([service.as_json() for service in statuses]))
         return 0
-    for s in statuses:
-        print(f"  {s.name:<10} {'up' if s.healthy else 'DOWN':<5} pid {s.pid!s:<8} {s.address}")
+    for service in statuses:
+        print(
+            f"  {service.name:<10} {'up' if service.healthy else 'DOWN':<5} "
+            f"pid {service.pid!s:<8} {service.address}"
+        )
     print(f"Laurel is up in {elapsed:.1f}s. API: {stack.api_url}  (logs: {stack.logs_dir()})")
     print(f"  Application API: {stack.api_url}/v1   Admin API: {stack.api_url}/admin/v1")
     print(f"  Admin API key (X-API-KEY): {stack.admin_key()}   (kept in {stack.admin_key_file})")
@@ -45,12 +48,12 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 
     statuses = LocalStack(settings).status()
     if args.json:
-        print(json.dumps([s.as_json() for s in statuses]))
+        print(json.dumps([service.as_json() for service in statuses]))
     else:
-        for s in statuses:
-            state = "up" if s.healthy else ("running, unhealthy" if s.pid else "down")
-            print(f"{s.name:<10} {state:<18} pid {s.pid!s:<8} {s.address}")
-    return 0 if all(s.healthy for s in statuses) else 3
+        for service in statuses:
+            state = "up" if service.healthy else ("running, unhealthy" if service.pid else "down")
+            print(f"{service.name:<10} {state:<18} pid {service.pid!s:<8} {service.address}")
+    return 0 if all(service.healthy for service in statuses) else 3
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,10 +127,11 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from laurel.local import LocalStack
     from processors.replay import Progress, Replay, ReplayFailed
 
-    def show(p: Progress) -> None:
-        eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
+    def show(progress: Progress) -> None:
+        eta = f"{progress.eta_s:.0f}s" if progress.eta_s is not None else "?"
         print(
-            f"  replayed {p.applied} records, {p.events_per_s:,.0f}/s, lag {p.lag}, ETA {eta}",
+            f"  replayed {progress.applied} records, {progress.events_per_s:,.0f}/s, "
+            f"lag {progress.lag}, ETA {eta}",
             flush=True,
         )
 

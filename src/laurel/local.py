@@ -110,7 +110,7 @@ class LocalStack:
         the same, what this call started is stopped again, and the error says so."""
         prereqs.ensure(self._pg_bin, install=install_prereqs)
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        s = self.settings
+        settings = self.settings
         cluster = self.postgres()
         start_kafka = self.kafka is not None and not self.kafka.running()
         start_postgres = cluster is not None and not cluster.running()
@@ -121,20 +121,22 @@ class LocalStack:
         listeners = []
         if start_kafka:
             listeners += [
-                Listener("Kafka", "127.0.0.1", s.kafka_port, "LAUREL_KAFKA_PORT"),
+                Listener("Kafka", "127.0.0.1", settings.kafka_port, "LAUREL_KAFKA_PORT"),
                 Listener(
                     "Kafka's controller",
                     "127.0.0.1",
-                    s.kafka_controller_port,
+                    settings.kafka_controller_port,
                     "LAUREL_KAFKA_CONTROLLER_PORT",
                 ),
             ]
         if start_postgres:
             listeners.append(
-                Listener("PostgreSQL", "127.0.0.1", s.postgres_port, "LAUREL_POSTGRES_PORT")
+                Listener("PostgreSQL", "127.0.0.1", settings.postgres_port, "LAUREL_POSTGRES_PORT")
             )
         if start_api:
-            listeners.append(Listener("the api", s.api_host, s.api_port, "LAUREL_API_PORT"))
+            listeners.append(
+                Listener("the api", settings.api_host, settings.api_port, "LAUREL_API_PORT")
+            )
         require_free(listeners)
 
         started: list[str] = []
@@ -203,7 +205,7 @@ class LocalStack:
         return [name for name, stop in self._stoppers().items() if stop()]
 
     def status(self) -> list[ServiceStatus]:
-        s = self.settings
+        settings = self.settings
         found = []
         if self.kafka is not None:
             found.append(
@@ -211,7 +213,7 @@ class LocalStack:
                     "kafka", self.kafka.process.pid(), self.kafka.bootstrap, self.kafka.healthy()
                 )
             )
-        if s.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
+        if settings.database_url is None and prereqs.postgres_bin_dir(self._pg_bin):
             cluster = self.postgres()
             assert cluster is not None
             running = cluster.running()
@@ -219,7 +221,7 @@ class LocalStack:
                 ServiceStatus(
                     "postgres",
                     cluster.pid() if running else None,
-                    f"127.0.0.1:{s.postgres_port}",
+                    f"127.0.0.1:{settings.postgres_port}",
                     running and cluster.healthy(),
                 )
             )
@@ -232,7 +234,9 @@ class LocalStack:
             )
         )
         pid = self.processor.pid()
-        found.append(ServiceStatus("processor", pid, f"group {s.processor_group}", pid is not None))
+        found.append(
+            ServiceStatus("processor", pid, f"group {settings.processor_group}", pid is not None)
+        )
         return found
 
     def logs_dir(self) -> Path:

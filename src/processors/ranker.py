@@ -100,11 +100,11 @@ class Ranker:
                     self._waiting.clear()
                     self._queue.clear()
                     self._schema = schema
-                q = RankStore(conn, schema)
-                since = await q.position()
+                ranks = RankStore(conn, schema)
+                since = await ranks.position()
                 xmin = await snapshot_xmin(conn)
                 changed = await entries_since(conn, schema, since)
-                open_runs = await q.open_runs(now.date())
+                open_runs = await ranks.open_runs(now.date())
                 tenants = {e.tenant for e in changed} | {r[0] for r in open_runs}
                 tenants |= {key[0] for key in self._waiting}
                 config = await load_config(conn, tenants, now, now)
@@ -120,15 +120,15 @@ class Ranker:
             # meanwhile, and a REPEATABLE READ write would fail on them round after round.
             try:
                 async with conn.transaction():
-                    moved, waiting = await q.observe(observed, now, self.every, self._stored)
+                    moved, waiting = await ranks.observe(observed, now, self.every, self._stored)
                     finalised = 0
                     for tenant, board_id, run in open_runs:
                         board = boards.get((tenant, board_id))
-                        if await self._finalise(q, board, tenant, board_id, run, now):
+                        if await self._finalise(ranks, board, tenant, board_id, run, now):
                             finalised += 1
-                    await q.advance(xmin)
+                    await ranks.advance(xmin)
                     if changed or moved or finalised:
-                        await q.announce()
+                        await ranks.announce()
             except BaseException:
                 self._stored.clear()  # it may hold writes that were rolled back
                 raise
@@ -145,12 +145,12 @@ class Ranker:
             )
         return RankerReport(len(observed), moved, finalised)
 
-    async def _rank(self, board: Leaderboard | None, e: StoredEntry) -> int | None:
-        if board is None or e.group is None:
+    async def _rank(self, board: Leaderboard | None, entry: StoredEntry) -> int | None:
+        if board is None or entry.group is None:
             return None
-        key = GroupKey(e.tenant, e.board_id, e.run, e.group)
+        key = GroupKey(entry.tenant, entry.board_id, entry.run, entry.group)
         ranking = await self.cache.ranking(key, board.max_participants, refresh=False)
-        return ranking.rank(e.user_id)
+        return ranking.rank(entry.user_id)
 
     async def _passed(
         self, boards: dict[tuple[str, uuid.UUID], Leaderboard], changed: list[StoredEntry]
@@ -159,10 +159,10 @@ class Ranker:
         again as entries changed there, for those pushed off a full board): the ones a mover
         may have passed. Their ranks are stored only where they differ."""
         movers: dict[GroupKey, set[str]] = {}
-        for e in changed:
-            if e.group is not None and (e.tenant, e.board_id) in boards:
-                key = GroupKey(e.tenant, e.board_id, e.run, e.group)
-                movers.setdefault(key, set()).add(e.user_id)
+        for change in changed:
+            if change.group is not None and (change.tenant, change.board_id) in boards:
+                key = GroupKey(change.tenant, change.board_id, change.run, change.group)
+                movers.setdefault(key, set()).add(change.user_id)
         out = []
         for key, users in movers.items():
             board = boards[(key.tenant, key.board_id)]
@@ -196,7 +196,7 @@ class Ranker:
 
     async def _finalise(
         self,
-        q: RankStore,
+        ranks: RankStore,
         board: Leaderboard | None,
         tenant: str,
         board_id: uuid.UUID,
@@ -208,7 +208,7 @@ class Ranker:
             return False
         results = []
         if board is not None and run is not None:
-            for grp in await q.groups(tenant, board_id, run_start):
+            for grp in await ranks.groups(tenant, board_id, run_start):
                 ranking = await self.cache.ranking(
                     GroupKey(tenant, board_id, run_start, grp),
                     board.max_participants,
@@ -219,5 +219,5 @@ class Ranker:
                     for s in ranking.page(0, TOP)
                 ]
                 results.append((grp, top))
-        await q.finalise(tenant, board_id, run_start, results, now)
+        await ranks.finalise(tenant, board_id, run_start, results, now)
         return board is not None and run is not None

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.admin.fields import (
-    Ctx,
+    ItemContext,
     attribute_filters,
     badge,
     item_key,
@@ -48,7 +48,7 @@ _ACHIEVEMENT_MOVES = {("inactive", "active"), ("active", "locked"), ("locked", "
 
 
 def achievement_body(
-    item: Mapping[str, Any], ctx: Ctx, self_id: uuid.UUID | None = None
+    item: Mapping[str, Any], ctx: ItemContext, self_id: uuid.UUID | None = None
 ) -> dict[str, Any]:
     trigger = item.get("trigger")
     if trigger not in ACHIEVEMENT_TRIGGERS:
@@ -101,13 +101,13 @@ def achievement_body(
 
 
 def achievement_update(
-    item: Mapping[str, Any], current: StoredDocument, ctx: Ctx
+    item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
     merged = merge_update(current.body, item)
     if "trigger" in item and item["trigger"] != current.body["trigger"]:
-        for f in TRIGGER_FIELDS:  # the old trigger's fields go unless the item sends them
-            if f not in item:
-                merged.pop(f, None)
+        for name in TRIGGER_FIELDS:  # the old trigger's fields go unless the item sends them
+            if name not in item:
+                merged.pop(name, None)
     old, new = current.body["status"], merged.get("status") or current.body["status"]
     if old != new and (old, new) not in _ACHIEVEMENT_MOVES:
         raise ItemError(f"status cannot move from {old} to {new}")
@@ -116,7 +116,7 @@ def achievement_update(
     return achievement_body(merged, ctx, current.id)
 
 
-def achievement_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def achievement_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
     """Trophy's ``AdminAchievement``: every field, null where the trigger does not use it."""
     body = {
         "metricId": None,

@@ -1,4 +1,4 @@
-"""Validators of the fields of admin items, and what they may look up (:class:`Ctx`). Each
+"""Validators of the fields of admin items, and what they may look up (:class:`ItemContext`). Each
 raises :class:`~api.admin.items.ItemError` naming the field."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ LARGEST = 1e15
 
 
 @dataclass(frozen=True)
-class Ctx:
+class ItemContext:
     """What validation may look up: the tenant's configuration now, and the points system a
     scoped resource belongs to."""
 
@@ -101,7 +101,7 @@ def uuid_field(item: Mapping[str, Any], name: str) -> uuid.UUID:
         raise ItemError(f"{name} must be a UUID") from None
 
 
-def metric_ref(item: Mapping[str, Any], ctx: Ctx) -> str:
+def metric_ref(item: Mapping[str, Any], ctx: ItemContext) -> str:
     metric_id = uuid_field(item, "metricId")
     if not any(
         m.id == metric_id and m.tenant == ctx.tenant and m.holds_at(ctx.now)
@@ -112,7 +112,7 @@ def metric_ref(item: Mapping[str, Any], ctx: Ctx) -> str:
 
 
 def attribute_filters(
-    item: Mapping[str, Any], name: str, kind: AttributeType, ctx: Ctx
+    item: Mapping[str, Any], name: str, kind: AttributeType, ctx: ItemContext
 ) -> list[Any]:
     raw = item.get(name)
     if raw is None:

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.admin.fields import (
-    Ctx,
+    ItemContext,
     attribute_filters,
     date_field,
     item_key,
@@ -68,7 +68,7 @@ def _capacity(item: Mapping[str, Any]) -> int | None:
     return whole_number(item, "maxParticipants", 1, MAX_PARTICIPANTS)
 
 
-def _breakdowns(item: Mapping[str, Any], ctx: Ctx) -> list[str]:
+def _breakdowns(item: Mapping[str, Any], ctx: ItemContext) -> list[str]:
     raw = item.get("breakdownAttributes")
     if raw is None:
         return []
@@ -88,11 +88,11 @@ def _breakdowns(item: Mapping[str, Any], ctx: Ctx) -> list[str]:
     return [str(i) for i in dict.fromkeys(ids)]
 
 
-def leaderboard_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def leaderboard_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
     return _body(item, ctx, moving=True)
 
 
-def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:  # noqa: C901 (one flat check per field)
+def _body(item: Mapping[str, Any], ctx: ItemContext, *, moving: bool) -> dict[str, Any]:  # noqa: C901 (one flat check per field)
     """The stored document; ``moving``: the status is being set, so its date rules apply (an
     edit that keeps an active board active on its start date is not a move)."""
     rank_by = item.get("rankBy")
@@ -163,7 +163,7 @@ def _body(item: Mapping[str, Any], ctx: Ctx, *, moving: bool) -> dict[str, Any]:
 
 
 def leaderboard_update(
-    item: Mapping[str, Any], current: StoredDocument, ctx: Ctx
+    item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
     merged = merge_update(current.body, item)
     if "runUnit" in item and item["runUnit"] is None:
@@ -181,7 +181,7 @@ def leaderboard_update(
     return _body(merged, ctx, moving=merged.get("status") != current.body["status"])
 
 
-def leaderboard_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def leaderboard_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
     return {"id": str(doc.id), **doc.body}
 
 

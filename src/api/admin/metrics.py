@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api import schemas
-from api.admin.fields import MAX_NAME, Ctx, item_key, item_text
+from api.admin.fields import MAX_NAME, ItemContext, item_key, item_text
 from api.admin.items import ItemError, for_each_item, parse_items
 from api.admin.resources import Resource, add_resource_routes, in_table
 from api.auth import Tenant
@@ -36,13 +36,13 @@ def _metric_units(unit_type: Any, units: Any) -> tuple[str, str | None]:
     return unit_type, units
 
 
-def _metric_create(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def _metric_create(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
     unit_type, units = _metric_units(item.get("unitType", "number"), item.get("units"))
     name = item_text(item, "name")
     return {"key": item_key(item), "name": name, "unit_type": unit_type, "units": units}
 
 
-def _metric_update(item: Mapping[str, Any], current: MetricRow, ctx: Ctx) -> dict[str, Any]:
+def _metric_update(item: Mapping[str, Any], current: MetricRow, ctx: ItemContext) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if "name" in item:
         changes["name"] = item_text(item, "name")
@@ -56,7 +56,7 @@ def _metric_update(item: Mapping[str, Any], current: MetricRow, ctx: Ctx) -> dic
     return changes
 
 
-def _metric_json(row: MetricRow, ctx: Ctx) -> dict[str, Any]:
+def _metric_json(row: MetricRow, ctx: ItemContext) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "name": row.name,
@@ -66,14 +66,16 @@ def _metric_json(row: MetricRow, ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def _attribute_create(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def _attribute_create(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
     kind = item.get("type")
     if kind not in ("user", "event"):
         raise ItemError("type must be 'user' or 'event'")
     return {"key": item_key(item), "name": item_text(item, "name"), "type": kind}
 
 
-def _attribute_update(item: Mapping[str, Any], current: AttributeRow, ctx: Ctx) -> dict[str, Any]:
+def _attribute_update(
+    item: Mapping[str, Any], current: AttributeRow, ctx: ItemContext
+) -> dict[str, Any]:
     if ("key" in item and item["key"] != current.key) or (
         "type" in item and item["type"] != current.type
     ):
@@ -81,7 +83,7 @@ def _attribute_update(item: Mapping[str, Any], current: AttributeRow, ctx: Ctx) 
     return {"name": item_text(item, "name")} if "name" in item else {}
 
 
-def _attribute_json(row: AttributeRow, ctx: Ctx) -> dict[str, Any]:
+def _attribute_json(row: AttributeRow, ctx: ItemContext) -> dict[str, Any]:
     return {"id": str(row.id), "name": row.name, "key": row.key, "type": row.type}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.admin.fields import (
-    Ctx,
+    ItemContext,
     attribute_filters,
     badge,
     date_field,
@@ -34,7 +34,7 @@ MAX_HOURS = 24 * 366 * 10  # a time trigger's interval: at most ten years
 TRIGGER_TYPES = ("metric", "achievement", "streak", "time", "user_creation")
 
 
-def system_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def system_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
     max_points = item.get("maxPoints")
     return {
         "name": item_text(item, "name"),
@@ -46,13 +46,15 @@ def system_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def system_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def system_update(
+    item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
+) -> dict[str, Any]:
     if "key" in item and item["key"] != current.body["key"]:
         raise ItemError("key cannot change")
     return system_body(merge_update(current.body, item), ctx)
 
 
-def trigger_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:  # noqa: C901 (one flat check per field)
+def trigger_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:  # noqa: C901 (one flat check per field)
     kind = item.get("type")
     if kind not in TRIGGER_TYPES:
         raise ItemError(f"type must be one of {', '.join(TRIGGER_TYPES)}")
@@ -108,7 +110,9 @@ def trigger_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:  # noqa: 
     return body
 
 
-def trigger_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def trigger_update(
+    item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
+) -> dict[str, Any]:
     if (
         "type" in item
         and item["type"] != current.body["type"]
@@ -122,12 +126,12 @@ def trigger_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -
     return trigger_body(merged, ctx)
 
 
-def trigger_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def trigger_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
     body = {k: v for k, v in doc.body.items() if k != "systemId"}
     return {"id": str(doc.id), **body}
 
 
-def level_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def level_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
     return {
         "systemId": str(ctx.system_id),
         "name": item_text(item, "name"),
@@ -138,13 +142,15 @@ def level_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def level_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def level_update(
+    item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
+) -> dict[str, Any]:
     if "key" in item and item["key"] != current.body["key"]:
         raise ItemError("key cannot change")
     return level_body(merge_update(current.body, item), ctx)
 
 
-def boost_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
+def boost_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
     user_id = item.get("userId")
     if user_id is not None and (not isinstance(user_id, str) or not user_id.strip()):
         raise ItemError("userId must be a non-empty string or null")
@@ -172,13 +178,15 @@ def boost_body(item: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def boost_update(item: Mapping[str, Any], current: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def boost_update(
+    item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
+) -> dict[str, Any]:
     if "userId" in item and item["userId"] != current.body.get("userId"):
         raise ItemError("userId cannot change")
     return boost_body(merge_update(current.body, item), ctx)
 
 
-def boost_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def boost_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
     start = date.fromisoformat(doc.body["start"])
     end = date.fromisoformat(doc.body["end"]) if doc.body.get("end") else None
     status = (
@@ -192,7 +200,7 @@ def boost_json(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
     return {"id": str(doc.id), **body, "status": status}
 
 
-def _plain(doc: StoredDocument, ctx: Ctx) -> dict[str, Any]:
+def _plain(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
     return {"id": str(doc.id), **{k: v for k, v in doc.body.items() if k != "systemId"}}
 
 

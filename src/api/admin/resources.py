@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api import schemas
-from api.admin.fields import Ctx, item_id
+from api.admin.fields import ItemContext, item_id
 from api.admin.items import ItemError, created_response, delete_each, for_each_item, parse_items
 from api.auth import Tenant
 from api.requests import Paging, fail, json_body
@@ -61,11 +61,11 @@ class Resource:
     singular: str
     """How messages name one row: ``Metric``, ``Points trigger``…"""
     stored: Callable[[Ingest], Collection]
-    create: Callable[[Mapping[str, Any], Ctx], Mapping[str, Any]]
+    create: Callable[[Mapping[str, Any], ItemContext], Mapping[str, Any]]
     """A create item → the new row's fields (its draft)."""
-    update: Callable[[Mapping[str, Any], Any, Ctx], Mapping[str, Any]]
+    update: Callable[[Mapping[str, Any], Any, ItemContext], Mapping[str, Any]]
     """An update item and the current row → the next version (its revision)."""
-    to_json: Callable[[Any, Ctx], dict[str, Any]]
+    to_json: Callable[[Any, ItemContext], dict[str, Any]]
     create_schema: schemas.Schema = field(
         default_factory=lambda: schemas.array_of({"type": "object"})
     )
@@ -86,14 +86,14 @@ def add_resource_routes(  # noqa: C901 (routes are closures, counted here)
     """List, get, create, update and delete for ``res``."""
     rows = res.stored(ingest)
 
-    async def context(tenant: str, system_id: uuid.UUID | None) -> Ctx:
+    async def context(tenant: str, system_id: uuid.UUID | None) -> ItemContext:
         now = ingest.clock()
         if not (res.uses_config or res.scoped):
-            return Ctx(tenant, now, ConfigHistory())
+            return ItemContext(tenant, now, ConfigHistory())
         config = await ingest.config.current(tenant, now)
         if res.scoped and system_id not in config.points_at(tenant, now).systems:
             fail(404, f"Points system {system_id} not found")
-        return Ctx(tenant, now, config, system_id)
+        return ItemContext(tenant, now, config, system_id)
 
     def scope_of(system_id: uuid.UUID | None) -> str:
         return str(system_id) if res.scoped else ""
@@ -131,13 +131,13 @@ def add_resource_routes(  # noqa: C901 (routes are closures, counted here)
                 raw = item.get(name) or []
                 if not isinstance(raw, list) or len(raw) > MAX_NESTED:
                     raise ItemError(f"{name} must be an array of at most {MAX_NESTED} items")
-                for n, sub in enumerate(raw):
+                for position, sub in enumerate(raw):
                     if not isinstance(sub, dict):
-                        raise ItemError(f"{name}[{n}] must be an object")
+                        raise ItemError(f"{name}[{position}] must be an object")
                     try:
                         nested.append((name, child, child.create(sub, inner)))
                     except ItemError as exc:
-                        raise ItemError(f"{name}[{n}]: {exc}") from None
+                        raise ItemError(f"{name}[{position}]: {exc}") from None
             try:
                 row = await rows.insert(tenant, scope_of(system_id), row_id, draft, ctx.now)
             except DuplicateKey:

@@ -296,22 +296,22 @@ def build_router(standings: Standings) -> APIRouter:  # noqa: C901 (routes are c
         # A day's rank: the last one the ranker wrote up to that day (it writes a rank only
         # when it changed); the latest day's, the rank now.
         resolved: list[int | None] = []
-        for n, (_, _, written) in enumerate(days):
+        for position, (_, _, written) in enumerate(days):
             carried = resolved[-1] if resolved else None
             resolved.append(
-                rank if n == len(days) - 1 else written if written is not None else carried
+                rank if position == len(days) - 1 else written if written is not None else carried
             )
         history = []
-        for n, (when, value, _) in enumerate(days):
-            if n == 0 and len(days) > numEvents:
+        for position, (when, value, _) in enumerate(days):
+            if position == 0 and len(days) > numEvents:
                 continue  # the day before the window: only its value and rank are needed
             history.append(
                 {
                     "date": when.isoformat(),
                     "timestamp": iso(datetime.combine(when, time(), UTC)),
-                    "previousRank": resolved[n - 1] if n > 0 else None,
-                    "rank": resolved[n],
-                    "previousValue": whole(days[n - 1][1]) if n > 0 else None,
+                    "previousRank": resolved[position - 1] if position > 0 else None,
+                    "rank": resolved[position],
+                    "previousValue": whole(days[position - 1][1]) if position > 0 else None,
                     "value": whole(value),
                 }
             )

@@ -45,8 +45,8 @@ def summary_ranges(totals: list[int]) -> list[dict[str, int]]:
     top = 10 ** max(1, math.ceil(math.log10(highest))) if highest > 1 else 10
     width = top // 10
     ranges = [{"from": 0, "to": 0, "users": sum(1 for t in totals if t <= 0)}]
-    for n in range(10):
-        low, high = 1 + n * width, (n + 1) * width
+    for step in range(10):
+        low, high = 1 + step * width, (step + 1) * width
         ranges.append(
             {"from": low, "to": high, "users": sum(1 for t in totals if low <= t <= high)}
         )
@@ -94,11 +94,11 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
         return states[user_id]
 
     def with_stats(
-        cfg: _Config, a: Achievement, users: int, counts: Mapping[uuid.UUID, int]
+        cfg: _Config, achievement: Achievement, users: int, counts: Mapping[uuid.UUID, int]
     ) -> dict[str, Any]:
-        done = counts.get(a.id, 0)
+        done = counts.get(achievement.id, 0)
         rarity = round(100.0 * done / users, 2) if users else 0.0
-        return {**cfg.achievement(a), "completions": done, "rarity": rarity}
+        return {**cfg.achievement(achievement), "completions": done, "rarity": rarity}
 
     @router.get(
         "/achievements", tags=["achievements"], responses=schemas.returns(200, schemas.ACHIEVEMENTS)
@@ -133,12 +133,12 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
         cfg = await current(tenant)
         users, counts = await reader.completions(tenant)
         out = []
-        for a in cfg.achievements():
-            done = state.achievements.get(a.id)
-            if done is None and not (include_incomplete and a.status == "active"):
+        for achievement in cfg.achievements():
+            done = state.achievements.get(achievement.id)
+            if done is None and not (include_incomplete and achievement.status == "active"):
                 continue
             achieved = done.isoformat().replace("+00:00", "Z") if done else None
-            out.append({**with_stats(cfg, a, users, counts), "achievedAt": achieved})
+            out.append({**with_stats(cfg, achievement, users, counts), "achievedAt": achieved})
         return out
 
     @router.get("/points/{key}", tags=["points"], responses=schemas.returns(200, schemas.OBJECT))

@@ -34,14 +34,21 @@ def _metric_json(
     """Trophy's ``MetricResponse``: the total and the metric's achievements (active ones, and
     locked ones the user earned) with the user's ``achievedAt``."""
     achievements = []
-    for a in sorted(config.achievements_at(tenant, at), key=lambda a: (a.created, str(a.id))):
-        done = user.achievements.get(a.id)
-        if a.metric_id != total.metric_id or a.trigger != "metric" or a.status == "inactive":
+    for achievement in sorted(
+        config.achievements_at(tenant, at),
+        key=lambda achievement: (achievement.created, str(achievement.id)),
+    ):
+        done = user.achievements.get(achievement.id)
+        if (
+            achievement.metric_id != total.metric_id
+            or achievement.trigger != "metric"
+            or achievement.status == "inactive"
+        ):
             continue
-        if a.status == "locked" and done is None:
+        if achievement.status == "locked" and done is None:
             continue
         achievements.append(
-            {**achievement_json(a, total.name), "achievedAt": iso(done) if done else None}
+            {**achievement_json(achievement, total.name), "achievedAt": iso(done) if done else None}
         )
     return {
         "id": str(total.metric_id),

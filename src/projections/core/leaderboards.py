@@ -97,13 +97,13 @@ class Leaderboard(Versioned):
         """Whether commands change entries (inactive and finished boards are frozen)."""
         return self.status in ("active", "scheduled")
 
-    def boundary(self, n: int) -> date:
+    def boundary(self, index: int) -> date:
         """The first day of run number ``n`` (0 is the first run)."""
         interval = self.run_interval or 1
         if self.run_unit == "day":
-            return self.start + timedelta(days=n * interval)
+            return self.start + timedelta(days=index * interval)
         months = interval * (12 if self.run_unit == "year" else 1)
-        return _add_months(self.start, n * months)
+        return _add_months(self.start, index * months)
 
     def run_at(self, day: date) -> Run | None:
         """The run that local date ``day`` belongs to, if the board covers it."""
@@ -113,17 +113,17 @@ class Leaderboard(Versioned):
             return Run(self.start, self.end)
         interval = self.run_interval or 1
         if self.run_unit == "day":
-            n = (day - self.start).days // interval
+            index = (day - self.start).days // interval
         else:
             months = interval * (12 if self.run_unit == "year" else 1)
             elapsed = (day.year - self.start.year) * 12 + day.month - self.start.month
-            n = elapsed // months
-            if self.boundary(n) > day:
-                n -= 1
-        last = self.boundary(n + 1) - timedelta(days=1)
+            index = elapsed // months
+            if self.boundary(index) > day:
+                index -= 1
+        last = self.boundary(index + 1) - timedelta(days=1)
         if self.end is not None and last > self.end:
             last = self.end
-        return Run(self.boundary(n), last)
+        return Run(self.boundary(index), last)
 
     def run_near(self, day: date) -> Run:
         """The run containing ``day``, or the first (before the start) or last (after the end)."""

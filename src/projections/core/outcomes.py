@@ -16,7 +16,7 @@ RejectionCode: TypeAlias = Literal["not_found", "conflict", "invalid", "forbidde
 """``refused``: a rule said no (out of points); only ``invalid`` ones are dead-lettered."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricEventRecorded:
     """A metric event was applied (``replayed`` False) or was an idempotent repeat (True)."""
 
@@ -38,13 +38,13 @@ class MetricEventRecorded:
     """Leaderboard entries this event changed (ranks are added when the answer is read)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserUpserted:
     command_id: uuid.UUID
     created: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommandRejected:
     """The command broke a rule and changed nothing; ``invalid`` ones are dead-lettered."""
 
@@ -53,7 +53,7 @@ class CommandRejected:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AchievementCompleted:
     """An achievement completed through the API (``repeated``: it already was, and nothing
     changed) or a backdate applied (``achieved_at`` None: the user did not qualify)."""
@@ -67,12 +67,12 @@ class AchievementCompleted:
     points: tuple[PointsChange, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreferencesUpdated:
     command_id: uuid.UUID
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreakChanged:
     """A scheduler tick or an admin operation applied; ``streak`` is the result."""
 

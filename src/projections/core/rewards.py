@@ -46,7 +46,7 @@ class Happened:
     """Complete this achievement if the user qualifies, without notifications."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AwardRecord:
     """An award with the user's local day (boosts show their status on it)."""
 
@@ -54,7 +54,7 @@ class AwardRecord:
     day: date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointsChange:
     """What one command did to one points system: its awards, the system's total after them,
     and the level where it changed."""
@@ -66,7 +66,7 @@ class PointsChange:
     level: pts.LevelChange | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RewardsResult:
     state: UserState
     completions: tuple[Completion, ...] = ()
@@ -79,14 +79,14 @@ class RewardsResult:
 def _candidates(happened: Happened) -> Callable[[Achievement], bool]:
     """Which achievements this command may complete (composites are always looked at)."""
 
-    def consider(a: Achievement) -> bool:
+    def consider(achievement: Achievement) -> bool:
         if happened.backdate is not None:
-            return a.id == happened.backdate
-        if a.trigger == "metric":
-            return a.metric_id is not None and a.metric_id == happened.metric_id
-        if a.trigger == "streak":
+            return achievement.id == happened.backdate
+        if achievement.trigger == "metric":
+            return achievement.metric_id is not None and achievement.metric_id == happened.metric_id
+        if achievement.trigger == "streak":
             return bool(happened.streak_lengths)
-        return a.trigger == "anniversary"
+        return achievement.trigger == "anniversary"
 
     return consider
 
@@ -196,9 +196,13 @@ def next_reward_due(state: UserState, config: ConfigHistory, at: datetime) -> da
         return None
     pc = config.points_at(state.tenant, at)
     candidates = [pts.next_timer(state.points, pc.triggers)]
-    for a in config.achievements_at(state.tenant, at):
-        if a.trigger == "anniversary" and a.live and a.id not in state.achievements:
-            day = anniversary(a, profile.sign_up_date)
+    for achievement in config.achievements_at(state.tenant, at):
+        if (
+            achievement.trigger == "anniversary"
+            and achievement.live
+            and achievement.id not in state.achievements
+        ):
+            day = anniversary(achievement, profile.sign_up_date)
             # Only future ones: one that passed uncompleted (its filters did not match) must not
             # be sent again and again.
             if day is not None and (instant := start_of_day(day, profile.tz)) > at:

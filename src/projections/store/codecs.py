@@ -244,83 +244,83 @@ def _versioned(doc: Document) -> _Versioned:
 
 
 def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievement:
-    b = doc.body
+    body = doc.body
     return Achievement(
         **_versioned(doc),
-        name=b["name"],
-        trigger=b["trigger"],
-        status=b["status"],
-        key=b.get("key"),
-        description=b.get("description"),
-        badge_url=_badge(b),
-        metric_id=_uuid(b.get("metricId")),
-        metric_value=b.get("metricValue"),
-        streak_length=b.get("streakLength"),
-        anniversary_years=b.get("anniversaryYears"),
-        prerequisites=tuple(uuid.UUID(i) for i in b.get("achievementIds") or ()),
-        user_filters=_filters(b.get("userAttributes"), keys),
-        event_filters=_filters(b.get("eventAttributes"), keys),
+        name=body["name"],
+        trigger=body["trigger"],
+        status=body["status"],
+        key=body.get("key"),
+        description=body.get("description"),
+        badge_url=_badge(body),
+        metric_id=_uuid(body.get("metricId")),
+        metric_value=body.get("metricValue"),
+        streak_length=body.get("streakLength"),
+        anniversary_years=body.get("anniversaryYears"),
+        prerequisites=tuple(uuid.UUID(i) for i in body.get("achievementIds") or ()),
+        user_filters=_filters(body.get("userAttributes"), keys),
+        event_filters=_filters(body.get("eventAttributes"), keys),
     )
 
 
 def points_system_from(doc: Document) -> PointsSystem:
-    b = doc.body
+    body = doc.body
     return PointsSystem(
         **_versioned(doc),
-        key=b["key"],
-        name=b["name"],
-        description=b.get("description"),
-        badge_url=_badge(b),
-        max_points=b.get("maxPoints"),
+        key=body["key"],
+        name=body["name"],
+        description=body.get("description"),
+        badge_url=_badge(body),
+        max_points=body.get("maxPoints"),
     )
 
 
 def points_trigger_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsTrigger:
-    b = doc.body
+    body = doc.body
     return PointsTrigger(
         **_versioned(doc),
-        system_id=uuid.UUID(b["systemId"]),
-        type=b["type"],
-        points=b["points"],
-        status=b["status"],
+        system_id=uuid.UUID(body["systemId"]),
+        type=body["type"],
+        points=body["points"],
+        status=body["status"],
         updated=doc.valid_from,
-        metric_id=_uuid(b.get("metricId")),
-        metric_threshold=b.get("metricThreshold"),
-        achievement_id=_uuid(b.get("achievementId")),
-        streak_length=b.get("streakLength"),
-        time_unit=b.get("timeUnit"),
-        time_interval=b.get("timeInterval"),
-        user_filters=_filters(b.get("userAttributes"), keys),
-        event_filters=_filters(b.get("eventAttributes"), keys),
-        block_if_out_of_points=bool(b.get("blockIfOutOfPoints")),
+        metric_id=_uuid(body.get("metricId")),
+        metric_threshold=body.get("metricThreshold"),
+        achievement_id=_uuid(body.get("achievementId")),
+        streak_length=body.get("streakLength"),
+        time_unit=body.get("timeUnit"),
+        time_interval=body.get("timeInterval"),
+        user_filters=_filters(body.get("userAttributes"), keys),
+        event_filters=_filters(body.get("eventAttributes"), keys),
+        block_if_out_of_points=bool(body.get("blockIfOutOfPoints")),
     )
 
 
 def points_level_from(doc: Document) -> PointsLevel:
-    b = doc.body
+    body = doc.body
     return PointsLevel(
         **_versioned(doc),
-        system_id=uuid.UUID(b["systemId"]),
-        key=b["key"],
-        name=b["name"],
-        points=b["points"],
-        description=b.get("description"),
-        badge_url=_badge(b),
+        system_id=uuid.UUID(body["systemId"]),
+        key=body["key"],
+        name=body["name"],
+        points=body["points"],
+        description=body.get("description"),
+        badge_url=_badge(body),
     )
 
 
 def points_boost_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsBoost:
-    b = doc.body
+    body = doc.body
     return PointsBoost(
         **_versioned(doc),
-        system_id=uuid.UUID(b["systemId"]),
-        name=b["name"],
-        start=date.fromisoformat(b["start"]),
-        end=_parse_day(b.get("end")),
-        multiplier=float(b["multiplier"]),
-        rounding=b.get("rounding") or "down",
-        user_id=b.get("userId"),
-        user_filters=_filters(b.get("userAttributes"), keys),
+        system_id=uuid.UUID(body["systemId"]),
+        name=body["name"],
+        start=date.fromisoformat(body["start"]),
+        end=_parse_day(body.get("end")),
+        multiplier=float(body["multiplier"]),
+        rounding=body.get("rounding") or "down",
+        user_id=body.get("userId"),
+        user_filters=_filters(body.get("userAttributes"), keys),
     )
 
 
@@ -354,28 +354,28 @@ def _clock(value: Any) -> time | None:
 
 
 def leaderboard_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Leaderboard:
-    b = doc.body
-    start = _parse_day(b.get("start"))
+    body = doc.body
+    start = _parse_day(body.get("start"))
     assert start is not None
     return Leaderboard(
         **_versioned(doc),
-        key=b["key"],
-        name=b["name"],
-        rank_by=b["rankBy"],
-        status=b["status"],
+        key=body["key"],
+        name=body["name"],
+        rank_by=body["rankBy"],
+        status=body["status"],
         start=start,
-        end=_parse_day(b.get("end")),
-        description=b.get("description"),
-        metric_id=_uuid(b.get("metricId")),
-        points_system_id=_uuid(b.get("pointsSystemId")),
-        max_participants=b.get("maxParticipants"),
-        start_time=_clock(b.get("startTime")),
-        end_time=_clock(b.get("endTime")),
+        end=_parse_day(body.get("end")),
+        description=body.get("description"),
+        metric_id=_uuid(body.get("metricId")),
+        points_system_id=_uuid(body.get("pointsSystemId")),
+        max_participants=body.get("maxParticipants"),
+        start_time=_clock(body.get("startTime")),
+        end_time=_clock(body.get("endTime")),
         breakdown=tuple(
             BreakdownAttribute(uuid.UUID(i), keys.get(uuid.UUID(i), ""))
-            for i in b.get("breakdownAttributes") or ()
+            for i in body.get("breakdownAttributes") or ()
         ),
-        run_unit=b.get("runUnit"),
-        run_interval=b.get("runInterval"),
-        user_filters=_filters(b.get("userAttributes"), keys),
+        run_unit=body.get("runUnit"),
+        run_interval=body.get("runInterval"),
+        user_filters=_filters(body.get("userAttributes"), keys),
     )

@@ -68,8 +68,8 @@ async def load_config(
     )
     keys = {a.id: a.key for a in attribute_versions}
     by_kind: dict[str, list[Document]] = {}
-    for t, kind, i, body, created, vf, vt in await documents.fetchall():
-        by_kind.setdefault(kind, []).append(Document(t, i, body, created, vf, vt))
+    for tenant, kind, doc_id, body, created, vf, vt in await documents.fetchall():
+        by_kind.setdefault(kind, []).append(Document(tenant, doc_id, body, created, vf, vt))
     return ConfigHistory(
         metrics=metric_versions,
         attributes=attribute_versions,

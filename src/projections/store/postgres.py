@@ -84,7 +84,7 @@ class _PostgresUnitOfWork:
         idempotency: Iterable[IdempotencyKey],
     ) -> Projection:
         keys = sorted(set(users))
-        tenants, ids = [k[0] for k in keys], [k[1] for k in keys]
+        tenants, ids = [user[0] for user in keys], [user[1] for user in keys]
         profiles: dict[UserKey, UserProfile] = {}
         preferences: dict[UserKey, Preferences] = {}
         cur = await self.conn.execute(
@@ -185,10 +185,10 @@ class _PostgresUnitOfWork:
                     "WHERE (tenant, user_id, metric_key, key) IN "
                     "(SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]))"
                 ),
-                tuple([k[i] for k in idem] for i in range(4)),
+                tuple([key[i] for key in idem] for i in range(4)),
             )
-            for t, u, m, k, event_id in await cur.fetchall():
-                found[(t, u, m, k)] = event_id
+            for row_tenant, row_user, metric_key, idempotency_key, event_id in await cur.fetchall():
+                found[(row_tenant, row_user, metric_key, idempotency_key)] = event_id
         return Projection(users=states, decided=decided, idempotency=found)
 
     async def config(
@@ -398,23 +398,27 @@ class _PostgresUnitOfWork:
             [
                 (
                     key[0],
-                    r.award.id,
+                    record.award.id,
                     key[1],
-                    r.award.system_id,
+                    record.award.system_id,
                     command_id,
-                    r.award.awarded,
-                    r.award.total,
-                    r.award.at,
-                    Jsonb(award_json(r.award, Names(self._config, key[0], r.award.at), r.day)),
+                    record.award.awarded,
+                    record.award.total,
+                    record.award.at,
+                    Jsonb(
+                        award_json(
+                            record.award, Names(self._config, key[0], record.award.at), record.day
+                        )
+                    ),
                 )
-                for key, command_id, r in rewards.awards
+                for key, command_id, record in rewards.awards
             ],
             9,
         )
         daily: dict[tuple[str, str, uuid.UUID, date], int] = {}
-        for key, _, r in rewards.awards:
-            day_key = (*key, r.award.system_id, r.day)
-            daily[day_key] = daily.get(day_key, 0) + r.award.awarded
+        for key, _, record in rewards.awards:
+            day_key = (*key, record.award.system_id, record.day)
+            daily[day_key] = daily.get(day_key, 0) + record.award.awarded
         await self._unnest(
             "INSERT INTO {s}.points_daily AS d (tenant, user_id, system_id, day, change) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::date[], %b::int8[]) "

@@ -40,7 +40,9 @@ COMPARED: dict[str, str] = {
 
 
 def next_schema_name(existing: Sequence[str]) -> str:
-    numbers = [int(m.group(1)) for s in existing if (m := re.fullmatch(r"laurel_p(\d+)", s))]
+    numbers = [
+        int(match.group(1)) for s in existing if (match := re.fullmatch(r"laurel_p(\d+)", s))
+    ]
     return f"laurel_p{max(numbers, default=0) + 1}"
 
 

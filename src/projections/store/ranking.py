@@ -62,8 +62,8 @@ class Ranking:
 
     def __len__(self) -> int:
         """Participants on the board (at most ``capacity``)."""
-        n = len(self._order)
-        return n if self.capacity is None else min(n, self.capacity)
+        size = len(self._order)
+        return size if self.capacity is None else min(size, self.capacity)
 
     @property
     def entries(self) -> int:

@@ -143,12 +143,14 @@ class RankingCache:
     async def _follow(self, conn: AsyncConnection[Any], schema: str, since: int) -> None:
         if not self._groups:
             return
-        for e in await entries_since(conn, schema, since):
-            for group, ranking in self._by_run.get((e.tenant, e.board_id, e.run), {}).items():
-                if group == e.group:
-                    ranking.put(e.user_id, e.value, micros(e.reached_at))
+        for entry in await entries_since(conn, schema, since):
+            for group, ranking in self._by_run.get(
+                (entry.tenant, entry.board_id, entry.run), {}
+            ).items():
+                if group == entry.group:
+                    ranking.put(entry.user_id, entry.value, micros(entry.reached_at))
                 else:  # the user moved to another breakdown group (or has none now)
-                    ranking.remove(e.user_id)
+                    ranking.remove(entry.user_id)
 
     async def _load(self, conn: AsyncConnection[Any], schema: str, key: GroupKey) -> None:
         cur = await conn.execute(

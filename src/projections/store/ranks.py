@@ -38,8 +38,13 @@ async def read_only_snapshot(conn: AsyncConnection[Any]) -> None:
     await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
-def entry_key(o: Observation) -> EntryKey:
-    return (o.entry.tenant, o.entry.board_id, o.entry.run, o.entry.user_id)
+def entry_key(observation: Observation) -> EntryKey:
+    return (
+        observation.entry.tenant,
+        observation.entry.board_id,
+        observation.entry.run,
+        observation.entry.user_id,
+    )
 
 
 class RankStore:
@@ -96,8 +101,10 @@ class RankStore:
         far as known: missing entries are read, and it is kept up to date."""
         if not observed:
             return 0, {}
-        observed = list({entry_key(o): o for o in reversed(observed)}.values())  # movers win
-        keys = [entry_key(o) for o in observed]
+        observed = list(
+            {entry_key(observation): observation for observation in reversed(observed)}.values()
+        )  # movers win
+        keys = [entry_key(observation) for observation in observed]
         unknown = [k for k in keys if k not in before]
         if unknown:
             cur = await self._run(
@@ -107,21 +114,26 @@ class RankStore:
                 [list(c) for c in zip(*unknown, strict=True)],
             )
             before.update(dict.fromkeys(unknown))
-            for t, b, r, u, rank, v, at in await cur.fetchall():
-                before[(t, b, r, u)] = (rank, v, at)
+            for tenant, board_id, run, user_id, rank, value, at in await cur.fetchall():
+                before[(tenant, board_id, run, user_id)] = (rank, value, at)
         moves = []
         waiting: dict[EntryKey, tuple[GroupKey, datetime]] = {}
-        for key, o in zip(keys, observed, strict=True):
+        for key, observation in zip(keys, observed, strict=True):
             previous = before.get(key)
-            if previous is not None and previous[0] == o.rank:
+            if previous is not None and previous[0] == observation.rank:
                 continue
             if previous is not None and previous[2] + every > now:
-                group = GroupKey(key[0], key[1], key[2], o.entry.group or "")
+                group = GroupKey(key[0], key[1], key[2], observation.entry.group or "")
                 waiting[key] = (group, previous[2] + every)
                 continue
             was_rank, was_value = (previous[0], previous[1]) if previous else (None, None)
-            moves.append((o, (*key, was_rank, o.rank, was_value, o.entry.value, now)))
-            before[key] = (o.rank, o.entry.value, now)
+            moves.append(
+                (
+                    observation,
+                    (*key, was_rank, observation.rank, was_value, observation.entry.value, now),
+                )
+            )
+            before[key] = (observation.rank, observation.entry.value, now)
         await self._many(
             "INSERT INTO {s}.leaderboard_ranks AS r (tenant, leaderboard_id, run, user_id, rank, "
             "value, observed) SELECT * FROM unnest(%b::text[], %b::uuid[], %b::date[], "
@@ -151,12 +163,19 @@ class RankStore:
             "FOR UPDATE SKIP LOCKED) l) "
             "UPDATE {s}.leaderboard_days d SET rank = latest.rank FROM latest "
             "WHERE d.ctid = latest.row",
-            [(*row[:4], row[5]) for o, row in moves if o.moved],
+            [(*row[:4], row[5]) for observation, row in moves if observation.moved],
         )
         await self._many(
             "INSERT INTO {s}.leaderboard_runs (tenant, leaderboard_id, run) SELECT DISTINCT * "
             "FROM unnest(%b::text[], %b::uuid[], %b::date[]) ON CONFLICT DO NOTHING",
-            sorted({key[:3] for key, o in zip(keys, observed, strict=True) if o.moved}, key=str),
+            sorted(
+                {
+                    key[:3]
+                    for key, observation in zip(keys, observed, strict=True)
+                    if observation.moved
+                },
+                key=str,
+            ),
         )
         return len(moves), waiting
 

@@ -46,31 +46,30 @@ def _pairs(filters: tuple[AttributeFilter, ...]) -> list[dict[str, str]]:
 
 def achievement_json(achievement: Achievement, metric_name: str | None) -> dict[str, Any]:
     """Trophy's ``AchievementResponse``."""
-    a = achievement
     body: dict[str, Any] = {
-        "id": str(a.id),
-        "name": a.name,
-        "trigger": a.trigger,
-        "description": a.description,
-        "badgeUrl": a.badge_url,
-        "key": a.key,
-        "userAttributes": _pairs(a.user_filters),
+        "id": str(achievement.id),
+        "name": achievement.name,
+        "trigger": achievement.trigger,
+        "description": achievement.description,
+        "badgeUrl": achievement.badge_url,
+        "key": achievement.key,
+        "userAttributes": _pairs(achievement.user_filters),
     }
-    if a.trigger == "metric":
+    if achievement.trigger == "metric":
         body |= {
-            "metricId": str(a.metric_id),
-            "metricValue": a.metric_value,
+            "metricId": str(achievement.metric_id),
+            "metricValue": achievement.metric_value,
             "metricName": metric_name,
-            "eventAttributes": _pairs(a.event_filters),
+            "eventAttributes": _pairs(achievement.event_filters),
         }
-        if a.event_filters:
-            body["eventAttribute"] = _pairs(a.event_filters[:1])[0]
-    elif a.trigger == "streak":
-        body["streakLength"] = a.streak_length
-    elif a.trigger == "achievement":
-        body["achievementIds"] = [str(p) for p in a.prerequisites]
-    elif a.trigger == "anniversary":
-        body["anniversaryYears"] = a.anniversary_years
+        if achievement.event_filters:
+            body["eventAttribute"] = _pairs(achievement.event_filters[:1])[0]
+    elif achievement.trigger == "streak":
+        body["streakLength"] = achievement.streak_length
+    elif achievement.trigger == "achievement":
+        body["achievementIds"] = [str(p) for p in achievement.prerequisites]
+    elif achievement.trigger == "anniversary":
+        body["anniversaryYears"] = achievement.anniversary_years
     return body
 
 
@@ -90,29 +89,28 @@ def trigger_json(
     trigger: PointsTrigger, metric_name: str | None, achievement_name: str | None
 ) -> dict[str, Any]:
     """Trophy's (application) ``PointsTrigger``."""
-    t = trigger
     body: dict[str, Any] = {
-        "id": str(t.id),
-        "type": t.type,
-        "points": t.points,
-        "status": t.status,
-        "userAttributes": _pairs(t.user_filters),
-        "created": iso_instant(t.created),
-        "updated": iso_instant(t.updated),
+        "id": str(trigger.id),
+        "type": trigger.type,
+        "points": trigger.points,
+        "status": trigger.status,
+        "userAttributes": _pairs(trigger.user_filters),
+        "created": iso_instant(trigger.created),
+        "updated": iso_instant(trigger.updated),
     }
-    if t.type == "metric":
+    if trigger.type == "metric":
         body |= {
-            "metricId": str(t.metric_id),
+            "metricId": str(trigger.metric_id),
             "metricName": metric_name,
-            "metricThreshold": t.metric_threshold,
-            "eventAttributes": _pairs(t.event_filters),
+            "metricThreshold": trigger.metric_threshold,
+            "eventAttributes": _pairs(trigger.event_filters),
         }
-    elif t.type == "achievement":
-        body |= {"achievementId": str(t.achievement_id), "achievementName": achievement_name}
-    elif t.type == "streak":
-        body["streakLengthThreshold"] = t.streak_length
-    elif t.type == "time":
-        body |= {"timeUnit": (t.time_unit or "")[:-1], "timeInterval": t.time_interval}
+    elif trigger.type == "achievement":
+        body |= {"achievementId": str(trigger.achievement_id), "achievementName": achievement_name}
+    elif trigger.type == "streak":
+        body["streakLengthThreshold"] = trigger.streak_length
+    elif trigger.type == "time":
+        body |= {"timeUnit": (trigger.time_unit or "")[:-1], "timeInterval": trigger.time_interval}
     return body
 
 
@@ -164,22 +162,24 @@ class Names:
     at: datetime
 
     def metric(self, metric_id: uuid.UUID | None) -> str | None:
-        for m in self.config.metrics:
-            if m.tenant == self.tenant and m.id == metric_id and m.holds_at(self.at):
-                return m.name
+        for metric in self.config.metrics:
+            if metric.tenant == self.tenant and metric.id == metric_id and metric.holds_at(self.at):
+                return metric.name
         return None
 
     def achievement_name(self, achievement_id: uuid.UUID | None) -> str | None:
-        for a in self.config.achievements_at(self.tenant, self.at):
-            if a.id == achievement_id:
-                return a.name
+        for achievement in self.config.achievements_at(self.tenant, self.at):
+            if achievement.id == achievement_id:
+                return achievement.name
         return None
 
-    def achievement(self, a: Achievement) -> dict[str, Any]:
-        return achievement_json(a, self.metric(a.metric_id))
+    def achievement(self, achievement: Achievement) -> dict[str, Any]:
+        return achievement_json(achievement, self.metric(achievement.metric_id))
 
-    def trigger(self, t: pts.PointsTrigger) -> dict[str, Any]:
-        return trigger_json(t, self.metric(t.metric_id), self.achievement_name(t.achievement_id))
+    def trigger(self, trigger: pts.PointsTrigger) -> dict[str, Any]:
+        return trigger_json(
+            trigger, self.metric(trigger.metric_id), self.achievement_name(trigger.achievement_id)
+        )
 
 
 def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:

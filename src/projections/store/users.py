@@ -34,21 +34,21 @@ USER_COLUMNS = (
 
 
 def user_params(state: UserState) -> tuple[Any, ...]:
-    p = state.profile
-    assert p is not None
-    tokens = Jsonb(list(p.device_tokens)) if p.device_tokens is not None else None
-    sign_up: date | None = p.sign_up_date
+    profile = state.profile
+    assert profile is not None
+    tokens = Jsonb(list(profile.device_tokens)) if profile.device_tokens is not None else None
+    sign_up: date | None = profile.sign_up_date
     return (
         state.tenant,
         state.user_id,
-        p.name,
-        p.email,
-        p.tz,
+        profile.name,
+        profile.email,
+        profile.tz,
         tokens,
-        p.subscribe_to_emails,
-        Jsonb(dict(p.attributes)),
+        profile.subscribe_to_emails,
+        Jsonb(dict(profile.attributes)),
         sign_up,
-        p.created,
-        p.updated,
+        profile.created,
+        profile.updated,
         Jsonb(preferences_json(state.preferences)),
     )
