@@ -119,31 +119,42 @@ class BatchResult:
     """Leaderboard entries changed, per user and command."""
 
 
-@dataclass
-class _Effects:
-    """What one command did besides changing the state; kept only if the command applies."""
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What one command did besides changing the state (kept only if the command applies).
+    The rules return theirs and the caller adds them up, in the order they happened."""
 
-    transitions: list[Transition] = field(default_factory=list)
-    periods: list[PeriodRecord] = field(default_factory=list)
-    pauses: list[tuple[Pause, PauseStatus]] = field(default_factory=list)
-    completions: list[Completion] = field(default_factory=list)
-    awards: list[AwardRecord] = field(default_factory=list)
-    levels: list[LevelChange] = field(default_factory=list)
+    transitions: tuple[Transition, ...] = ()
+    periods: tuple[PeriodRecord, ...] = ()
+    pauses: tuple[tuple[Pause, PauseStatus], ...] = ()
+    completions: tuple[Completion, ...] = ()
+    awards: tuple[AwardRecord, ...] = ()
+    levels: tuple[LevelChange, ...] = ()
 
-    def take(self, step: streaks.Step) -> streaks.Streak:
-        self.transitions.extend(step.transitions)
-        self.periods.extend(step.periods)
-        return step.streak
+    def __add__(self, later: Effects) -> Effects:
+        return Effects(
+            self.transitions + later.transitions,
+            self.periods + later.periods,
+            self.pauses + later.pauses,
+            self.completions + later.completions,
+            self.awards + later.awards,
+            self.levels + later.levels,
+        )
 
-    def reward(self, result: RewardsResult) -> UserState:
-        self.completions.extend(result.completions)
-        self.awards.extend(result.awards)
-        self.levels.extend(result.levels)
-        return result.state
+    @classmethod
+    def of_step(cls, step: streaks.Step) -> Effects:
+        return cls(transitions=step.transitions, periods=step.periods)
+
+    @classmethod
+    def of_rewards(cls, result: RewardsResult) -> Effects:
+        return cls(completions=result.completions, awards=result.awards, levels=result.levels)
 
     def streak_lengths(self) -> tuple[int, ...]:
         """The lengths the streak reached through this command's extensions."""
         return tuple(t.length for t in self.transitions if t.kind == "streak.extended")
+
+
+NO_EFFECTS = Effects()
 
 
 def fold(projection: Projection, commands: Sequence[Command], config: ConfigHistory) -> BatchResult:  # noqa: C901 (one branch per command type)
@@ -171,11 +182,10 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         decided.add((command.tenant, command.id))
         key = (command.tenant, command.user_id)
         state = users.get(key) or UserState(command.tenant, command.user_id)
-        effects = _Effects()
         outcome: Outcome
         try:
             if isinstance(command, RecordMetricEvent):
-                state, recorded = _metric_event(state, command, config, idempotency, effects)
+                state, recorded, effects = _metric_event(state, command, config, idempotency)
                 outcome = recorded
                 if not recorded.replayed:
                     changed_totals.add((key, recorded.metric_id))
@@ -190,13 +200,13 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
                         )
                         idempotency[idem] = new_keys[idem] = command.id
             elif isinstance(command, UpsertUser):
-                state, outcome = _upsert_user(state, command, config, effects)
+                state, outcome, effects = _upsert_user(state, command, config)
             elif isinstance(command, UpdatePreferences):
-                state, outcome = _update_preferences(state, command, config, effects)
+                state, outcome, effects = _update_preferences(state, command, config)
             elif isinstance(command, CompleteAchievement):
-                state, outcome = _complete_achievement(state, command, config, effects)
+                state, outcome, effects = _complete_achievement(state, command, config)
             else:
-                state, outcome = _change_streak(state, command, config, effects)
+                state, outcome, effects = _change_streak(state, command, config)
         except OutOfPoints as refused:
             decisions.append(
                 Decision(command, CommandRejected(command.id, "refused", str(refused)))
@@ -277,25 +287,33 @@ def _rules(state: UserState, config: ConfigHistory, at: datetime) -> StreakRules
 
 
 def _advance(
-    state: UserState, config: ConfigHistory, at: datetime, effects: _Effects
-) -> tuple[UserState, StreakRules]:
+    state: UserState, config: ConfigHistory, at: datetime
+) -> tuple[UserState, StreakRules, Effects]:
     """Bring the user's streak to ``at`` under the rules then in force (existing users only)."""
     rules = _rules(state, config, at)
     if state.profile is None:
-        return state, rules
-    streak = effects.take(streaks.advance(state.streak, rules, _tz(state), at))
-    return replace(state, streak=streak), rules
+        return state, rules, NO_EFFECTS
+    step = streaks.advance(state.streak, rules, _tz(state), at)
+    return replace(state, streak=step.streak), rules, Effects.of_step(step)
 
 
 def _identified(
-    state: UserState, rules: StreakRules, existed: bool, at: datetime, effects: _Effects
-) -> UserState:
+    state: UserState, rules: StreakRules, existed: bool, at: datetime
+) -> tuple[UserState, Effects]:
     """After a command that may have created the user: first identification grants freezes."""
     if existed:
-        return state
-    streak = effects.take(streaks.advance(state.streak, rules, _tz(state), at))
-    streak = effects.take(streaks.on_identified(streak, rules, at))
-    return replace(state, streak=streak)
+        return state, NO_EFFECTS
+    advanced = streaks.advance(state.streak, rules, _tz(state), at)
+    identified = streaks.on_identified(advanced.streak, rules, at)
+    effects = Effects.of_step(advanced) + Effects.of_step(identified)
+    return replace(state, streak=identified.streak), effects
+
+
+def _rewarded(
+    state: UserState, config: ConfigHistory, command_id: uuid.UUID, at: datetime, happened: Happened
+) -> tuple[RewardsResult, Effects]:
+    result = apply_rewards(state, config, command_id, at, happened)
+    return result, Effects.of_rewards(result)
 
 
 def _metric_event(
@@ -303,8 +321,7 @@ def _metric_event(
     event: RecordMetricEvent,
     config: ConfigHistory,
     idempotency: Mapping[IdempotencyKey, uuid.UUID],
-    effects: _Effects,
-) -> tuple[UserState, MetricEventRecorded]:
+) -> tuple[UserState, MetricEventRecorded, Effects]:
     metric = check_metric_event(
         config,
         event.tenant,
@@ -319,47 +336,57 @@ def _metric_event(
     ):
         # A repeated key changes nothing at all, not even the inline user fields.
         profile = state.profile
-        return state, MetricEventRecorded(
-            command_id=event.id,
-            metric_id=metric.id,
-            metric_key=metric.key,
-            total=state.totals.get(metric.id, 0.0),
-            day=local_date(event.received_at, profile.tz if profile else None),
-            idempotency_key=event.idempotency_key,
-            replayed=True,
-            streak=_current_view(state, config, event.received_at),
+        return (
+            state,
+            MetricEventRecorded(
+                command_id=event.id,
+                metric_id=metric.id,
+                metric_key=metric.key,
+                total=state.totals.get(metric.id, 0.0),
+                day=local_date(event.received_at, profile.tz if profile else None),
+                idempotency_key=event.idempotency_key,
+                replayed=True,
+                streak=_current_view(state, config, event.received_at),
+            ),
+            NO_EFFECTS,
         )
     total = state.totals.get(metric.id, 0.0) + event.value
     if not math.isfinite(total):
         raise RuleViolation(f"the total of {metric.key!r} would overflow")
     existed = state.profile is not None
-    state, rules = _advance(state, config, event.received_at, effects)
+    state, rules, advanced = _advance(state, config, event.received_at)
     profile = apply_patch(state.profile, event.user, event.received_at)
-    state = _identified(replace(state, profile=profile), rules, existed, event.received_at, effects)
+    state, identified = _identified(
+        replace(state, profile=profile), rules, existed, event.received_at
+    )
     step = streaks.record_activity(state.streak, rules, metric.key, event.value, event.received_at)
-    streak = effects.take(step)
+    streaked = advanced + identified + Effects.of_step(step)
+    streak = step.streak
     state = replace(state, totals={**state.totals, metric.id: total}, streak=streak)
     happened = Happened(
         metric_id=metric.id,
         value=event.value,
         event_attributes=event.attributes,
-        streak_lengths=effects.streak_lengths(),
+        streak_lengths=streaked.streak_lengths(),
         created=not existed,
     )
-    rewarded = apply_rewards(state, config, event.id, event.received_at, happened)
-    state = effects.reward(rewarded)
-    return state, MetricEventRecorded(
-        command_id=event.id,
-        metric_id=metric.id,
-        metric_key=metric.key,
-        total=total,
-        day=local_date(event.received_at, profile.tz),
-        idempotency_key=event.idempotency_key,
-        replayed=False,
-        streak=streaks.view(streak, rules),
-        extended=any(t.kind == "streak.extended" for t in step.transitions),
-        achievements=rewarded.completions,
-        points=rewarded.points,
+    rewarded, rewards = _rewarded(state, config, event.id, event.received_at, happened)
+    return (
+        rewarded.state,
+        MetricEventRecorded(
+            command_id=event.id,
+            metric_id=metric.id,
+            metric_key=metric.key,
+            total=total,
+            day=local_date(event.received_at, profile.tz),
+            idempotency_key=event.idempotency_key,
+            replayed=False,
+            streak=streaks.view(streak, rules),
+            extended=any(t.kind == "streak.extended" for t in step.transitions),
+            achievements=rewarded.completions,
+            points=rewarded.points,
+        ),
+        streaked + rewards,
     )
 
 
@@ -369,13 +396,13 @@ def _current_view(
     """The user's streak at ``at`` without changing the stored state (idempotent repeats)."""
     if state.profile is None:
         return None
-    state, rules = _advance(state, config, at, _Effects())
+    state, rules, _ = _advance(state, config, at)
     return streaks.view(state.streak, rules)
 
 
 def _upsert_user(
-    state: UserState, command: UpsertUser, config: ConfigHistory, effects: _Effects
-) -> tuple[UserState, UserUpserted]:
+    state: UserState, command: UpsertUser, config: ConfigHistory
+) -> tuple[UserState, UserUpserted, Effects]:
     check_attribute_keys(
         config, command.tenant, "user", command.user.attributes, command.received_at
     )
@@ -384,14 +411,15 @@ def _upsert_user(
         raise RuleViolation(f"User with id {command.user_id!r} already exists", "conflict")
     if command.mode == "update" and not exists:
         raise RuleViolation(f"User with id {command.user_id!r} not found", "not_found")
-    state, rules = _advance(state, config, command.received_at, effects)
+    state, rules, advanced = _advance(state, config, command.received_at)
     profile = apply_patch(state.profile, command.user, command.received_at)
-    state = _identified(
-        replace(state, profile=profile), rules, exists, command.received_at, effects
+    state, identified = _identified(
+        replace(state, profile=profile), rules, exists, command.received_at
     )
     happened = Happened(created=not exists)
-    state = effects.reward(apply_rewards(state, config, command.id, command.received_at, happened))
-    return state, UserUpserted(command.id, created=not exists)
+    rewarded, rewards = _rewarded(state, config, command.id, command.received_at, happened)
+    effects = advanced + identified + rewards
+    return rewarded.state, UserUpserted(command.id, created=not exists), effects
 
 
 def _require_user(state: UserState) -> None:
@@ -400,8 +428,8 @@ def _require_user(state: UserState) -> None:
 
 
 def _update_preferences(
-    state: UserState, command: UpdatePreferences, config: ConfigHistory, effects: _Effects
-) -> tuple[UserState, PreferencesUpdated]:
+    state: UserState, command: UpdatePreferences, config: ConfigHistory
+) -> tuple[UserState, PreferencesUpdated, Effects]:
     _require_user(state)
     patch = command.streak
     settings = config.streak_at(command.tenant, command.received_at)
@@ -413,7 +441,7 @@ def _update_preferences(
         )
     if isinstance(patch.metrics, tuple):
         check_streak_metrics(config, command.tenant, patch.metrics, command.received_at)
-    state, _ = _advance(state, config, command.received_at, effects)
+    state, _, advanced = _advance(state, config, command.received_at)
     current = state.preferences.streak
     streak_prefs = apply_streak_patch(current, patch)
     preferences = Preferences(
@@ -423,39 +451,42 @@ def _update_preferences(
     streak = state.streak
     if current.enabled and not streak_prefs.enabled:
         streak = streaks.disable(streak)
-    return replace(state, preferences=preferences, streak=streak), PreferencesUpdated(command.id)
+    updated = replace(state, preferences=preferences, streak=streak)
+    return updated, PreferencesUpdated(command.id), advanced
 
 
 def _change_streak(
-    state: UserState, command: Tick | ChangeStreak, config: ConfigHistory, effects: _Effects
-) -> tuple[UserState, StreakChanged]:
+    state: UserState, command: Tick | ChangeStreak, config: ConfigHistory
+) -> tuple[UserState, StreakChanged, Effects]:
     at = command.received_at
     if isinstance(command, Tick):
         if state.profile is None:  # the user's state is gone (a replay into an older topic)
-            return state, StreakChanged(command.id, command.type, None)
-        state, rules = _advance(state, config, at, effects)
-        state = effects.reward(apply_rewards(state, config, command.id, at, Happened()))
-        return state, StreakChanged(command.id, command.type, streaks.view(state.streak, rules))
+            return state, StreakChanged(command.id, command.type, None), NO_EFFECTS
+        state, rules, advanced = _advance(state, config, at)
+        rewarded, rewards = _rewarded(state, config, command.id, at, Happened())
+        view = streaks.view(rewarded.state.streak, rules)
+        return rewarded.state, StreakChanged(command.id, command.type, view), advanced + rewards
     _require_user(state)
-    state, rules = _advance(state, config, at, effects)
+    state, rules, effects = _advance(state, config, at)
     streak = state.streak
     today = local_date(at, _tz(state))
     try:
         if command.action == "grant_freezes":
-            streak = effects.take(streaks.grant_freezes(streak, rules, command.count, at))
+            step = streaks.grant_freezes(streak, rules, command.count, at)
+            streak, effects = step.streak, effects + Effects.of_step(step)
         elif command.action == "add_pause":
             if command.pause_id is None or command.start is None or command.end is None:
                 raise StreakRuleError("a pause needs an id, a start and an end")
             pause = Pause(command.pause_id, command.start, command.end)
             streak = streaks.add_pause(streak, pause, today)
-            effects.pauses.append((pause, "active"))
+            effects += Effects(pauses=((pause, "active"),))
         elif command.action == "remove_pause":
             if command.pause_id is None:
                 raise StreakRuleError("which pause to remove is missing")
             removed = next((p for p in streak.pauses if p.id == command.pause_id), None)
             streak = streaks.remove_pause(streak, command.pause_id)
             if removed is not None:
-                effects.pauses.append((removed, "archived"))
+                effects += Effects(pauses=((removed, "archived"),))
         elif command.action == "restore":
             streak = streaks.restore(streak, rules, today)
         else:
@@ -465,14 +496,15 @@ def _change_streak(
     state = replace(state, streak=streak)
     if command.action == "restore":
         happened = Happened(streak_lengths=(streak.length,))
-        state = effects.reward(apply_rewards(state, config, command.id, at, happened))
+        rewarded, rewards = _rewarded(state, config, command.id, at, happened)
+        state, effects = rewarded.state, effects + rewards
     kind = f"{command.type}.{command.action}"
-    return state, StreakChanged(command.id, kind, streaks.view(streak, rules))
+    return state, StreakChanged(command.id, kind, streaks.view(streak, rules)), effects
 
 
 def _complete_achievement(
-    state: UserState, command: CompleteAchievement, config: ConfigHistory, effects: _Effects
-) -> tuple[UserState, AchievementCompleted]:
+    state: UserState, command: CompleteAchievement, config: ConfigHistory
+) -> tuple[UserState, AchievementCompleted, Effects]:
     at = command.received_at
     achievement = next(
         (a for a in config.achievements_at(command.tenant, at) if a.id == command.achievement_id),
@@ -482,11 +514,12 @@ def _complete_achievement(
         raise RuleViolation(f"Achievement {command.achievement_id} not found", "not_found")
     if command.backdate:
         _require_user(state)
-        state, _ = _advance(state, config, at, effects)
+        state, _, advanced = _advance(state, config, at)
         happened = Happened(backdate=achievement.id)
-        state = effects.reward(apply_rewards(state, config, command.id, at, happened))
-        done = state.achievements.get(achievement.id)
-        return state, AchievementCompleted(command.id, achievement.id, done, False, (), ())
+        rewarded, rewards = _rewarded(state, config, command.id, at, happened)
+        done = rewarded.state.achievements.get(achievement.id)
+        backdated = AchievementCompleted(command.id, achievement.id, done, False, (), ())
+        return rewarded.state, backdated, advanced + rewards
     check_attribute_keys(config, command.tenant, "user", command.user.attributes, at)
     if achievement.trigger != "api":
         raise RuleViolation(
@@ -495,12 +528,14 @@ def _complete_achievement(
             "conflict",
         )
     existed = state.profile is not None
-    state, rules = _advance(state, config, at, effects)
+    state, rules, advanced = _advance(state, config, at)
     state = replace(state, profile=apply_patch(state.profile, command.user, at))
-    state = _identified(state, rules, existed, at, effects)
+    state, identified = _identified(state, rules, existed, at)
+    effects = advanced + identified
     if achievement.id in state.achievements:  # a repeat changes nothing
         done = state.achievements[achievement.id]
-        return state, AchievementCompleted(command.id, achievement.id, done, True, (), ())
+        repeat = AchievementCompleted(command.id, achievement.id, done, True, (), ())
+        return state, repeat, effects
     if achievement.status == "locked":
         raise RuleViolation(f"Achievement {achievement.key} is locked", "conflict")
     profile = state.profile
@@ -512,8 +547,8 @@ def _complete_achievement(
             "conflict",
         )
     happened = Happened(complete=achievement, created=not existed)
-    rewarded = apply_rewards(state, config, command.id, at, happened)
-    state = effects.reward(rewarded)
-    return state, AchievementCompleted(
+    rewarded, rewards = _rewarded(state, config, command.id, at, happened)
+    completed = AchievementCompleted(
         command.id, achievement.id, at, False, rewarded.completions[:1], rewarded.points
     )
+    return rewarded.state, completed, effects + rewards
