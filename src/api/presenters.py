@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
+from ingest.contract import Command
 from projections.core.model import UserProfile
 from projections.store.reads import StoredOutcome
 
@@ -75,3 +78,21 @@ def pending_json(command_id: str, kind: str) -> dict[str, Any]:
 def rejection_status(code: object) -> int:
     """The HTTP status for a rejected command's code."""
     return {"not_found": 404, "conflict": 409, "forbidden": 403}.get(str(code), 422)
+
+
+def rejected(outcome: StoredOutcome) -> JSONResponse:
+    """Trophy's error answer for a command the rules refused, with the status of its code."""
+    return JSONResponse(
+        {"error": outcome.body.get("error", "rejected")},
+        status_code=rejection_status(outcome.body.get("code")),
+    )
+
+
+def settled(command: Command, outcome: StoredOutcome | None) -> StoredOutcome | JSONResponse:
+    """A submitted command's outcome once it applied; otherwise the answer to give instead:
+    202 while it is pending (or was not waited for), the rejection's error when refused."""
+    if outcome is None:
+        return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
+    if outcome.status == "rejected":
+        return rejected(outcome)
+    return outcome

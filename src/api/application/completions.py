@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api import schemas
-from api.application.events import rejected
 from api.auth import CurrentPrincipal
-from api.presenters import iso, pending_json
+from api.presenters import iso, settled
 from api.requests import fail, json_body, json_object
 from ingest.contract import ContractError
 from ingest.fields import decode_user_patch
@@ -59,11 +58,9 @@ def build_router(ingest: Ingest) -> APIRouter:
         except RuleViolation as exc:
             fail(422, str(exc))
         command = CompleteAchievement(new_command_id(), tenant, user_id, now, found.id, patch)
-        outcome = await ingest.submit(command)
-        if outcome is None:
-            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
-        if outcome.status == "rejected":
-            return rejected(outcome)
+        outcome = settled(command, await ingest.submit(command))
+        if isinstance(outcome, JSONResponse):
+            return outcome
         if outcome.body.get("repeated"):
             first = await ingest.reader.completion_command(tenant, user_id, found.id)
             stored = Document(tenant, found.id, found.body, found.created, found.updated, None)

@@ -9,14 +9,13 @@ from fastapi.responses import JSONResponse
 
 from api import schemas
 from api.auth import CurrentPrincipal, Principal
-from api.presenters import EventAnswer, pending_json, rejection_status, user_json
+from api.presenters import EventAnswer, settled, user_json
 from api.requests import fail, json_body, json_object
 from ingest.contract import ContractError, RecordMetricEvent, UpsertMode, UpsertUser
 from ingest.fields import decode_user_patch, parse_value, string_map
 from ingest.ids import new_command_id
 from ingest.service import Ingest
 from projections.core.validation import RuleViolation, check_attribute_keys, check_metric_event
-from projections.store.reads import StoredOutcome
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -24,13 +23,6 @@ MAX_IDEMPOTENCY_KEY = 255
 def wants_async(prefer: str | None) -> bool:
     """RFC 7240 ``Prefer: respond-async``: answer 202 once Kafka holds the command."""
     return prefer is not None and "respond-async" in prefer.lower()
-
-
-def rejected(outcome: StoredOutcome) -> JSONResponse:
-    return JSONResponse(
-        {"error": outcome.body.get("error", "rejected")},
-        status_code=rejection_status(outcome.body.get("code")),
-    )
 
 
 def build_router(ingest: Ingest, answer: EventAnswer) -> APIRouter:  # noqa: C901 (routes are closures, counted here)
@@ -90,11 +82,9 @@ def build_router(ingest: Ingest, answer: EventAnswer) -> APIRouter:  # noqa: C90
             user=patch,
             idempotency_key=idempotency_key,
         )
-        outcome = await ingest.submit(command, wait=not wants_async(prefer))
-        if outcome is None:
-            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
-        if outcome.status == "rejected":
-            return rejected(outcome)
+        outcome = settled(command, await ingest.submit(command, wait=not wants_async(prefer)))
+        if isinstance(outcome, JSONResponse):
+            return outcome
         status = 202 if outcome.status == "replayed" else 201
         return JSONResponse(await answer(outcome), status_code=status)
 
@@ -122,11 +112,9 @@ def build_router(ingest: Ingest, answer: EventAnswer) -> APIRouter:  # noqa: C90
         except RuleViolation as exc:
             fail(422, str(exc))
         command = UpsertUser(new_command_id(), tenant, user_id, now, patch, mode)
-        outcome = await ingest.submit(command)
-        if outcome is None:
-            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
-        if outcome.status == "rejected":
-            return rejected(outcome)
+        outcome = settled(command, await ingest.submit(command))
+        if isinstance(outcome, JSONResponse):
+            return outcome
         profile = await ingest.reader.user(tenant, user_id)
         if profile is None:  # pragma: no cover - the outcome was committed with the user
             fail(503, "user not readable yet; retry")

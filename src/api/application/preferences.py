@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api import schemas
-from api.application.events import rejected
 from api.auth import CurrentPrincipal
-from api.presenters import pending_json
+from api.presenters import settled
 from api.requests import fail, json_body, json_object
 from ingest.contract import ContractError, UpdatePreferences
 from ingest.fields import decode_preferences
@@ -66,11 +65,9 @@ def build_router(ingest: Ingest) -> APIRouter:
             except RuleViolation as exc:
                 fail(422, str(exc))
         command = UpdatePreferences(new_command_id(), caller.tenant, id, now, notifications, streak)
-        outcome = await ingest.submit(command)
-        if outcome is None:
-            return JSONResponse(pending_json(str(command.id), command.type), status_code=202)
-        if outcome.status == "rejected":
-            return rejected(outcome)
+        outcome = settled(command, await ingest.submit(command))
+        if isinstance(outcome, JSONResponse):
+            return outcome
         states = await ingest.reader.user_states(caller.tenant, [id])
         return preferences_json(states[id].preferences)
 

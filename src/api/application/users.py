@@ -17,7 +17,7 @@ from api.presenters import (
     EventAnswer,
     iso,
     pending_json,
-    rejection_status,
+    rejected,
     user_json,
 )
 from api.requests import fail
@@ -195,10 +195,7 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
             return JSONResponse(pending_json(str(event_id), "unknown"), status_code=202)
         outcome = found[0]
         if outcome.status == "rejected":
-            return JSONResponse(
-                {"error": outcome.body.get("error")},
-                status_code=rejection_status(outcome.body.get("code")),
-            )
+            return rejected(outcome)
         if outcome.body.get("kind") == "metric.event":
             return await answer(outcome)
         return {"eventId": str(event_id), "status": outcome.status, **outcome.body}
