@@ -9,20 +9,21 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
+import api.admin.access
+import api.admin.achievements
+import api.admin.leaderboards
+import api.admin.metrics
+import api.admin.points
+import api.admin.streaks
+import api.application.completions
+import api.application.events
+import api.application.leaderboards
+import api.application.preferences
+import api.application.rewards
+import api.application.streaks
+import api.application.users
 from api import unsupported
-from api.admin import achievements as achievement_admin
-from api.admin import leaderboards as leaderboard_admin
-from api.admin import metrics as metrics_admin
-from api.admin import points as points_admin
-from api.admin import streaks as streak_admin
-from api.admin.access import build_access_router
-from api.application import completions, preferences
-from api.application import leaderboards as leaderboard_reads
-from api.application import rewards as reward_reads
-from api.application import streaks as streak_reads
-from api.application.events import build_router as build_ingest_router
 from api.application.leaderboards import Standings
-from api.application.users import build_router as build_query_router
 from api.auth import admin_principal, principal
 from api.errors import install_error_handlers
 from api.guard import RequestGuard
@@ -59,12 +60,12 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
     app.state.limiter = served.limiter
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_bytes=served.max_body_bytes)
-    application: dict[str, Any] = {
+    on_application: dict[str, Any] = {
         "prefix": "/v1",
         "dependencies": [Depends(principal)],
         "responses": ERROR_RESPONSES,
     }
-    admin: dict[str, Any] = {
+    on_admin: dict[str, Any] = {
         "prefix": "/admin/v1",
         "dependencies": [Depends(admin_principal)],
         "responses": ERROR_RESPONSES,
@@ -72,21 +73,27 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
     ingest, clock = served.ingest, served.clock
     reader, config = ingest.reader, ingest.current_config
     answer = served.standings.event_answer
-    app.include_router(build_ingest_router(ingest, answer), **application)
-    app.include_router(build_query_router(reader, config, clock, answer), **application)
-    app.include_router(leaderboard_reads.build_router(served.standings), **application)
-    app.include_router(reward_reads.build_router(reader, config, clock), **application)
-    app.include_router(completions.build_router(ingest), **application)
-    app.include_router(preferences.build_router(ingest), **application)
-    app.include_router(streak_reads.build_router(reader, config, clock), **application)
-    app.include_router(metrics_admin.build_router(ingest), **admin)
-    app.include_router(streak_admin.build_router(ingest), **admin)
-    app.include_router(achievement_admin.build_router(ingest), **admin)
-    app.include_router(points_admin.build_router(ingest), **admin)
-    app.include_router(leaderboard_admin.build_router(ingest), **admin)
-    app.include_router(build_access_router(ingest, served.keys), **admin)
-    app.include_router(unsupported.build_application_router(), **application)
-    app.include_router(unsupported.build_admin_router(), **admin)
+    for router in (
+        api.application.events.build_router(ingest, answer),
+        api.application.users.build_router(reader, config, clock, answer),
+        api.application.leaderboards.build_router(served.standings),
+        api.application.rewards.build_router(reader, config, clock),
+        api.application.completions.build_router(ingest),
+        api.application.preferences.build_router(ingest),
+        api.application.streaks.build_router(reader, config, clock),
+        unsupported.build_application_router(),
+    ):
+        app.include_router(router, **on_application)
+    for router in (
+        api.admin.metrics.build_router(ingest),
+        api.admin.streaks.build_router(ingest),
+        api.admin.achievements.build_router(ingest),
+        api.admin.points.build_router(ingest),
+        api.admin.leaderboards.build_router(ingest),
+        api.admin.access.build_router(ingest, served.keys),
+        unsupported.build_admin_router(),
+    ):
+        app.include_router(router, **on_admin)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

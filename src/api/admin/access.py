@@ -40,7 +40,7 @@ def tenant_json(row: TenantRow) -> dict[str, Any]:
     }
 
 
-def build_access_router(ingest: Ingest, keys: KeyStore) -> APIRouter:  # noqa: C901 (routes are closures, counted here)
+def build_router(ingest: Ingest, keys: KeyStore) -> APIRouter:  # noqa: C901 (routes are closures, counted here)
     router = APIRouter()
 
     @router.post(
