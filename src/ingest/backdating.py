@@ -27,6 +27,8 @@ class Backdating:
     async def after_write(
         self, tenant: str, before: StoredDocument | None, after: StoredDocument
     ) -> None:
+        """After a write of an achievement: start backdating its new version if it is active and
+        changed."""
         if after.body.get("status") != "active":
             return
         if before is not None and before.body == after.body:

@@ -33,6 +33,7 @@ PATCH_FIELDS: Final = {
 def text_field(
     obj: Mapping[str, Any], name: str, *, where: str = "", optional: bool = False
 ) -> Any:
+    """Field ``name`` of ``obj`` as a string (``None`` when ``optional`` and absent)."""
     value = obj.get(name)
     if value is None and optional:
         return None
@@ -42,6 +43,7 @@ def text_field(
 
 
 def string_map(value: Any, where: str) -> dict[str, str]:
+    """An object of string values (``{}`` when absent)."""
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(
@@ -177,6 +179,7 @@ def streak_metrics(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
 
 
 def days_off(raw: Any) -> frozenset[int]:
+    """Streak days off: an array of distinct weekdays, 0 (Sunday) to 6 (Saturday), not all seven."""
     if not isinstance(raw, list):
         raise ContractError("daysOff must be an array of weekdays (0 = Sunday … 6 = Saturday)")
     try:
@@ -186,6 +189,7 @@ def days_off(raw: Any) -> frozenset[int]:
 
 
 def local_day(raw: Any, where: str) -> date:
+    """A ``YYYY-MM-DD`` local date."""
     if not isinstance(raw, str):
         raise ContractError(f"{where} must be a YYYY-MM-DD date")
     try:

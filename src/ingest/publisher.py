@@ -12,6 +12,8 @@ from ingest.contract import Command, encode, record_key
 
 
 class CommandPublisher(Protocol):
+    """Where the write path appends commands: the commands topic, or a list in tests."""
+
     async def publish(self, command: Command) -> None:
         """Append ``command``; return once the log holds it durably."""
         ...
@@ -47,17 +49,20 @@ class KafkaCommandPublisher:
         await self._started.start()
 
     async def stop(self) -> None:
+        """Flush and close the producer."""
         if self._started is not None:
             await self._started.stop()
             self._started = None
 
     async def publish(self, command: Command) -> None:
+        """Append ``command`` under its user's key; return once every in-sync replica holds it."""
         await self._producer.send_and_wait(
             self.topic, encode(command), key=record_key(command.tenant, command.user_id)
         )
 
     async def publish_many(self, commands: Sequence[Command]) -> None:
         # send() enqueues in call order; the idempotent producer keeps that order per partition.
+        """Append ``commands`` in order and wait until every one is held."""
         deliveries = [
             await self._producer.send(self.topic, encode(c), key=record_key(c.tenant, c.user_id))
             for c in commands
@@ -72,7 +77,9 @@ class MemoryCommandPublisher:
         self.published: list[Command] = []
 
     async def publish(self, command: Command) -> None:
+        """Keep ``command``."""
         self.published.append(command)
 
     async def publish_many(self, commands: Sequence[Command]) -> None:
+        """Keep ``commands`` in order."""
         self.published.extend(commands)

@@ -18,6 +18,9 @@ from projections.store.reads import ProjectionReader, StoredOutcome
 
 @dataclass(frozen=True)
 class Ingest:
+    """The write path the routes share: check against the current configuration, append, and wait
+    for the outcome when asked."""
+
     publisher: CommandPublisher
     waiter: OutcomeWaiter
     config: ConfigStore

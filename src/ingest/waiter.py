@@ -21,6 +21,8 @@ Key = tuple[str, uuid.UUID]
 
 
 class OutcomeWaiter:
+    """Matches the processor's NOTIFY of decided commands to the requests waiting for them."""
+
     def __init__(self, reader: ProjectionReader) -> None:
         self._reader = reader
         self._pending: dict[Key, asyncio.Future[StoredOutcome]] = {}
@@ -60,6 +62,8 @@ class OutcomeWaiter:
 
 
 class Awaiter:
+    """One request's wait for one command's outcome."""
+
     def __init__(self, waiter: OutcomeWaiter, key: Key, future: asyncio.Future[StoredOutcome]):
         self._waiter = waiter
         self._key = key

@@ -9,6 +9,7 @@ from ingest.clock import Clock
 
 
 def utc_now() -> datetime:
+    """The system clock's instant, in UTC."""
     return datetime.now(UTC)
 
 
@@ -24,6 +25,7 @@ class FileClock:
         self._seen: tuple[int, datetime] | None = None
 
     def __call__(self) -> datetime:
+        """The file's instant (re-read only when the file changed)."""
         stamp = self.path.stat().st_mtime_ns
         if self._seen is None or self._seen[0] != stamp:
             instant = datetime.fromisoformat(self.path.read_text().strip())

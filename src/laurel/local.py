@@ -27,12 +27,15 @@ from projections.store.migrate import migrate
 
 @dataclass(frozen=True)
 class ServiceStatus:
+    """One service of the local stack: its pid, where it listens and whether it answers."""
+
     name: str
     pid: int | None
     address: str
     healthy: bool
 
     def as_json(self) -> dict[str, object]:
+        """The status as ``laurel status --json`` prints it."""
         return {
             "name": self.name,
             "pid": self.pid,
@@ -50,6 +53,9 @@ def _http_ok(url: str) -> bool:
 
 
 class LocalStack:
+    """Kafka, PostgreSQL, the api and the processor as background processes under
+    ``LAUREL_HOME``."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         home = settings.home
@@ -71,9 +77,11 @@ class LocalStack:
 
     @property
     def api_url(self) -> str:
+        """Where the api listens."""
         return f"http://{self.settings.api_host}:{self.settings.api_port}"
 
     def postgres(self) -> PostgresCluster | None:
+        """The local cluster, or ``None`` when ``DATABASE_URL`` names another server."""
         if self.settings.database_url is not None:
             return None
         bin_dir = prereqs.postgres_bin_dir(self._pg_bin)
@@ -84,6 +92,7 @@ class LocalStack:
 
     @property
     def admin_key_file(self) -> Path:
+        """Where the bootstrap admin key is kept (readable only by its owner)."""
         return self.settings.home / "admin-key"
 
     def admin_key(self) -> str:
@@ -99,6 +108,7 @@ class LocalStack:
         return key
 
     def database_url(self) -> str:
+        """The database the processes use: the local cluster's, or ``DATABASE_URL``."""
         cluster = self.postgres()
         return cluster.url() if cluster is not None else self.settings.require_database_url()
 
@@ -205,6 +215,7 @@ class LocalStack:
         return [name for name, stop in self._stoppers().items() if stop()]
 
     def status(self) -> list[ServiceStatus]:
+        """Every service's status (exit status 3 of ``laurel status`` when one is down)."""
         settings = self.settings
         found = []
         if self.kafka is not None:
@@ -240,4 +251,5 @@ class LocalStack:
         return found
 
     def logs_dir(self) -> Path:
+        """Where the services' logs are."""
         return self.settings.home / "logs"

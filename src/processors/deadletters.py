@@ -22,6 +22,8 @@ class KafkaDeadLetterSink:
         self.topic = topic
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Publish each letter with its original key and bytes and the ``laurel-reason`` and
+        ``laurel-source`` headers; return once the broker holds them."""
         for letter in letters:
             record = letter.record
             source = f"{record.topic}/{record.partition}/{record.offset}"

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class DeadLetterSink(Protocol):
+    """Where refused records go: the dead-letter topic (a list in tests)."""
+
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         """Durably publish ``letters``; raise if that is not possible."""
         ...
@@ -32,6 +34,9 @@ class DeadLetterSink(Protocol):
 
 @dataclass(frozen=True)
 class BatchReport:
+    """How many records of a batch were received, skipped (at or below the checkpoint), applied and
+    dead-lettered."""
+
     received: int
     skipped: int
     applied: int

@@ -60,6 +60,8 @@ WATCHED = 1000
 
 @dataclass(frozen=True)
 class RankerReport:
+    """How many entries one round observed, how many ranks moved, how many runs it finalised."""
+
     observed: int
     moved: int
     finalised: int
@@ -69,6 +71,9 @@ MAX_REMEMBERED = 2_000_000
 
 
 class Ranker:
+    """Observes ranks after entries change and finalises runs; one round at a time (see the module's
+    docstring)."""
+
     def __init__(
         self,
         pool: AsyncConnectionPool[Any],

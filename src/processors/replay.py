@@ -40,6 +40,9 @@ from projections.store.projection_schemas import (
 
 @dataclass(frozen=True)
 class Progress:
+    """How far a replay got: records applied, the rate, the records left and the time they will
+    take."""
+
     applied: int
     events_per_s: float
     lag: int
@@ -48,6 +51,9 @@ class Progress:
 
 @dataclass(frozen=True)
 class ReplayResult:
+    """What a replay built (and whether it switched reads to it), in how long, and the rows that
+    differed."""
+
     schema: str
     previous: str
     records: int
@@ -79,6 +85,9 @@ async def partition_ids(bootstrap_servers: str, topic: str) -> list[int]:
 
 
 class Replay:
+    """Rebuilds every projection from the start of the topic into a fresh schema (see the module's
+    docstring)."""
+
     def __init__(
         self,
         database_url: str,
@@ -94,6 +103,8 @@ class Replay:
         self.on_progress = on_progress
 
     async def run(self, switch: bool = True) -> ReplayResult:
+        """Fold the whole topic into a new schema, then (with ``switch``) verify it and switch reads
+        and writes to it; raise :class:`ReplayFailed` when the schemas differ."""
         started = time.monotonic()
         schema, live = create_next_schema(self.database_url)
         pool = connection_pool(self.database_url, min_size=2, max_size=3)

@@ -24,7 +24,11 @@ _TICKS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:laurel:streak-tick")  # namespace f
 
 
 class DueStreaks(Protocol):
-    async def due_streaks(self, now: datetime, limit: int) -> list[tuple[str, str, datetime]]: ...
+    """Where the scheduler finds the users whose streak or rewards are due."""
+
+    async def due_streaks(self, now: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+        """Up to ``limit`` (tenant, user id, due instant) whose streak or rewards are due."""
+        ...
 
 
 def tick_id(tenant: str, user_id: str, due: datetime) -> uuid.UUID:
@@ -33,6 +37,9 @@ def tick_id(tenant: str, user_id: str, due: datetime) -> uuid.UUID:
 
 
 class StreakScheduler:
+    """Sends a ``user.tick`` for every user whose next transition is due, on the user's own
+    partition."""
+
     def __init__(
         self, due: DueStreaks, publisher: CommandPublisher, clock: Clock, batch: int = 1000
     ) -> None:

@@ -51,22 +51,27 @@ class KafkaBroker:
 
     @property
     def dir(self) -> Path:
+        """The broker's configuration, data and logs."""
         return self.home / "kafka"
 
     @property
     def libs(self) -> Path:
+        """The broker's jars, cached between stacks."""
         return self.cache_dir / f"kafka-{self.version}" / "libs"
 
     @property
     def config_file(self) -> Path:
+        """The broker's ``server.properties``."""
         return self.dir / "server.properties"
 
     @property
     def process(self) -> ManagedProcess:
+        """The broker's process, recognised by its configuration file's path."""
         return ManagedProcess("kafka", self.home, marker=str(self.config_file))
 
     @property
     def bootstrap(self) -> str:
+        """The bootstrap address clients connect to."""
         return f"127.0.0.1:{self.port}"
 
     def fetch(self) -> bool:
@@ -208,10 +213,13 @@ class KafkaBroker:
         return True
 
     def running(self) -> bool:
+        """Whether the broker's process is alive."""
         return self.process.pid() is not None
 
     def healthy(self) -> bool:
+        """Whether the broker runs and accepts connections."""
         return self.running() and port_open("127.0.0.1", self.port)
 
     def stop(self) -> bool:
+        """Stop the broker; whether one was running."""
         return self.process.stop(timeout_s=30.0)

@@ -34,18 +34,22 @@ class PostgresCluster:
 
     @property
     def dir(self) -> Path:
+        """The cluster's directory: data, password."""
         return self.home / "postgres"
 
     @property
     def data(self) -> Path:
+        """The data directory ``initdb`` made."""
         return self.dir / "data"
 
     @property
     def log_file(self) -> Path:
+        """The server's log."""
         return self.home / "logs" / "postgres.log"
 
     @property
     def password_file(self) -> Path:
+        """The superuser's generated password (readable only by its owner)."""
         return self.dir / "password"
 
     def url(self, database: str = DATABASE) -> str:
@@ -145,14 +149,17 @@ class PostgresCluster:
         return True
 
     def running(self) -> bool:
+        """Whether the server runs (``pg_ctl status``)."""
         if not (self.data / "PG_VERSION").exists():
             return False
         return self._run("pg_ctl", "status", "-D", str(self.data), check=False).returncode == 0
 
     def healthy(self) -> bool:
+        """Whether the server runs and accepts connections."""
         return self.running() and port_open("127.0.0.1", self.port)
 
     def pid(self) -> int | None:
+        """The postmaster's pid, if the cluster has one."""
         try:
             return int((self.data / "postmaster.pid").read_text().splitlines()[0])
         except (FileNotFoundError, PermissionError, ValueError, IndexError):
@@ -194,12 +201,14 @@ class PostgresCluster:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def stop(self) -> bool:
+        """Stop the server (fast shutdown); whether it was running."""
         if not self.running():
             return False
         self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60")
         return True
 
     def version(self) -> str:
+        """The server binaries' version line."""
         out = subprocess.run(
             [str(self.bin_dir / "postgres"), "--version"],
             capture_output=True,

@@ -13,6 +13,9 @@ from laurel.errors import PrerequisiteMissing
 
 @dataclass(frozen=True)
 class Prerequisite:
+    """A program the local stack needs, the Debian package that provides it, and whether it is
+    installed."""
+
     what: str
     package: str
     present: bool

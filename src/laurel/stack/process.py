@@ -25,10 +25,12 @@ class ManagedProcess:
 
     @property
     def pid_file(self) -> Path:
+        """Where the process's pid is kept."""
         return self.home / "run" / f"{self.name}.pid"
 
     @property
     def log_file(self) -> Path:
+        """Where the process's output goes."""
         return self.home / "logs" / f"{self.name}.log"
 
     def pid(self) -> int | None:
@@ -77,6 +79,7 @@ class ManagedProcess:
         return True
 
     def log_size(self) -> int:
+        """The log's size now, to look for lines written after it."""
         try:
             return self.log_file.stat().st_size
         except FileNotFoundError:
