@@ -26,6 +26,8 @@ from projections.store.keys import ApiKey, KeyStore
 
 @dataclass(frozen=True)
 class Principal:
+    """Who a request acts as: its key, and the tenant it acts in."""
+
     key: ApiKey
     tenant: str
     """The tenant the request acts in: ``""`` is the default tenant."""
@@ -36,6 +38,7 @@ class Principal:
         return self.key.user_id
 
     def require_user(self, user_id: str) -> None:
+        """Refuse (403) an application key acting for another user."""
         if self.key.user_id is not None and self.key.user_id != user_id:
             fail(403, f"this application API key may act only for user {self.key.user_id!r}")
 
@@ -45,6 +48,8 @@ async def principal(
     api_key: Annotated[str | None, Header(alias="X-API-KEY")] = None,
     tenant: Annotated[str | None, Header(alias="Tenant-ID", description="Your tenant id")] = None,
 ) -> Principal:
+    """Authenticate the request (401), rate-limit its key (429) and resolve its tenant (400, 403,
+    404)."""
     keys: KeyStore = request.app.state.keys
     if not api_key:
         fail(401, "X-API-KEY header is required")
@@ -81,6 +86,7 @@ async def principal(
 
 
 async def admin_principal(found: Annotated[Principal, Depends(principal)]) -> Principal:
+    """The caller, who must hold an admin key (403 otherwise)."""
     if found.key.kind != "admin":
         fail(403, "application API keys work only on the Application API")
     return found
@@ -90,6 +96,7 @@ CurrentPrincipal = Annotated[Principal, Depends(principal)]
 
 
 async def tenant_of(found: CurrentPrincipal) -> str:
+    """The tenant the caller acts in."""
     return found.tenant
 
 

@@ -18,6 +18,7 @@ class RequestGuard:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a NUL in the URL (400) or a body over the limit (413); pass everything else on."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

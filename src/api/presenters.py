@@ -24,6 +24,7 @@ EMPTY_STREAK: Mapping[str, Any] = {
 
 
 def iso(value: Any) -> str:
+    """An instant as Trophy writes it (``Z`` for UTC)."""
     return str(value.isoformat()).replace("+00:00", "Z")
 
 

@@ -33,6 +33,7 @@ async def json_body(request: Request) -> Any:
 
 
 def json_object(value: Any, where: str = "request body") -> dict[str, Any]:
+    """``value`` if it is a JSON object, or a 422 naming ``where``."""
     if not isinstance(value, dict):
         fail(422, f"{where} must be a JSON object")
     return value
@@ -53,6 +54,7 @@ def page(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     skip: Annotated[int, Query(ge=0, le=MAX_SKIP)] = 0,
 ) -> Page:
+    """The ``limit`` and ``skip`` query parameters."""
     return Page(limit, skip)
 
 

@@ -46,6 +46,7 @@ METRIC_EVENT: Schema = {
 
 
 def array_of(item: Schema, most: int = 100) -> Schema:
+    """An array of 1 to ``most`` ``item`` schemas."""
     return {"type": "array", "minItems": 1, "maxItems": most, "items": item}
 
 

@@ -30,6 +30,7 @@ def _route(router: APIRouter, path: str, feature: str) -> None:
 
 
 def build_application_router() -> APIRouter:
+    """The Application API's deliberate 404s: wrapped, streak rankings."""
     router = APIRouter()
 
     async def streak_rankings() -> None:
@@ -49,6 +50,7 @@ def build_application_router() -> APIRouter:
 
 
 def build_admin_router() -> APIRouter:
+    """The Admin API's deliberate 404: account settings."""
     router = APIRouter()
 
     async def settings() -> None:

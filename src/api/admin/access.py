@@ -30,6 +30,7 @@ from projections.store.keys import Tenant as TenantRow
 
 
 def tenant_json(row: TenantRow) -> dict[str, Any]:
+    """Trophy's ``AdminTenant``."""
     return {
         "id": str(row.id),
         "customerId": row.customer_id,
@@ -41,6 +42,8 @@ def tenant_json(row: TenantRow) -> dict[str, Any]:
 
 
 def build_router(ingest: Ingest, keys: KeyStore) -> APIRouter:  # noqa: C901 (routes are closures, counted here)
+    """Application API keys (create, delete), tenants (list, get, create, update, archive) and the
+    installation's environment."""
     router = APIRouter()
 
     @router.post(

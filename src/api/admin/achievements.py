@@ -50,6 +50,8 @@ _ACHIEVEMENT_MOVES = {("inactive", "active"), ("active", "locked"), ("locked", "
 def achievement_body(
     item: Mapping[str, Any], ctx: ItemContext, self_id: uuid.UUID | None = None
 ) -> dict[str, Any]:
+    """A create item validated into the stored achievement (Trophy's ``AdminAchievement``
+    fields)."""
     trigger = item.get("trigger")
     if trigger not in ACHIEVEMENT_TRIGGERS:
         raise ItemError(f"trigger must be one of {', '.join(ACHIEVEMENT_TRIGGERS)}")
@@ -103,6 +105,8 @@ def achievement_body(
 def achievement_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
+    """The achievement's next version: the current one with the item's fields, validated again
+    (status moves and trigger changes checked)."""
     merged = merge_update(current.body, item)
     if "trigger" in item and item["trigger"] != current.body["trigger"]:
         for name in TRIGGER_FIELDS:  # the old trigger's fields go unless the item sends them
@@ -143,6 +147,8 @@ ACHIEVEMENTS = Resource(
 
 
 def build_router(ingest: Ingest) -> APIRouter:
+    """Achievements CRUD, backdating each version that becomes active, and the backdating
+    progress."""
     router = APIRouter()
     backdates = BackdateLog(ingest.config.pool)
     backdating = Backdating(ingest, backdates)

@@ -45,6 +45,7 @@ def item_text(item: Mapping[str, Any], name: str) -> str:
 
 
 def item_key(item: Mapping[str, Any]) -> str:
+    """A key of letters, digits, ``-`` and ``_``."""
     key = item_text(item, "key")
     if not KEY_PATTERN.match(key):
         raise ItemError("key may contain only letters, digits, '-' and '_'")
@@ -52,6 +53,7 @@ def item_key(item: Mapping[str, Any]) -> str:
 
 
 def item_id(item: dict[str, Any]) -> uuid.UUID:
+    """The item's ``id`` as a UUID."""
     try:
         return uuid.UUID(str(item.get("id")))
     except ValueError:
@@ -59,6 +61,7 @@ def item_id(item: dict[str, Any]) -> uuid.UUID:
 
 
 def optional_text(item: Mapping[str, Any], name: str, most: int = MAX_DESCRIPTION) -> str | None:
+    """A string of at most ``most`` characters, or ``None``."""
     value = item.get(name)
     if value is not None and (not isinstance(value, str) or len(value) > most):
         raise ItemError(f"{name} must be a string of at most {most} characters or null")
@@ -66,6 +69,7 @@ def optional_text(item: Mapping[str, Any], name: str, most: int = MAX_DESCRIPTIO
 
 
 def badge(item: Mapping[str, Any]) -> dict[str, str] | None:
+    """Trophy's ``{url}`` badge, or ``None``."""
     badge = item.get("badge")
     if badge is None:
         return None
@@ -75,6 +79,7 @@ def badge(item: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 def whole_number(item: Mapping[str, Any], name: str, least: int, most: int = 10**12) -> int:
+    """An integer from ``least`` to ``most``."""
     value = item.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ItemError(f"{name} must be a whole number of at least {least}")
@@ -84,6 +89,7 @@ def whole_number(item: Mapping[str, Any], name: str, least: int, most: int = 10*
 
 
 def number(item: Mapping[str, Any], name: str, least: float) -> float:
+    """A finite number of at least ``least`` (and at most 10^15 in size)."""
     value = item.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ItemError(f"{name} must be a number")
@@ -95,6 +101,7 @@ def number(item: Mapping[str, Any], name: str, least: float) -> float:
 
 
 def uuid_field(item: Mapping[str, Any], name: str) -> uuid.UUID:
+    """Field ``name`` as a UUID."""
     try:
         return uuid.UUID(str(item.get(name)))
     except ValueError:
@@ -102,6 +109,7 @@ def uuid_field(item: Mapping[str, Any], name: str) -> uuid.UUID:
 
 
 def metric_ref(item: Mapping[str, Any], ctx: ItemContext) -> str:
+    """The ``metricId`` of a metric the tenant has now."""
     metric_id = uuid_field(item, "metricId")
     if not any(
         m.id == metric_id and m.tenant == ctx.tenant and m.holds_at(ctx.now)
@@ -114,6 +122,7 @@ def metric_ref(item: Mapping[str, Any], ctx: ItemContext) -> str:
 def attribute_filters(
     item: Mapping[str, Any], name: str, kind: AttributeType, ctx: ItemContext
 ) -> list[Any]:
+    """``[{attributeId, attributeValue}]`` naming current attributes of ``kind``."""
     raw = item.get(name)
     if raw is None:
         return []
@@ -141,6 +150,7 @@ def merge_update(current: Mapping[str, Any], item: Mapping[str, Any]) -> dict[st
 
 
 def date_field(item: Mapping[str, Any], name: str) -> str:
+    """A ``YYYY-MM-DD`` date, kept as text."""
     value = item.get(name)
     try:
         return date.fromisoformat(str(value)).isoformat()

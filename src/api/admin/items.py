@@ -40,12 +40,14 @@ def issue(
 
 
 def parse_items(raw: Any, limit: int = MAX_ITEMS) -> list[Any]:
+    """The request body as an array of 1 to ``limit`` items, or a 422."""
     if not isinstance(raw, list) or not 1 <= len(raw) <= limit:
         fail(422, f"request body must be an array of 1 to {limit} items")
     return raw
 
 
 def parse_ids(ids: list[str] | None) -> list[str]:
+    """The ``ids`` query parameter (repeated or comma-separated): 1 to 100 of them, or a 422."""
     flat = [part.strip() for value in ids or [] for part in value.split(",") if part.strip()]
     if not 1 <= len(flat) <= MAX_ITEMS:
         fail(422, f"ids must name 1 to {MAX_ITEMS} ids")
@@ -55,6 +57,7 @@ def parse_ids(ids: list[str] | None) -> list[str]:
 async def for_each_item(
     items: list[Any], act: Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run ``act`` on each item; return what it produced and an issue for each item it refused."""
     done: list[dict[str, Any]] = []
     issues: list[dict[str, Any]] = []
     for index, item in enumerate(items):

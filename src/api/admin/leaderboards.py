@@ -89,6 +89,7 @@ def _breakdowns(item: Mapping[str, Any], ctx: ItemContext) -> list[str]:
 
 
 def leaderboard_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
+    """A create item validated into the stored leaderboard (Trophy's fields, Laurel's limits)."""
     return _body(item, ctx, moving=True)
 
 
@@ -165,6 +166,7 @@ def _body(item: Mapping[str, Any], ctx: ItemContext, *, moving: bool) -> dict[st
 def leaderboard_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
+    """The leaderboard's next version; fields fixed once it left ``inactive`` stay fixed."""
     merged = merge_update(current.body, item)
     if "runUnit" in item and item["runUnit"] is None:
         merged.pop("runInterval", None)
@@ -182,6 +184,7 @@ def leaderboard_update(
 
 
 def leaderboard_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
+    """Trophy's ``AdminLeaderboard``."""
     return {"id": str(doc.id), **doc.body}
 
 
@@ -198,6 +201,7 @@ LEADERBOARDS = Resource(
 
 
 def build_router(ingest: Ingest) -> APIRouter:
+    """Leaderboards CRUD."""
     router = APIRouter()
     add_resource_routes(router, ingest, LEADERBOARDS)
     return router

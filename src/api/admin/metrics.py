@@ -116,6 +116,7 @@ ATTRIBUTES = Resource(
 
 
 def build_router(ingest: Ingest) -> APIRouter:
+    """Metrics and attributes CRUD, and batch metric events."""
     router = APIRouter()
 
     @router.post(

@@ -35,6 +35,7 @@ TRIGGER_TYPES = ("metric", "achievement", "streak", "time", "user_creation")
 
 
 def system_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
+    """A create item validated into a stored points system."""
     max_points = item.get("maxPoints")
     return {
         "name": item_text(item, "name"),
@@ -49,12 +50,14 @@ def system_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
 def system_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
+    """The points system's next version (its key is fixed)."""
     if "key" in item and item["key"] != current.body["key"]:
         raise ItemError("key cannot change")
     return system_body(merge_update(current.body, item), ctx)
 
 
 def trigger_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:  # noqa: C901 (one flat check per field)
+    """A create item validated into a stored points trigger of the system in ``ctx``."""
     kind = item.get("type")
     if kind not in TRIGGER_TYPES:
         raise ItemError(f"type must be one of {', '.join(TRIGGER_TYPES)}")
@@ -113,6 +116,7 @@ def trigger_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:  
 def trigger_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
+    """The trigger's next version (its type changes only while inactive)."""
     if (
         "type" in item
         and item["type"] != current.body["type"]
@@ -127,11 +131,13 @@ def trigger_update(
 
 
 def trigger_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
+    """Trophy's ``AdminPointsTrigger``."""
     body = {k: v for k, v in doc.body.items() if k != "systemId"}
     return {"id": str(doc.id), **body}
 
 
 def level_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
+    """A create item validated into a stored points level."""
     return {
         "systemId": str(ctx.system_id),
         "name": item_text(item, "name"),
@@ -145,12 +151,15 @@ def level_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
 def level_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
+    """The level's next version (its key is fixed)."""
     if "key" in item and item["key"] != current.body["key"]:
         raise ItemError("key cannot change")
     return level_body(merge_update(current.body, item), ctx)
 
 
 def boost_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
+    """A create item validated into a stored points boost (a user's, or a cohort's by
+    attributes)."""
     user_id = item.get("userId")
     if user_id is not None and (not isinstance(user_id, str) or not user_id.strip()):
         raise ItemError("userId must be a non-empty string or null")
@@ -181,12 +190,14 @@ def boost_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:
 def boost_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
+    """The boost's next version (its user is fixed)."""
     if "userId" in item and item["userId"] != current.body.get("userId"):
         raise ItemError("userId cannot change")
     return boost_body(merge_update(current.body, item), ctx)
 
 
 def boost_json(doc: StoredDocument, ctx: ItemContext) -> dict[str, Any]:
+    """Trophy's ``AdminPointsBoost`` with its status today."""
     start = date.fromisoformat(doc.body["start"])
     end = date.fromisoformat(doc.body["end"]) if doc.body.get("end") else None
     status = (
@@ -251,6 +262,7 @@ SYSTEMS = Resource(
 
 
 def build_router(ingest: Ingest) -> APIRouter:
+    """Points systems CRUD, and under each its triggers, levels and boosts."""
     router = APIRouter()
     for resource in (SYSTEMS, TRIGGERS, LEVELS, BOOSTS):
         add_resource_routes(router, ingest, resource)

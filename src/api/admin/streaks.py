@@ -123,6 +123,7 @@ def _outcome_issue(user_id: str, command_id: uuid.UUID, outcome: StoredOutcome |
 
 
 def build_router(ingest: Ingest) -> APIRouter:  # noqa: C901 (routes are closures, counted here)
+    """The streak settings, and freeze grants, pauses, restores and resets."""
     router = APIRouter()
 
     @router.get(

@@ -23,6 +23,7 @@ from projections.store.trophy_json import achievement_json
 
 
 def build_router(ingest: Ingest) -> APIRouter:
+    """``POST /achievements/{key}/complete``."""
     router = APIRouter()
     docs = ingest.documents
 

@@ -144,6 +144,7 @@ class Standings:
     async def ranking(
         self, board: Leaderboard, run: date, group: tuple[str, ...], *, refresh: bool = True
     ) -> Ranking:
+        """The ranking of one group of one run, brought up to date unless ``refresh`` is False."""
         key = GroupKey(board.tenant, board.id, run, group_key(group) or "")
         return await self.cache.ranking(key, board.max_participants, refresh=refresh)
 
@@ -215,6 +216,7 @@ class Standings:
 
 
 def build_router(standings: Standings) -> APIRouter:  # noqa: C901 (routes are closures, counted here)
+    """The leaderboards, a run's rankings, and a user's standing with history."""
     router = APIRouter()
     reader = standings.reader
 

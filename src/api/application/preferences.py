@@ -21,6 +21,7 @@ from projections.store.codecs import preferences_json
 
 
 def build_router(ingest: Ingest) -> APIRouter:
+    """``GET`` and ``PATCH /users/{id}/preferences``."""
     router = APIRouter()
     reader = ingest.reader
 

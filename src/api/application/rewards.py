@@ -81,6 +81,8 @@ class _Config(Names):
 def build_router(  # noqa: C901 (routes are closures, counted here)
     reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
 ) -> APIRouter:
+    """Achievements and points reads: all achievements with stats, a user's achievements and points,
+    the points systems, summaries, boosts and levels."""
     router = APIRouter()
 
     async def current(tenant: str) -> _Config:

@@ -43,12 +43,14 @@ class StreakNow:
 
 
 def streak_now(state: UserState, rules: StreakRules, now: datetime) -> StreakNow:
+    """The user's streak advanced to ``now`` with the rules in force."""
     tz = state.profile.tz if state.profile else None
     step = streaks.advance(state.streak, rules, tz, now)
     return StreakNow(step.streak, rules, tz, step.periods)
 
 
 def history_json(record: PeriodRecord, freezes_enabled: bool) -> dict[str, Any]:
+    """Trophy's ``StreakHistoryItem`` (``usedFreeze`` only when freezes are on)."""
     item: dict[str, Any] = {
         "periodStart": record.start.isoformat(),
         "periodEnd": record.end.isoformat(),
@@ -65,6 +67,7 @@ def history_json(record: PeriodRecord, freezes_enabled: bool) -> dict[str, Any]:
 def build_router(
     reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
 ) -> APIRouter:
+    """A user's streak with history, and several users' streaks."""
     router = APIRouter()
 
     async def current(tenant: str, user_ids: list[str], now: datetime) -> dict[str, StreakNow]:

@@ -61,6 +61,7 @@ def _metric_json(
 
 
 def parse_date(value: str, name: str) -> date:
+    """A ``YYYY-MM-DD`` query parameter, or a 422 naming it."""
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -76,6 +77,7 @@ class SummaryQuery:
     end: date
 
     def answer(self, before: float, changes: dict[date, float]) -> list[dict[str, Any]]:
+        """Trophy's event summary: each bucket's total and change."""
         return [
             {"date": p.date.isoformat(), "total": p.total, "change": p.change}
             for p in event_summary(self.aggregation, self.start, self.end, before, changes)
@@ -87,6 +89,7 @@ def summary_query(
     start_date: Annotated[str, Query(alias="startDate")],
     end_date: Annotated[str, Query(alias="endDate")],
 ) -> SummaryQuery:
+    """The event summary's query parameters, checked (dates, order, span)."""
     start, end = parse_date(start_date, "startDate"), parse_date(end_date, "endDate")
     if end < start:
         fail(422, "endDate must not be before startDate")
@@ -104,6 +107,7 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
     clock: Callable[[], datetime],
     answer: EventAnswer,
 ) -> APIRouter:
+    """Users, their metrics and event summaries, and command outcomes."""
     router = APIRouter()
 
     async def existing_user(tenant: str, user_id: str) -> UserProfile:

@@ -38,6 +38,9 @@ def filters_match(filters: Iterable[AttributeFilter], values: Mapping[str, str])
 
 @dataclass(frozen=True)
 class Achievement(Versioned):
+    """One version of an achievement: what completes it (its trigger), its filters and its
+    status."""
+
     tenant: str
     id: uuid.UUID
     name: str
@@ -63,6 +66,9 @@ class Achievement(Versioned):
 
 @dataclass(frozen=True)
 class Completion:
+    """An achievement completed at an instant (``backdated``: by a backdate, announced to no
+    one)."""
+
     achievement: Achievement
     at: datetime
     backdated: bool = False

@@ -143,10 +143,12 @@ class Effects:
 
     @classmethod
     def of_step(cls, step: streaks.Step) -> Effects:
+        """What a streak step did."""
         return cls(transitions=step.transitions, periods=step.periods)
 
     @classmethod
     def of_rewards(cls, result: RewardsResult) -> Effects:
+        """What the rewards step did."""
         return cls(completions=result.completions, awards=result.awards, levels=result.levels)
 
     def streak_lengths(self) -> tuple[int, ...]:

@@ -38,6 +38,8 @@ EARLIEST_OFFSET = timedelta(hours=14)
 
 @dataclass(frozen=True)
 class BreakdownAttribute:
+    """A user attribute a board is broken down by."""
+
     id: uuid.UUID
     key: str
 
@@ -70,6 +72,8 @@ def _add_months(start: date, months: int) -> date:
 
 @dataclass(frozen=True)
 class Leaderboard(Versioned):
+    """One version of a leaderboard: what it ranks, its runs, window, breakdowns and limits."""
+
     tenant: str
     id: uuid.UUID
     key: str
@@ -181,6 +185,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class EntryChange:
+    """A user's entry on a board as one command changed it, with the run and the value before."""
+
     board: Leaderboard
     run: Run
     previous: Entry | None
@@ -211,6 +217,8 @@ def movement(
     streak_before: int,
     streak_after: int,
 ) -> Movement:
+    """What a command moved that boards rank: metric totals, points totals and the streak length."""
+
     def changes(
         before: Mapping[uuid.UUID, float], after: Mapping[uuid.UUID, float]
     ) -> dict[uuid.UUID, float]:

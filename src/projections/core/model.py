@@ -70,11 +70,14 @@ class UserState:
 
     @property
     def key(self) -> UserKey:
+        """The user's (tenant, user id)."""
         return (self.tenant, self.user_id)
 
 
 @dataclass(frozen=True)
 class MetricVersion(Versioned):
+    """One version of a metric."""
+
     tenant: str
     id: uuid.UUID
     key: str
@@ -88,6 +91,8 @@ AttributeType: TypeAlias = Literal["user", "event"]
 
 @dataclass(frozen=True)
 class AttributeVersion(Versioned):
+    """One version of a user or event attribute."""
+
     tenant: str
     id: uuid.UUID
     key: str
@@ -97,6 +102,8 @@ class AttributeVersion(Versioned):
 
 @dataclass(frozen=True)
 class PointsConfig:
+    """The points systems in force at an instant, with their triggers, levels and boosts."""
+
     systems: Mapping[uuid.UUID, PointsSystem]
     triggers: tuple[PointsTrigger, ...]
     levels: tuple[PointsLevel, ...]
@@ -105,6 +112,8 @@ class PointsConfig:
 
 @dataclass(frozen=True)
 class StreakSettingsVersion(Versioned):
+    """One version of a tenant's streak settings."""
+
     tenant: str
     settings: StreakSettings
 
@@ -124,9 +133,11 @@ class ConfigHistory:
     leaderboards: tuple[Leaderboard, ...] = ()
 
     def leaderboards_at(self, tenant: str, at: datetime) -> list[Leaderboard]:
+        """The tenant's leaderboards in force at ``at``."""
         return [b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)]
 
     def achievements_at(self, tenant: str, at: datetime) -> list[Achievement]:
+        """The tenant's achievements in force at ``at``."""
         return [a for a in self.achievements if a.tenant == tenant and a.holds_at(at)]
 
     def points_at(self, tenant: str, at: datetime) -> PointsConfig:
@@ -162,12 +173,14 @@ class ConfigHistory:
         return StreakSettings()
 
     def metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
+        """The tenant's metric with ``key`` at ``at``, if any."""
         for metric in self.metrics:
             if metric.tenant == tenant and metric.key == key and metric.holds_at(at):
                 return metric
         return None
 
     def attribute_keys_at(self, tenant: str, kind: AttributeType, at: datetime) -> frozenset[str]:
+        """The keys of the tenant's attributes of ``kind`` at ``at``."""
         return frozenset(
             a.key
             for a in self.attributes

@@ -40,6 +40,8 @@ class MetricEventRecorded:
 
 @dataclass(frozen=True, slots=True)
 class UserUpserted:
+    """A user upsert applied (``created``: the user is new)."""
+
     command_id: uuid.UUID
     created: bool
 
@@ -69,6 +71,8 @@ class AchievementCompleted:
 
 @dataclass(frozen=True, slots=True)
 class PreferencesUpdated:
+    """A preferences change applied."""
+
     command_id: uuid.UUID
 
 

@@ -29,6 +29,8 @@ Rounding: TypeAlias = Literal["down", "up", "nearest"]
 
 @dataclass(frozen=True)
 class PointsSystem(Versioned):
+    """One version of a points system."""
+
     tenant: str
     id: uuid.UUID
     key: str
@@ -41,6 +43,8 @@ class PointsSystem(Versioned):
 
 @dataclass(frozen=True)
 class PointsTrigger(Versioned):
+    """One version of a points trigger: what pays, how much, and for whom."""
+
     tenant: str
     id: uuid.UUID
     system_id: uuid.UUID
@@ -61,6 +65,7 @@ class PointsTrigger(Versioned):
 
     @property
     def interval(self) -> timedelta | None:
+        """A time trigger's interval (``None`` for other types)."""
         if self.time_interval is None or self.time_unit is None:
             return None
         hours = self.time_interval * (24 if self.time_unit == "days" else 1)
@@ -69,6 +74,8 @@ class PointsTrigger(Versioned):
 
 @dataclass(frozen=True)
 class PointsLevel(Versioned):
+    """One version of a points level: reached at ``points``."""
+
     tenant: str
     id: uuid.UUID
     system_id: uuid.UUID
@@ -82,6 +89,8 @@ class PointsLevel(Versioned):
 
 @dataclass(frozen=True)
 class PointsBoost(Versioned):
+    """One version of a points boost: a multiplier on the user's local dates from start to end."""
+
     tenant: str
     id: uuid.UUID
     system_id: uuid.UUID
@@ -104,6 +113,7 @@ class PointsBoost(Versioned):
 
 
 def boost_status(boost: PointsBoost, today: date) -> Literal["scheduled", "active", "finished"]:
+    """Whether the boost is scheduled, active or finished on the local date ``today``."""
     if today < boost.start:
         return "scheduled"
     if boost.end is not None and today > boost.end:
@@ -127,6 +137,8 @@ class Award:
 
 @dataclass(frozen=True)
 class LevelChange:
+    """A system's level before and after a command (``None``: no level)."""
+
     system_id: uuid.UUID
     previous: PointsLevel | None
     current: PointsLevel | None

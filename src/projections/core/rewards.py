@@ -68,6 +68,8 @@ class PointsChange:
 
 @dataclass(frozen=True, slots=True)
 class RewardsResult:
+    """The user's state after the rewards step, and what it completed, awarded and changed."""
+
     state: UserState
     completions: tuple[Completion, ...] = ()
     awards: tuple[AwardRecord, ...] = ()

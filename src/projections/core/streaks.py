@@ -51,6 +51,7 @@ class FreezePolicy:
 
     @property
     def auto_earn(self) -> bool:
+        """Whether freezes are earned over time."""
         return bool(self.auto_earn_interval_days and self.auto_earn_amount)
 
 
@@ -91,10 +92,12 @@ class StreakRules:
 
     @property
     def frequency(self) -> Frequency:
+        """The streak's period: daily, weekly or monthly."""
         return self.settings.frequency
 
     @property
     def freezes(self) -> FreezePolicy | None:
+        """The freeze policy, or ``None`` when freezes are off."""
         return self.settings.freezes
 
 
@@ -123,6 +126,7 @@ class Pause:
     end: date
 
     def overlaps(self, start: date, end: date) -> bool:
+        """Whether the pause covers any day from ``start`` to ``end``."""
         return self.start <= end and self.end >= start
 
 
@@ -399,6 +403,7 @@ def add_pause(streak: Streak, pause: Pause, today: date) -> Streak:
 
 
 def remove_pause(streak: Streak, pause_id: uuid.UUID) -> Streak:
+    """The streak without the pause ``pause_id`` (periods it covered keep ``usedPause``)."""
     if all(p.id != pause_id for p in streak.pauses):
         raise StreakRuleError(f"Streak pause {pause_id} not found")
     return replace(streak, pauses=tuple(p for p in streak.pauses if p.id != pause_id))

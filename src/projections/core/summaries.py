@@ -13,6 +13,8 @@ MAX_RANGE_DAYS = 400
 
 @dataclass(frozen=True)
 class SummaryPoint:
+    """One bucket of an event summary: its first day, the total at its end and its change."""
+
     date: date
     """The bucket's first day (weeks start on Monday); never before the range's start."""
     total: float
@@ -22,6 +24,7 @@ class SummaryPoint:
 
 
 def bucket_start(day: date, aggregation: Aggregation) -> date:
+    """The first day of the bucket ``day`` is in (weeks from Monday)."""
     if aggregation == "weekly":
         return day - timedelta(days=day.weekday())
     if aggregation == "monthly":

@@ -14,4 +14,5 @@ class Versioned:
     valid_to: datetime | None
 
     def holds_at(self, at: datetime) -> bool:
+        """Whether this version is the one in force at ``at``."""
         return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)

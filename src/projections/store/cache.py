@@ -21,6 +21,7 @@ class InvalidatedCache(Generic[K, V]):
         self._generation = 0
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The value for ``key``, loaded with ``load`` on first use."""
         if key in self._values:
             return self._values[key]
         generation = self._generation

@@ -36,6 +36,7 @@ from projections.core.streaks import (
 
 
 def iso_day(value: date | None) -> str | None:
+    """A date as ``YYYY-MM-DD`` (``None`` stays ``None``)."""
     return value.isoformat() if value is not None else None
 
 
@@ -44,6 +45,7 @@ def _parse_day(value: Any) -> date | None:
 
 
 def iso_instant(value: datetime | None) -> str | None:
+    """An instant in ISO 8601 (``None`` stays ``None``)."""
     return value.isoformat() if value is not None else None
 
 
@@ -118,6 +120,7 @@ def preferences_json(preferences: Preferences) -> dict[str, Any]:
 
 
 def preferences_from_json(raw: Mapping[str, Any]) -> Preferences:
+    """The stored preferences column decoded."""
     streak = raw.get("streak") or {}
     return Preferences(
         notifications={k: tuple(v) for k, v in (raw.get("notifications") or {}).items()},
@@ -157,6 +160,7 @@ def streak_state_json(streak: Streak) -> dict[str, Any]:
 
 
 def streak_state(raw: Mapping[str, Any]) -> Streak:
+    """The stored streak state decoded."""
     return Streak(
         frequency=raw["frequency"],
         length=raw["length"],
@@ -244,6 +248,7 @@ def _versioned(doc: Document) -> _Versioned:
 
 
 def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievement:
+    """An achievement document decoded (attribute filters by key, as ``keys`` names them)."""
     body = doc.body
     return Achievement(
         **_versioned(doc),
@@ -264,6 +269,7 @@ def achievement_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Achievemen
 
 
 def points_system_from(doc: Document) -> PointsSystem:
+    """A points system document decoded."""
     body = doc.body
     return PointsSystem(
         **_versioned(doc),
@@ -276,6 +282,7 @@ def points_system_from(doc: Document) -> PointsSystem:
 
 
 def points_trigger_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsTrigger:
+    """A points trigger document decoded."""
     body = doc.body
     return PointsTrigger(
         **_versioned(doc),
@@ -297,6 +304,7 @@ def points_trigger_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsT
 
 
 def points_level_from(doc: Document) -> PointsLevel:
+    """A points level document decoded."""
     body = doc.body
     return PointsLevel(
         **_versioned(doc),
@@ -310,6 +318,7 @@ def points_level_from(doc: Document) -> PointsLevel:
 
 
 def points_boost_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsBoost:
+    """A points boost document decoded."""
     body = doc.body
     return PointsBoost(
         **_versioned(doc),
@@ -340,6 +349,7 @@ def points_state_json(state: PointsState) -> dict[str, Any]:
 
 
 def points_state(raw: Mapping[str, Any]) -> PointsState:
+    """The stored points state decoded."""
     return PointsState(
         totals={uuid.UUID(k): int(v) for k, v in raw.get("totals", {}).items()},
         levels={uuid.UUID(k): uuid.UUID(v) for k, v in raw.get("levels", {}).items()},
@@ -354,6 +364,7 @@ def _clock(value: Any) -> time | None:
 
 
 def leaderboard_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> Leaderboard:
+    """A leaderboard document decoded."""
     body = doc.body
     start = _parse_day(body.get("start"))
     assert start is not None

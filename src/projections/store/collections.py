@@ -54,14 +54,17 @@ class TableCollection:
         self.table = table
 
     async def page(self, tenant: str, scope: str, limit: int, skip: int) -> list[Any]:
+        """See :meth:`Collection.page`."""
         return await self.store.page(self.table, tenant, limit, skip)
 
     async def get(self, tenant: str, row_id: uuid.UUID, scope: str | None) -> Any | None:
+        """See :meth:`Collection.get` (table rows have no scope)."""
         return await self.store.get(self.table, tenant, row_id)
 
     async def insert(
         self, tenant: str, scope: str, row_id: uuid.UUID, draft: Mapping[str, Any], at: datetime
     ) -> Any:
+        """See :meth:`Collection.insert`."""
         row = ROW_TYPES[self.table](id=row_id, created=at, **draft)
         await self.store.insert(self.table, tenant, row, at)
         return row
@@ -69,9 +72,11 @@ class TableCollection:
     async def revise(
         self, tenant: str, row_id: uuid.UUID, revision: Mapping[str, Any], at: datetime
     ) -> Any | None:
+        """See :meth:`Collection.revise`."""
         return await self.store.update(self.table, tenant, row_id, dict(revision), at)
 
     async def delete(self, tenant: str, row_id: uuid.UUID, at: datetime, scope: str | None) -> bool:
+        """See :meth:`Collection.delete`."""
         return await self.store.delete(self.table, tenant, row_id, at)
 
 
@@ -84,14 +89,17 @@ class DocumentCollection:
         self.kind: DocumentKind = kind
 
     async def page(self, tenant: str, scope: str, limit: int, skip: int) -> list[StoredDocument]:
+        """See :meth:`Collection.page`."""
         return await self.store.page(self.kind, tenant, scope, limit, skip)
 
     async def get(self, tenant: str, row_id: uuid.UUID, scope: str | None) -> StoredDocument | None:
+        """See :meth:`Collection.get`."""
         return await self.store.get(self.kind, tenant, row_id, scope)
 
     async def insert(
         self, tenant: str, scope: str, row_id: uuid.UUID, draft: Mapping[str, Any], at: datetime
     ) -> StoredDocument:
+        """See :meth:`Collection.insert`."""
         return await self.store.insert(
             self.kind, tenant, row_id, scope, draft.get("key"), draft, at
         )
@@ -99,7 +107,9 @@ class DocumentCollection:
     async def revise(
         self, tenant: str, row_id: uuid.UUID, revision: Mapping[str, Any], at: datetime
     ) -> StoredDocument | None:
+        """See :meth:`Collection.revise`."""
         return await self.store.replace(self.kind, tenant, row_id, revision, at)
 
     async def delete(self, tenant: str, row_id: uuid.UUID, at: datetime, scope: str | None) -> bool:
+        """See :meth:`Collection.delete`."""
         return await self.store.delete(self.kind, tenant, row_id, at, scope)

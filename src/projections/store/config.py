@@ -29,6 +29,8 @@ CONFIG_CHANNEL = "laurel_config"
 
 @dataclass(frozen=True)
 class MetricRow:
+    """A metric's current row."""
+
     id: uuid.UUID
     key: str
     name: str
@@ -39,6 +41,8 @@ class MetricRow:
 
 @dataclass(frozen=True)
 class AttributeRow:
+    """An attribute's current row."""
+
     id: uuid.UUID
     key: str
     name: str
@@ -74,12 +78,15 @@ class CachedConfig:
         self._tenants: InvalidatedCache[str, ConfigHistory] = InvalidatedCache()
 
     async def current(self, tenant: str, at: datetime) -> ConfigHistory:
+        """The tenant's configuration (cached until a change is announced)."""
         return await self._tenants.get(tenant, lambda: self._store.current(tenant, at))
 
     async def forget(self, tenant: str) -> None:
+        """Drop the tenant's cached configuration."""
         self._tenants.forget(tenant)
 
     async def forget_all(self) -> None:
+        """Drop every tenant's (after the listener reconnected: changes may have been missed)."""
         self._tenants.forget()
 
 
@@ -99,9 +106,11 @@ class ConfigStore:
             return await load_config(conn, [tenant], at, at)
 
     async def page(self, table: ConfigTable, tenant: str, limit: int, skip: int) -> list[Any]:
+        """A page of the table's current rows, in creation order."""
         return await self._select(table, tenant, None, limit, skip)
 
     async def get(self, table: ConfigTable, tenant: str, row_id: uuid.UUID) -> Any | None:
+        """The row's current version, or ``None``."""
         rows = await self._select(table, tenant, row_id, 1, 0)
         return rows[0] if rows else None
 

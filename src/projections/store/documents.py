@@ -26,6 +26,8 @@ DocumentKind: TypeAlias = Literal[
 
 @dataclass(frozen=True)
 class StoredDocument:
+    """A configuration document's current version."""
+
     id: uuid.UUID
     scope: str
     key: str | None
@@ -38,12 +40,16 @@ _COLUMNS = "id, scope, key, body, created, valid_from"
 
 
 class DocumentStore:
+    """Configuration documents (achievements, points systems and their parts, leaderboards),
+    versioned."""
+
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
 
     async def page(
         self, kind: DocumentKind, tenant: str, scope: str, limit: int, skip: int
     ) -> list[StoredDocument]:
+        """A page of the current documents of ``kind`` in ``scope``, in creation order."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM laurel.documents WHERE tenant = %s AND kind = %s "
@@ -55,6 +61,7 @@ class DocumentStore:
     async def get(
         self, kind: DocumentKind, tenant: str, doc_id: uuid.UUID, scope: str | None = None
     ) -> StoredDocument | None:
+        """The document's current version (in ``scope``, if given), or ``None``."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM laurel.documents WHERE tenant = %s AND kind = %s "
@@ -65,6 +72,7 @@ class DocumentStore:
             return StoredDocument(*row) if row else None
 
     async def by_key(self, kind: DocumentKind, tenant: str, key: str) -> StoredDocument | None:
+        """The current document of ``kind`` with ``key``, or ``None``."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM laurel.documents WHERE tenant = %s AND kind = %s "
@@ -149,6 +157,7 @@ class DocumentStore:
         at: datetime,
         scope: str | None = None,
     ) -> bool:
+        """Close the document's current version; whether there was one."""
         async with self.pool.connection() as conn, conn.transaction():
             current = await self._close(conn, kind, tenant, doc_id, at, scope)
             if current is not None:
@@ -176,6 +185,8 @@ class DocumentStore:
 
 @dataclass(frozen=True)
 class Backdate:
+    """How far one backdating run got: users queued, and when it finished."""
+
     queued: int
     finished: datetime | None
 
@@ -187,6 +198,7 @@ class BackdateLog:
         self.pool = pool
 
     async def start(self, tenant: str, achievement_id: uuid.UUID, version: datetime) -> None:
+        """Record that backdating of this achievement version began."""
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO laurel.backdates (tenant, achievement_id, version) "
@@ -197,6 +209,7 @@ class BackdateLog:
     async def progress(
         self, tenant: str, achievement_id: uuid.UUID, version: datetime, queued: int, done: bool
     ) -> None:
+        """Record how many users were queued, and whether the run is done."""
         async with self.pool.connection() as conn:
             await conn.execute(
                 "UPDATE laurel.backdates SET queued = %s, finished = CASE WHEN %s THEN now() END "
@@ -205,6 +218,7 @@ class BackdateLog:
             )
 
     async def latest(self, tenant: str, achievement_id: uuid.UUID) -> Backdate | None:
+        """The progress of the achievement's latest backdated version."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT queued, finished FROM laurel.backdates WHERE tenant = %s "

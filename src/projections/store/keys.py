@@ -29,6 +29,8 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 @dataclass(frozen=True)
 class ApiKey:
+    """An API key's stored row (never its secret)."""
+
     id: uuid.UUID
     prefix: str
     kind: KeyKind
@@ -40,6 +42,8 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class Tenant:
+    """A tenant's row."""
+
     id: uuid.UUID
     customer_id: str
     name: str
@@ -61,6 +65,7 @@ def new_key(kind: KeyKind) -> tuple[str, str, bytes]:
 
 
 def split_key(presented: str) -> tuple[str, str] | None:
+    """``(prefix, secret)`` of a presented key, or ``None`` when it is not of that form."""
     prefix, dot, secret = presented.partition(".")
     if not dot or not prefix or not secret or len(presented) > 200:
         return None
@@ -85,6 +90,7 @@ class KeyStore:
         self._tenants: InvalidatedCache[str, Tenant | None] = InvalidatedCache()
 
     async def forget(self, _: str = "") -> None:
+        """Drop the cached keys and tenants (on ``NOTIFY laurel_keys``)."""
         self._keys.forget()
         self._tenants.forget()
 
@@ -152,6 +158,7 @@ class KeyStore:
         return True
 
     async def has_admin(self) -> bool:
+        """Whether any admin key exists."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT 1 FROM laurel.api_keys WHERE kind = 'admin' AND status = 'active'"
@@ -159,6 +166,7 @@ class KeyStore:
             return await cur.fetchone() is not None
 
     async def set_status(self, key_id: uuid.UUID, status: str, kind: KeyKind) -> ApiKey | None:
+        """Activate or revoke a key of ``kind``; the key, or ``None`` if there is none."""
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 f"UPDATE laurel.api_keys SET status = %s WHERE id = %s AND kind = %s "
@@ -171,6 +179,7 @@ class KeyStore:
         return ApiKey(*row) if row else None
 
     async def delete(self, key_id: uuid.UUID, kind: KeyKind) -> bool:
+        """Delete a key of ``kind``; whether there was one."""
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "DELETE FROM laurel.api_keys WHERE id = %s AND kind = %s", (key_id, kind)
@@ -180,6 +189,7 @@ class KeyStore:
         return bool(cur.rowcount > 0)
 
     async def list_keys(self) -> list[ApiKey]:
+        """Every key, newest last."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_KEY_COLUMNS} FROM laurel.api_keys ORDER BY created, id"
@@ -203,6 +213,7 @@ class KeyStore:
         return await self._tenants.get(customer_id, load)
 
     async def tenants(self, limit: int, skip: int) -> list[Tenant]:
+        """A page of tenants."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_TENANT_COLUMNS} FROM laurel.tenants ORDER BY created, id "
@@ -212,6 +223,7 @@ class KeyStore:
             return [Tenant(*row) for row in await cur.fetchall()]
 
     async def tenant_by_id(self, tenant_id: uuid.UUID) -> Tenant | None:
+        """The tenant with ``tenant_id``, or ``None``."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_TENANT_COLUMNS} FROM laurel.tenants WHERE id = %s", (tenant_id,)
@@ -236,6 +248,7 @@ class KeyStore:
     async def update_tenant(
         self, tenant_id: uuid.UUID, changes: dict[str, str], at: datetime
     ) -> Tenant | None:
+        """Change the tenant's columns in ``changes``; the tenant, or ``None`` if there is none."""
         sets = ", ".join(f"{column} = %s" for column in changes)
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(

@@ -29,9 +29,11 @@ class NotificationListener:
         self._connected = asyncio.Event()
 
     def on(self, channel: str, handler: Handler) -> None:
+        """Call ``handler`` with each payload sent on ``channel``."""
         self._handlers[channel] = handler
 
     def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Call ``hook`` after each reconnection (notifications may have been missed)."""
         self._reconnect_hooks.append(hook)
 
     async def start(self, timeout_s: float = 30.0) -> None:
@@ -40,6 +42,7 @@ class NotificationListener:
         await asyncio.wait_for(self._connected.wait(), timeout_s)
 
     async def stop(self) -> None:
+        """Stop listening and close the connection."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -17,6 +17,8 @@ from projections.store.ports import DeadLetter, OutcomeRow
 
 @dataclass
 class MemoryData:
+    """The whole projection, in dictionaries."""
+
     checkpoints: dict[tuple[str, int], int] = field(default_factory=dict)
     users: dict[UserKey, UserState] = field(default_factory=dict)
     daily: dict[DailyKey, float] = field(default_factory=dict)
@@ -88,6 +90,7 @@ class MemoryProjectionStore:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[_MemoryUnitOfWork]:
+        """A unit of work on a copy of the data, swapped in when the block ends cleanly."""
         work = _MemoryUnitOfWork(copy.deepcopy(self.data), self.config)
         yield work
         self.data = work.data

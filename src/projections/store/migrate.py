@@ -23,6 +23,8 @@ _NAME = re.compile(r"^(config|projection)_(\d{4})_([a-z0-9_]+)\.sql$")
 
 @dataclass(frozen=True, order=True)
 class Migration:
+    """One migration file: its version, name, kind (config or projection) and SQL."""
+
     version: int
     name: str
     kind: str

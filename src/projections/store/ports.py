@@ -50,6 +50,8 @@ class OutcomeRow:
 
 
 class ProjectionUnitOfWork(Protocol):
+    """One transaction of the projection store (see the module's docstring)."""
+
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
         """Lock and return the last applied offset per partition (-1 when none)."""
         ...
@@ -82,6 +84,8 @@ class ProjectionUnitOfWork(Protocol):
 
 
 class ProjectionStore(Protocol):
+    """Where the projector writes: one unit of work per batch."""
+
     def unit_of_work(self) -> AbstractAsyncContextManager[ProjectionUnitOfWork]:
         """A transaction that commits on a clean exit and rolls back on an exception."""
         ...

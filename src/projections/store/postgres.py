@@ -488,6 +488,7 @@ class PostgresProjectionStore:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[_PostgresUnitOfWork]:
+        """One transaction in the active projection schema, holding its pointer ``FOR SHARE``."""
         async with self.pool.connection() as conn, conn.transaction():
             # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this batch,
             # and this batch sees the switch if it came first.

@@ -40,6 +40,7 @@ COMPARED: dict[str, str] = {
 
 
 def next_schema_name(existing: Sequence[str]) -> str:
+    """``laurel_p<N+1>`` for the highest N among ``existing``."""
     numbers = [
         int(match.group(1)) for s in existing if (match := re.fullmatch(r"laurel_p(\d+)", s))
     ]

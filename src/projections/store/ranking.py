@@ -28,6 +28,8 @@ _FIRST = -(2**63)  # before any instant: a key that sorts ahead of every entry w
 
 @dataclass(frozen=True)
 class Standing:
+    """A participant's place on a board: user, value and rank."""
+
     user_id: str
     value: float
     rank: int
@@ -56,6 +58,7 @@ class Ranking:
         self._keys[user_id] = key
 
     def remove(self, user_id: str) -> None:
+        """Take the user off the board."""
         old = self._keys.pop(user_id, None)
         if old is not None:
             self._order.remove(old)
@@ -71,6 +74,7 @@ class Ranking:
         return len(self._order)
 
     def value_of(self, user_id: str) -> float | None:
+        """The user's value, or ``None`` when absent."""
         key = self._keys.get(user_id)
         return -key[0] if key is not None else None
 
@@ -146,6 +150,7 @@ def group_key(group: Sequence[str] | None) -> str | None:
 
 
 def group_values(key: str | None) -> tuple[str, ...] | None:
+    """The breakdown attribute values a stored group key names."""
     if key is None:
         return None
     return tuple(json.loads(key)) if key else ()

@@ -38,6 +38,8 @@ def micros(at: datetime) -> int:
 
 @dataclass(frozen=True)
 class GroupKey:
+    """One ranking: a board's run and breakdown group."""
+
     tenant: str
     board_id: uuid.UUID
     run: date
@@ -47,6 +49,8 @@ class GroupKey:
 
 @dataclass(frozen=True)
 class StoredEntry:
+    """A ``leaderboard_entries`` row."""
+
     tenant: str
     board_id: uuid.UUID
     run: date

@@ -21,6 +21,8 @@ RANKS_CHANNEL = "laurel_ranks"
 
 @dataclass(frozen=True)
 class Observation:
+    """An entry's observed rank (``moved``: the entry itself changed)."""
+
     entry: StoredEntry
     rank: int | None
     moved: bool = True
@@ -39,6 +41,7 @@ async def read_only_snapshot(conn: AsyncConnection[Any]) -> None:
 
 
 def entry_key(observation: Observation) -> EntryKey:
+    """(tenant, board, run, user) of an observation."""
     return (
         observation.entry.tenant,
         observation.entry.board_id,
@@ -62,10 +65,12 @@ class RankStore:
         await self.conn.execute("SELECT pg_notify(%s, '')", (RANKS_CHANNEL,))
 
     async def position(self) -> int:
+        """The ranker's position: the transaction id below which every entry was observed."""
         row = await (await self._run("SELECT written::text FROM {s}.ranker_position")).fetchone()
         return int(row[0]) if row else 0
 
     async def advance(self, xmin: int) -> None:
+        """Move the ranker's position to ``xmin``."""
         await self._run(
             "INSERT INTO {s}.ranker_position (written) VALUES (%b::text::xid8) "
             "ON CONFLICT (only_row) DO UPDATE SET written = EXCLUDED.written",
@@ -73,6 +78,7 @@ class RankStore:
         )
 
     async def open_runs(self, today: date) -> list[tuple[str, uuid.UUID, date]]:
+        """Runs that started by ``today`` and are not finalised."""
         cur = await self._run(
             "SELECT tenant, leaderboard_id, run FROM {s}.leaderboard_runs "
             "WHERE finalised IS NULL AND run <= %s",
@@ -81,6 +87,7 @@ class RankStore:
         return [(t, b, r) for t, b, r in await cur.fetchall()]
 
     async def groups(self, tenant: str, board_id: uuid.UUID, run: date) -> list[str]:
+        """The breakdown groups of a run."""
         cur = await self._run(
             "SELECT DISTINCT grp FROM {s}.leaderboard_entries WHERE tenant = %s "
             "AND leaderboard_id = %s AND run = %s AND grp IS NOT NULL",
@@ -187,6 +194,7 @@ class RankStore:
         results: list[tuple[str, list[dict[str, Any]]]],
         now: datetime,
     ) -> None:
+        """Store each group's top of a run that is over, and mark the run final."""
         for grp, top in results:
             await self._run(
                 "INSERT INTO {s}.leaderboard_results (tenant, leaderboard_id, run, grp, top, "

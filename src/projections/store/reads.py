@@ -26,6 +26,8 @@ PROJECTION_CHANNEL = "laurel_projection"
 
 @dataclass(frozen=True)
 class StoredOutcome:
+    """A command's stored outcome."""
+
     tenant: str
     command_id: uuid.UUID
     user_id: str
@@ -35,6 +37,8 @@ class StoredOutcome:
 
 @dataclass(frozen=True)
 class StoredPause:
+    """A stored streak pause and its status."""
+
     user_id: str
     pause: Pause
     status: str
@@ -42,6 +46,8 @@ class StoredPause:
 
 @dataclass(frozen=True)
 class MetricTotal:
+    """A user's total on one metric."""
+
     metric_id: uuid.UUID
     key: str
     name: str
@@ -52,6 +58,7 @@ class MetricTotal:
 
     @property
     def status(self) -> str:
+        """Trophy's metric status: ``active`` or ``archived``."""
         return "active" if self.active else "archived"
 
 
@@ -72,6 +79,7 @@ class ProjectionReader:
         return sql.SQL(text).format(s=sql.Identifier(self._schema))
 
     async def user(self, tenant: str, user_id: str) -> UserProfile | None:
+        """The user's profile, or ``None``."""
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn, f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE tenant = %s AND user_id = %s"
@@ -228,6 +236,7 @@ class ProjectionReader:
     async def completion_command(
         self, tenant: str, user_id: str, achievement_id: uuid.UUID
     ) -> uuid.UUID | None:
+        """The command that completed the achievement for the user, if one did."""
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn,
@@ -277,6 +286,7 @@ class ProjectionReader:
             return [row[0] for row in await cur.fetchall()]
 
     async def outcomes(self, keys: Iterable[tuple[str, uuid.UUID]]) -> list[StoredOutcome]:
+        """The stored outcomes of the commands named (those decided)."""
         pairs = list(keys)
         if not pairs:
             return []
@@ -290,6 +300,7 @@ class ProjectionReader:
             return [StoredOutcome(*row) for row in await cur.fetchall()]
 
     async def user_names(self, tenant: str, user_ids: Iterable[str]) -> dict[str, str | None]:
+        """The names of the users named (those that exist)."""
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn, "SELECT user_id, name FROM {s}.users WHERE tenant = %s AND user_id = ANY(%s)"

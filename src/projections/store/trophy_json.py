@@ -162,21 +162,25 @@ class Names:
     at: datetime
 
     def metric(self, metric_id: uuid.UUID | None) -> str | None:
+        """The metric's name then, or ``None``."""
         for metric in self.config.metrics:
             if metric.tenant == self.tenant and metric.id == metric_id and metric.holds_at(self.at):
                 return metric.name
         return None
 
     def achievement_name(self, achievement_id: uuid.UUID | None) -> str | None:
+        """The achievement's name then, or ``None``."""
         for achievement in self.config.achievements_at(self.tenant, self.at):
             if achievement.id == achievement_id:
                 return achievement.name
         return None
 
     def achievement(self, achievement: Achievement) -> dict[str, Any]:
+        """Trophy's ``AchievementResponse`` with the names then."""
         return achievement_json(achievement, self.metric(achievement.metric_id))
 
     def trigger(self, trigger: pts.PointsTrigger) -> dict[str, Any]:
+        """Trophy's ``PointsTrigger`` with the names then."""
         return trigger_json(
             trigger, self.metric(trigger.metric_id), self.achievement_name(trigger.achievement_id)
         )

@@ -13,6 +13,7 @@ from projections.store.codecs import preferences_json
 
 
 def profile_from_row(row: Sequence[Any]) -> UserProfile:
+    """A user's profile from a ``users`` row (``USER_COLUMNS``)."""
     (name, email, tz, tokens, subscribe, attributes, sign_up, created, updated) = row
     return UserProfile(
         created=created,
@@ -34,6 +35,7 @@ USER_COLUMNS = (
 
 
 def user_params(state: UserState) -> tuple[Any, ...]:
+    """A user's ``users`` row as query parameters."""
     profile = state.profile
     assert profile is not None
     tokens = Jsonb(list(profile.device_tokens)) if profile.device_tokens is not None else None
