@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from ingest.contract import Command
 from projections.core.model import UserProfile
 from projections.store.reads import StoredOutcome
+# Re-exported: the API writes instants the way the stored answers do.
+from projections.store.trophy_json import iso as iso
 
 EMPTY_STREAK: Mapping[str, Any] = {
     "length": 0,
@@ -21,11 +23,6 @@ EMPTY_STREAK: Mapping[str, Any] = {
     "extended": False,
 }
 """The streak of an event outcome stored before streaks existed."""
-
-
-def iso(value: Any) -> str:
-    """An instant as Trophy writes it (``Z`` for UTC)."""
-    return str(value.isoformat()).replace("+00:00", "Z")
 
 
 def user_json(user_id: str, profile: UserProfile) -> dict[str, Any]:

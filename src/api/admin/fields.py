@@ -149,6 +149,13 @@ def merge_update(current: Mapping[str, Any], item: Mapping[str, Any]) -> dict[st
     return {**current, **{k: v for k, v in item.items() if k != "id"}}
 
 
+def merge_keeping_key(current: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`merge_update` for a resource whose key is fixed once created."""
+    if "key" in item and item["key"] != current.get("key"):
+        raise ItemError("key cannot change")
+    return merge_update(current, item)
+
+
 def date_field(item: Mapping[str, Any], name: str) -> str:
     """A ``YYYY-MM-DD`` date, kept as text."""
     value = item.get(name)

@@ -17,6 +17,7 @@ from api.admin.fields import (
     date_field,
     item_key,
     item_text,
+    merge_keeping_key,
     merge_update,
     metric_ref,
     number,
@@ -51,9 +52,7 @@ def system_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
     """The points system's next version (its key is fixed)."""
-    if "key" in item and item["key"] != current.body["key"]:
-        raise ItemError("key cannot change")
-    return system_body(merge_update(current.body, item), ctx)
+    return system_body(merge_keeping_key(current.body, item), ctx)
 
 
 def trigger_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:  # noqa: C901 (one flat check per field)
@@ -152,9 +151,7 @@ def level_update(
     item: Mapping[str, Any], current: StoredDocument, ctx: ItemContext
 ) -> dict[str, Any]:
     """The level's next version (its key is fixed)."""
-    if "key" in item and item["key"] != current.body["key"]:
-        raise ItemError("key cannot change")
-    return level_body(merge_update(current.body, item), ctx)
+    return level_body(merge_keeping_key(current.body, item), ctx)
 
 
 def boost_body(item: Mapping[str, Any], ctx: ItemContext) -> dict[str, Any]:

@@ -85,6 +85,7 @@ def add_resource_routes(  # noqa: C901 (routes are closures, counted here)
 ) -> None:
     """List, get, create, update and delete for ``res``."""
     rows = res.stored(ingest)
+    children = [(name, child, child.stored(ingest)) for name, child in res.children]
 
     async def context(tenant: str, system_id: uuid.UUID | None) -> ItemContext:
         now = ingest.clock()
@@ -126,8 +127,8 @@ def add_resource_routes(  # noqa: C901 (routes are closures, counted here)
             draft = res.create(item, ctx)
             row_id = uuid.uuid4()
             inner = replace(ctx, system_id=row_id)
-            nested: list[tuple[str, Resource, Mapping[str, Any]]] = []
-            for name, child in res.children:  # all validated before anything is written
+            nested: list[tuple[str, Resource, Collection, Mapping[str, Any]]] = []
+            for name, child, child_rows in children:  # all validated before anything is written
                 raw = item.get(name) or []
                 if not isinstance(raw, list) or len(raw) > MAX_NESTED:
                     raise ItemError(f"{name} must be an array of at most {MAX_NESTED} items")
@@ -135,7 +136,7 @@ def add_resource_routes(  # noqa: C901 (routes are closures, counted here)
                     if not isinstance(sub, dict):
                         raise ItemError(f"{name}[{position}] must be an object")
                     try:
-                        nested.append((name, child, child.create(sub, inner)))
+                        nested.append((name, child, child_rows, child.create(sub, inner)))
                     except ItemError as exc:
                         raise ItemError(f"{name}[{position}]: {exc}") from None
             try:
@@ -143,9 +144,9 @@ def add_resource_routes(  # noqa: C901 (routes are closures, counted here)
             except DuplicateKey:
                 raise ItemError(f"key {draft.get('key')!r} is already in use") from None
             answer = res.to_json(row, ctx)
-            for name, child, child_draft in nested:
+            for name, child, child_rows, child_draft in nested:
                 try:
-                    made = await child.stored(ingest).insert(
+                    made = await child_rows.insert(
                         tenant, str(row_id), uuid.uuid4(), child_draft, ctx.now
                     )
                 except DuplicateKey:

@@ -149,7 +149,8 @@ def level_json(level: PointsLevel | None) -> dict[str, Any] | None:
 # What a command did
 
 
-def _iso(at: datetime) -> str:
+def iso(at: datetime) -> str:
+    """An instant as Trophy writes it (``Z`` for UTC)."""
     return at.isoformat().replace("+00:00", "Z")
 
 
@@ -191,7 +192,7 @@ def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
     return {
         "id": str(award.id),
         "awarded": award.awarded,
-        "date": _iso(award.at),
+        "date": iso(award.at),
         "total": award.total,
         "trigger": names.trigger(award.trigger),
         "boosts": [boost_json(b, today) for b in award.boosts],
@@ -200,7 +201,7 @@ def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
 
 def achievements_json(completions: Iterable[Completion], names: Names) -> list[dict[str, Any]]:
     """Trophy's ``UserAchievementResponse`` of each completion."""
-    return [{**names.achievement(c.achievement), "achievedAt": _iso(c.at)} for c in completions]
+    return [{**names.achievement(c.achievement), "achievedAt": iso(c.at)} for c in completions]
 
 
 def points_json(changes: Iterable[PointsChange], names: Names) -> dict[str, dict[str, Any]]:
