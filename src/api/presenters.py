@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from ingest.contract import Command
 from projections.core.model import UserProfile
 from projections.store.reads import StoredOutcome
+
 # Re-exported: the API writes instants the way the stored answers do.
 from projections.store.trophy_json import iso as iso
 
