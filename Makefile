@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up down status test lint unit integration e2e bench bench-leaderboards
+.PHONY: up down status test lint unit integration e2e bench bench-memory bench-leaderboards
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,11 @@ test: lint node_modules/.package-lock.json  ## lint, type-check, then unit, inte
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed  ## every figure of the README's performance section, with its baselines, in one run
 	$(BIN)/python -m bench.pipeline
+
+bench-memory: $(BIN)/.installed  ## the processor's RSS while it sees 1,000,000 distinct users
+	$(BIN)/python -m bench.memory
 
 bench-leaderboards: $(BIN)/.installed  ## rankings at 1,000 and 1,000,000 participants vs naive SQL
 	$(BIN)/python -m bench.leaderboards

@@ -7,8 +7,11 @@ It prints, side by side:
 * a Faust no-op agent's events/s (the ceiling Faust sets: the processor is a Faust agent);
 * the processor's sustained events/s: commands written straight to the commands topic until
   every one is decided in PostgreSQL;
+* the processor's batch step in-process (``bench.processor``: no Kafka, batches of 500);
+* ``GET /health`` (no I/O) as the HTTP baseline;
 * HTTP ingest with ``Prefer: respond-async`` (202 once Kafka holds the event), end to end;
-* synchronous ``POST /v1/metrics/{key}/event`` latency p50/p99, one client and 16 concurrent.
+* synchronous ``POST /v1/metrics/{key}/event`` latency p50/p99, one client and 16 concurrent;
+* the processor's resident memory (RSS) at the end, with the users it has seen.
 
 All figures come from one run on one machine: compare them with each other, not across runs.
 """
@@ -28,10 +31,12 @@ from typing import Any
 
 import aiohttp
 import httpx
+import psutil
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench import processor as batch_step
 from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
 from ingest.ids import new_command_id
 from laurel.local import LocalStack
@@ -201,6 +206,7 @@ async def main() -> None:
     parser.add_argument("--raw", type=int, default=200_000)
     parser.add_argument("--http", type=int, default=10_000)
     parser.add_argument("--sync", type=int, default=4_000)
+    parser.add_argument("--step-events", type=int, default=10_000)
     parser.add_argument(
         "--leaderboards",
         action=argparse.BooleanOptionalAction,
@@ -305,10 +311,8 @@ async def main() -> None:
     produce_rate, consume_rate, raw_topic = await kafka_baseline(bootstrap, args.raw)
     row("baseline: aiokafka produce (acks=all, idempotent)", f"{produce_rate:,.0f} msg/s")
     row("baseline: aiokafka consume", f"{consume_rate:,.0f} msg/s")
-    row(
-        "baseline: Faust no-op agent (take_events 500)",
-        f"{faust_baseline(bootstrap, raw_topic, args.raw):,.0f} ev/s",
-    )
+    faust_rate = faust_baseline(bootstrap, raw_topic, args.raw)
+    row("baseline: Faust no-op agent", f"{faust_rate:,.0f} ev/s")
     rate = await processor_throughput(
         bootstrap, settings.commands_topic, database_url, metric, args.events, users=5_000
     )
@@ -317,6 +321,11 @@ async def main() -> None:
         f"{rate:,.0f} ev/s",
         f"({args.events:,} events, 5,000 users)",
     )
+    row("laurel: processor / Faust no-op", f"{rate / faust_rate:.3f}")
+    steps = await batch_step.measure(database_url, args.step_events, 2_000)
+    for name, found in steps.items():
+        figures = " / ".join(f"{r:,.0f}" for r in found)
+        row(f"laurel: batch step in-process, {name}", f"{figures} ev/s", "(two rounds)")
     rate, _ = await http_rate(base, headers, 32, args.http, health)
     row("baseline: GET /health (no I/O), 32 connections", f"{rate:,.0f} req/s")
     before = decided(database_url)
@@ -337,6 +346,10 @@ async def main() -> None:
             f"{pct(lat, 50):.1f}/{pct(lat, 99):.1f} ms",
             f"({rate:,.0f} req/s)",
         )
+    pid = stack.processor.pid()
+    if pid is not None:
+        rss = psutil.Process(pid).memory_info().rss
+        row("laurel: processor RSS", f"{rss / 2**20:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Start the stack first (``make up``; only its PostgreSQL is used), then
 daily streak, and a points system paying per event — and one of them also two leaderboards (the
 metric, and the points in daily runs). The same commands (events from 2,000 users over a few
 days) are folded and written in batches of 500 with the projector the live processor runs, for
-each tenant in turn and then again in the other order; it prints events/s for both.
+each tenant in turn and then again in the other order, with the processor's user-state cache
+and without it (every state read from PostgreSQL, as before the cache); it prints events/s.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ingest.ids import new_command_id
 from laurel.local import LocalStack
 from laurel.settings import load_settings
 from processors.projector import project_batch
+from processors.user_cache import UserStateCache
 from projections.core.streaks import StreakSettings
 from projections.store.connections import connection_pool
 from projections.store.ports import DeadLetter, SourceRecord
@@ -90,11 +92,42 @@ def records(tenant: str, topic: str, n: int, users: int, seed: int) -> list[Sour
     return out
 
 
-async def fold_all(store: PostgresProjectionStore, batch: list[SourceRecord]) -> float:
+async def fold_all(
+    store: PostgresProjectionStore, batch: list[SourceRecord], cached: bool
+) -> float:
+    cache = UserStateCache(100_000, 1) if cached else None
     start = time.perf_counter()
     for i in range(0, len(batch), BATCH):
-        await project_batch(store, batch[i : i + BATCH], _NoDeadLetters())
+        await project_batch(store, batch[i : i + BATCH], _NoDeadLetters(), cache)
     return len(batch) / (time.perf_counter() - start)
+
+
+CASES = {
+    "without leaderboards": (False, False),
+    "with 2 leaderboards": (True, False),
+    "with 2 leaderboards, cache": (True, True),
+}
+
+
+async def measure(database_url: str, events: int, users: int) -> dict[str, list[float]]:
+    """Events/s of each of :data:`CASES`, two rounds (the second in the other order)."""
+    pool = connection_pool(database_url, max_size=2)
+    await pool.open(wait=True)
+    store = PostgresProjectionStore(pool)
+    run = uuid.uuid4().hex[:8]
+    rates: dict[str, list[float]] = {name: [] for name in CASES}
+    try:
+        for round_ in range(2):
+            order = list(rates) if round_ == 0 else list(reversed(rates))
+            for n, name in enumerate(order):
+                boards, cached = CASES[name]
+                tenant = f"bench-{run}-{round_}-{n}"
+                configure(database_url, tenant, leaderboards=boards)
+                batch = records(tenant, f"bench-{tenant}", events, users, round_)
+                rates[name].append(await fold_all(store, batch, cached))
+    finally:
+        await pool.close()
+    return rates
 
 
 async def main() -> None:
@@ -103,21 +136,7 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=2_000)
     args = parser.parse_args()
     database_url = LocalStack(load_settings()).database_url()
-    pool = connection_pool(database_url, max_size=2)
-    await pool.open(wait=True)
-    store = PostgresProjectionStore(pool)
-    run = uuid.uuid4().hex[:8]
-    rates: dict[str, list[float]] = {"without leaderboards": [], "with 2 leaderboards": []}
-    try:
-        for round_ in range(2):  # then again in the other order
-            order = list(rates) if round_ == 0 else list(reversed(rates))
-            for name in order:
-                tenant = f"bench-{run}-{round_}-{'with' if 'with ' in name else 'without'}"
-                configure(database_url, tenant, leaderboards=name.startswith("with "))
-                batch = records(tenant, f"bench-{tenant}", args.events, args.users, round_)
-                rates[name].append(await fold_all(store, batch))
-    finally:
-        await pool.close()
+    rates = await measure(database_url, args.events, args.users)
     print(f"processor batch step in-process, {args.events:,} events, {args.users:,} users")
     for name, found in rates.items():
         figures = " / ".join(f"{r:,.0f}" for r in found)

@@ -26,9 +26,10 @@ class CommandPublisher(Protocol):
 class KafkaCommandPublisher:
     """An idempotent producer (acks=all): a retried send never writes a record twice."""
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 0) -> None:
         self.topic = topic
         self._bootstrap_servers = bootstrap_servers
+        self._linger_ms = linger_ms
         self._started: AIOKafkaProducer | None = None
 
     @property
@@ -43,7 +44,8 @@ class KafkaCommandPublisher:
             bootstrap_servers=self._bootstrap_servers,
             enable_idempotence=True,
             acks="all",
-            linger_ms=2,
+            # Records still batch while a request is in flight; lingering only delays the first.
+            linger_ms=self._linger_ms,
             request_timeout_ms=30_000,
         )
         await self._started.start()

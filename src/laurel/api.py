@@ -40,7 +40,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     pool = connection_pool(database_url, max_size=settings.db_pool_max)
     reader = ProjectionReader(pool)
     waiter = OutcomeWaiter(reader)
-    publisher = KafkaCommandPublisher(settings.bootstrap_servers, settings.commands_topic)
+    publisher = KafkaCommandPublisher(
+        settings.bootstrap_servers, settings.commands_topic, settings.api_producer_linger_ms
+    )
     listener = NotificationListener(database_url)
     listener.on(OUTCOMES_CHANNEL, waiter.on_notification)
 

@@ -110,7 +110,7 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
         group=settings.processor_group,
         partitions=settings.partitions,
         batch_max=settings.processor_batch_max,
-        batch_within_s=settings.processor_batch_within_ms / 1000,
+        cache_users=settings.processor_cache_users,
         session_timeout_s=settings.processor_session_timeout_s,
         scheduler_interval_s=settings.scheduler_interval_s,
         ranker_interval_s=settings.ranker_interval_s,

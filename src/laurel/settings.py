@@ -69,7 +69,10 @@ class Settings(BaseSettings):
     partitions: int = Field(default=6, ge=1, le=1024)
     processor_group: str = "laurel-processor"
     processor_batch_max: int = Field(default=500, ge=1, le=100_000)
-    processor_batch_within_ms: int = Field(default=20, ge=1, le=60_000)
+    api_producer_linger_ms: int = Field(default=0, ge=0, le=1_000)
+    """How long the api's producer waits to fill a batch before sending (0: send at once)."""
+    processor_cache_users: int = Field(default=100_000, ge=0)
+    """User states the processor keeps in memory (an LRU; 0 turns the cache off)."""
     processor_session_timeout_s: float = Field(default=10.0, ge=1.0)
 
     environment: str = Field(default="Production", min_length=1, max_length=64)

@@ -1,25 +1,30 @@
 """The Faust application: one agent folding batches of the commands topic into Postgres.
 
-Faust acknowledges every event of a ``take_events`` batch when the agent asks for the next one,
-and also when the batch's processing raised or was cancelled (the generator's ``finally``). To
-keep offsets from being committed past what Postgres holds, the agent takes one extra reference
-on each message before processing and gives it back only after the transaction committed; a
-batch that never committed therefore never reaches the final ack, and Kafka redelivers it.
+The agent's stream puts each event in a bounded queue; a folding task takes what has
+accumulated there as one batch (natural batching: no fixed window, so an idle stream costs no
+wait and a busy one gets larger batches while a transaction is in flight).
+
+Faust acknowledges an event when the stream moves on to the next one, long before its batch is
+in Postgres. To keep offsets from being committed past what Postgres holds, the agent takes one
+extra reference on each message as it enters the queue and gives it back only after the
+transaction committed; a batch that never committed therefore never reaches the final ack, and
+Kafka redelivers it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence, Set
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import faust
 import psycopg
+from faust.types import TP, EventT
 from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
@@ -33,12 +38,14 @@ from processors.projector import (
 )
 from processors.ranker import Ranker
 from processors.scheduler import StreakScheduler
+from processors.user_cache import UserStateCache
 from projections.store.connections import connection_pool
 from projections.store.ports import ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
 from projections.store.reads import ProjectionReader
 
 log = logging.getLogger("laurel.processor")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,9 @@ class ProcessorOptions:
     clock: Clock
     """Now, for the scheduler and the ranker."""
     batch_max: int = 500
-    batch_within_s: float = 0.02
+    """The most records folded in one transaction."""
+    cache_users: int = 100_000
+    """The most user states kept in memory (:mod:`processors.user_cache`); 0: none."""
     session_timeout_s: float = 10.0
     retry_max_s: float = 30.0
     scheduler_interval_s: float = 10.0
@@ -74,11 +83,24 @@ async def _pool(url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
         await pool.close()
 
 
+async def take_accumulated(queue: asyncio.Queue[T], most: int) -> list[T]:
+    """Wait for one item, then take, without waiting, what else has accumulated (up to ``most``).
+
+    Natural batching, as in group commit: an idle stream gets each event folded at once, and
+    while a batch's transaction is in flight the next batch grows by itself.
+    """
+    items = [await queue.get()]
+    while len(items) < most and not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
 async def project_until_committed(
     store: ProjectionStore,
     records: Sequence[SourceRecord],
     sink: DeadLetterSink,
     retry_max_s: float,
+    cache: UserStateCache | None = None,
 ) -> BatchReport:
     """Project ``records``, retrying with backoff on any failure: a record is never skipped.
 
@@ -91,15 +113,17 @@ async def project_until_committed(
     delay = 0.1
     while True:
         try:
-            return await project_batch(store, records, sink)
+            return await project_batch(store, records, sink, cache)
         except (psycopg.DataError, psycopg.IntegrityError) as refused:
             if len(records) == 1:
                 log.error("dead-lettering a record the database refuses: %s", refused)
                 reason = f"refused by the database: {type(refused).__name__}: {refused}"
                 return await dead_letter_records(store, records, reason, sink)
             middle = len(records) // 2
-            first = await project_until_committed(store, records[:middle], sink, retry_max_s)
-            second = await project_until_committed(store, records[middle:], sink, retry_max_s)
+            first, second = [
+                await project_until_committed(store, half, sink, retry_max_s, cache)
+                for half in (records[:middle], records[middle:])
+            ]
             return BatchReport(
                 *(a + b for a, b in zip(astuple(first), astuple(second), strict=True))
             )
@@ -139,25 +163,45 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
         partitions=options.partitions,
     )
 
+    cache = UserStateCache(options.cache_users, options.partitions) if options.cache_users else None
+    if cache is not None:
+        # mode types receivers as (sender, *Any): the revoked set is its first argument
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+        async def forget(_: object, revoked: Set[TP], *, signal: object, **__: object) -> None:
+            """A revoked partition's users are this worker's no more."""
+            cache.drop((tp.topic, tp.partition) for tp in revoked)
+
     @app.agent(topic, concurrency=1)
     async def project(stream: faust.StreamT[bytes]) -> None:
         async with _pool(options.database_url) as pool:
             store = PostgresProjectionStore(pool)
             sink = KafkaDeadLetterSink(app.producer.send_and_wait, options.dead_letter_topic)
-            batches = cast(faust.Stream[bytes], stream).take_events(
-                options.batch_max, options.batch_within_s
-            )
-            async for events in batches:
-                messages = [event.message for event in events]
-                for message in messages:
-                    message.incref()  # held until the batch is committed (see module doc)
-                records = [
-                    SourceRecord(m.topic, m.partition, m.offset, m.key, m.value) for m in messages
-                ]
-                report = await project_until_committed(store, records, sink, options.retry_max_s)
-                for message in messages:
-                    message.ack(app.consumer)
-                log.debug("batch %s", report)
+            accumulated: asyncio.Queue[EventT[bytes]] = asyncio.Queue(options.batch_max)
+
+            async def fold_what_accumulated() -> None:
+                while True:
+                    events = await take_accumulated(accumulated, options.batch_max)
+                    messages = [event.message for event in events]
+                    records = [
+                        SourceRecord(m.topic, m.partition, m.offset, m.key, m.value)
+                        for m in messages
+                    ]
+                    report = await project_until_committed(
+                        store, records, sink, options.retry_max_s, cache
+                    )
+                    for message in messages:
+                        message.ack(app.consumer)
+                    log.debug("batch %s", report)
+
+            folding = asyncio.create_task(fold_what_accumulated())
+            try:
+                async for event in stream.events():
+                    event.message.incref()  # held until its batch is committed (module doc)
+                    await accumulated.put(event)  # waits while a full batch is in flight
+                    if folding.done():
+                        folding.result()  # re-raise what stopped it: the agent must stop too
+            finally:
+                folding.cancel()
 
     if options.scheduler_interval_s > 0:
 

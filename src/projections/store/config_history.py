@@ -33,38 +33,33 @@ async def load_config(
     """Configuration versions of ``tenants`` that hold at some instant of [since, until]."""
     tenant_list = sorted(set(tenants))
     window = "tenant = ANY(%s) AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
-    metrics = await conn.execute(
-        "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
-        f"FROM laurel.metrics WHERE {window}",
-        (tenant_list, until, since),
-    )
+    async with conn.pipeline():  # the four queries in one round trip
+        metrics, attributes, streak_rows, documents = [
+            await conn.execute(query, (tenant_list, until, since))
+            for query in (
+                "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
+                f"FROM laurel.metrics WHERE {window}",
+                "SELECT tenant, id, key, name, type, valid_from, valid_to "
+                f"FROM laurel.attributes WHERE {window}",
+                "SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings "
+                f"WHERE {window}",
+                "SELECT tenant, kind, id, body, created, valid_from, valid_to "
+                f"FROM laurel.documents WHERE {window}",
+            )
+        ]
     metric_versions = tuple(
         MetricVersion(
             tenant=t, id=i, key=k, name=n, unit_type=ut, units=u, valid_from=vf, valid_to=vt
         )
         for (t, i, k, n, ut, u, vf, vt) in await metrics.fetchall()
     )
-    attributes = await conn.execute(
-        "SELECT tenant, id, key, name, type, valid_from, valid_to "
-        f"FROM laurel.attributes WHERE {window}",
-        (tenant_list, until, since),
-    )
     attribute_versions = tuple(
         AttributeVersion(tenant=t, id=i, key=k, name=n, type=ty, valid_from=vf, valid_to=vt)
         for (t, i, k, n, ty, vf, vt) in await attributes.fetchall()
     )
-    streak_rows = await conn.execute(
-        f"SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings WHERE {window}",
-        (tenant_list, until, since),
-    )
     streak_versions = tuple(
         StreakSettingsVersion(tenant=t, settings=settings_from_json(s), valid_from=vf, valid_to=vt)
         for (t, s, vf, vt) in await streak_rows.fetchall()
-    )
-    documents = await conn.execute(
-        "SELECT tenant, kind, id, body, created, valid_from, valid_to FROM laurel.documents "
-        f"WHERE {window}",
-        (tenant_list, until, since),
     )
     keys = {a.id: a.key for a in attribute_versions}
     by_kind: dict[str, list[Document]] = {}

@@ -33,6 +33,8 @@ class MemoryData:
 
 
 class _MemoryUnitOfWork:
+    schema = "memory"
+
     def __init__(self, data: MemoryData, config: ConfigHistory) -> None:
         self.data = data
         self._config = config

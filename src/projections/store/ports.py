@@ -52,6 +52,9 @@ class OutcomeRow:
 class ProjectionUnitOfWork(Protocol):
     """One transaction of the projection store (see the module's docstring)."""
 
+    schema: str
+    """Where it writes: the projection schema (a replay's switch changes it)."""
+
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
         """Lock and return the last applied offset per partition (-1 when none)."""
         ...

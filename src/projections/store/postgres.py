@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -47,6 +47,65 @@ projection: the tests wait on it instead of polling)."""
 _NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
 
 
+_USERS_IN = "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+_USER_QUERIES = (
+    f"SELECT tenant, user_id, preferences, {USER_COLUMNS} FROM {{s}}.users {_USERS_IN}",
+    f"SELECT tenant, user_id, state FROM {{s}}.streaks {_USERS_IN}",
+    "SELECT tenant, user_id, achievement_id, achieved_at FROM {s}.user_achievements " + _USERS_IN,
+    f"SELECT tenant, user_id, state FROM {{s}}.user_points {_USERS_IN}",
+    "SELECT DISTINCT ON (tenant, user_id, leaderboard_id) tenant, user_id, leaderboard_id, run, "
+    f"grp, value, reached_at FROM {{s}}.leaderboard_entries {_USERS_IN} "
+    "ORDER BY tenant, user_id, leaderboard_id, run DESC",
+    f"SELECT tenant, user_id, metric_id, total FROM {{s}}.metric_totals {_USERS_IN}",
+)
+"""A user's state is spread over these tables; each query selects the rows of some users."""
+
+
+class _UserRows:
+    """The answers to :data:`_USER_QUERIES` (sent in one pipeline), read into user states."""
+
+    def __init__(self, keys: Sequence[UserKey], cursors: Sequence[AsyncCursor[Any]]) -> None:
+        self.keys = keys
+        self.cursors = cursors
+
+    async def states(self) -> dict[UserKey, UserState]:
+        users, streak_rows, achievement_rows, points_rows, entry_rows, total_rows = [
+            await cursor.fetchall() for cursor in self.cursors
+        ]
+        profiles: dict[UserKey, UserProfile] = {}
+        preferences: dict[UserKey, Preferences] = {}
+        for row in users:
+            profiles[(row[0], row[1])] = profile_from_row(row[3:])
+            preferences[(row[0], row[1])] = preferences_from_json(row[2])
+        streaks = {(t, u): streak_state(state) for t, u, state in streak_rows}
+        achieved: dict[UserKey, dict[uuid.UUID, datetime]] = {}
+        for tenant, user_id, achievement_id, at in achievement_rows:
+            achieved.setdefault((tenant, user_id), {})[achievement_id] = at
+        points = {(t, u): points_state(state) for t, u, state in points_rows}
+        held: dict[UserKey, dict[uuid.UUID, Entry]] = {}
+        for tenant, user_id, board_id, run, grp, value, reached in entry_rows:
+            entry = Entry(run, value, group_values(grp), reached)
+            held.setdefault((tenant, user_id), {})[board_id] = entry
+        totals: dict[UserKey, dict[uuid.UUID, float]] = {}
+        for tenant, user_id, metric_id, total in total_rows:
+            totals.setdefault((tenant, user_id), {})[metric_id] = total
+        return {
+            key: UserState(
+                key[0],
+                key[1],
+                profiles.get(key),
+                totals.get(key, {}),
+                preferences.get(key, Preferences()),
+                streaks.get(key, Streak()),
+                achieved.get(key, {}),
+                points.get(key, PointsState()),
+                held.get(key, {}),
+            )
+            for key in self.keys
+            if key in profiles or key in totals
+        }
+
+
 class _PostgresUnitOfWork:
     def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
         self.conn = conn
@@ -61,6 +120,11 @@ class _PostgresUnitOfWork:
 
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
         parts = sorted(set(partitions))
+        async with self.conn.pipeline():
+            locked = await self._lock_checkpoints(topic, parts)
+        return {p: o for p, o in await locked.fetchall()}
+
+    async def _lock_checkpoints(self, topic: str, parts: list[int]) -> AsyncCursor[Any]:
         await self.conn.execute(
             self._q(
                 "INSERT INTO {s}.checkpoints (topic, partition, last_offset) "
@@ -68,14 +132,13 @@ class _PostgresUnitOfWork:
             ),
             (topic, parts),
         )
-        cur = await self.conn.execute(
+        return await self.conn.execute(
             self._q(
                 "SELECT partition, last_offset FROM {s}.checkpoints "
                 "WHERE topic = %s AND partition = ANY(%s) ORDER BY partition FOR UPDATE"
             ),
             (topic, parts),
         )
-        return {p: o for p, o in await cur.fetchall()}
 
     async def load(
         self,
@@ -84,102 +147,19 @@ class _PostgresUnitOfWork:
         idempotency: Iterable[IdempotencyKey],
     ) -> Projection:
         keys = sorted(set(users))
-        tenants, ids = [user[0] for user in keys], [user[1] for user in keys]
-        profiles: dict[UserKey, UserProfile] = {}
-        preferences: dict[UserKey, Preferences] = {}
-        cur = await self.conn.execute(
-            self._q(
-                f"SELECT tenant, user_id, preferences, {USER_COLUMNS} FROM {{s}}.users "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
-            ),
-            (tenants, ids),
-        )
-        for row in await cur.fetchall():
-            profiles[(row[0], row[1])] = profile_from_row(row[3:])
-            preferences[(row[0], row[1])] = preferences_from_json(row[2])
-        streaks: dict[UserKey, Streak] = {}
-        cur = await self.conn.execute(
-            self._q(
-                "SELECT tenant, user_id, state FROM {s}.streaks "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
-            ),
-            (tenants, ids),
-        )
-        for tenant, user_id, state in await cur.fetchall():
-            streaks[(tenant, user_id)] = streak_state(state)
-        achieved: dict[UserKey, dict[uuid.UUID, datetime]] = {}
-        cur = await self.conn.execute(
-            self._q(
-                "SELECT tenant, user_id, achievement_id, achieved_at FROM {s}.user_achievements "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
-            ),
-            (tenants, ids),
-        )
-        for tenant, user_id, achievement_id, at in await cur.fetchall():
-            achieved.setdefault((tenant, user_id), {})[achievement_id] = at
-        points: dict[UserKey, PointsState] = {}
-        cur = await self.conn.execute(
-            self._q(
-                "SELECT tenant, user_id, state FROM {s}.user_points "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
-            ),
-            (tenants, ids),
-        )
-        for tenant, user_id, state in await cur.fetchall():
-            points[(tenant, user_id)] = points_state(state)
-        held: dict[UserKey, dict[uuid.UUID, Entry]] = {}
-        cur = await self.conn.execute(
-            self._q(
-                "SELECT DISTINCT ON (tenant, user_id, leaderboard_id) tenant, user_id, "
-                "leaderboard_id, run, grp, value, reached_at FROM {s}.leaderboard_entries "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[])) "
-                "ORDER BY tenant, user_id, leaderboard_id, run DESC"
-            ),
-            (tenants, ids),
-        )
-        for tenant, user_id, board_id, run, grp, value, reached in await cur.fetchall():
-            entry = Entry(run, value, group_values(grp), reached)
-            held.setdefault((tenant, user_id), {})[board_id] = entry
-        totals: dict[UserKey, dict[uuid.UUID, float]] = {}
-        cur = await self.conn.execute(
-            self._q(
-                "SELECT tenant, user_id, metric_id, total FROM {s}.metric_totals "
-                "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
-            ),
-            (tenants, ids),
-        )
-        for tenant, user_id, metric_id, total in await cur.fetchall():
-            totals.setdefault((tenant, user_id), {})[metric_id] = total
-        states = {
-            key: UserState(
-                key[0],
-                key[1],
-                profiles.get(key),
-                totals.get(key, {}),
-                preferences.get(key, Preferences()),
-                streaks.get(key, Streak()),
-                achieved.get(key, {}),
-                points.get(key, PointsState()),
-                held.get(key, {}),
-            )
-            for key in keys
-            if key in profiles or key in totals
-        }
-
         command_list = sorted(set(commands))
-        cur = await self.conn.execute(
-            self._q(
-                "SELECT tenant, command_id FROM {s}.command_outcomes WHERE (tenant, command_id) "
-                "IN (SELECT * FROM unnest(%b::text[], %b::uuid[]))"
-            ),
-            ([c[0] for c in command_list], [c[1] for c in command_list]),
-        )
-        decided = frozenset((t, c) for t, c in await cur.fetchall())
-
         idem = sorted(set(idempotency))
-        found: dict[IdempotencyKey, uuid.UUID] = {}
-        if idem:
-            cur = await self.conn.execute(
+        # Every query is sent before any answer is read: one round trip (pipeline mode).
+        async with self.conn.pipeline():
+            user_rows = await self._select_users(keys)
+            decided_cur = await self.conn.execute(
+                self._q(
+                    "SELECT tenant, command_id FROM {s}.command_outcomes WHERE (tenant, "
+                    "command_id) IN (SELECT * FROM unnest(%b::text[], %b::uuid[]))"
+                ),
+                ([c[0] for c in command_list], [c[1] for c in command_list]),
+            )
+            idem_cur = await self.conn.execute(
                 self._q(
                     "SELECT tenant, user_id, metric_key, key, event_id FROM {s}.idempotency_keys "
                     "WHERE (tenant, user_id, metric_key, key) IN "
@@ -187,9 +167,24 @@ class _PostgresUnitOfWork:
                 ),
                 tuple([key[i] for key in idem] for i in range(4)),
             )
-            for row_tenant, row_user, metric_key, idempotency_key, event_id in await cur.fetchall():
-                found[(row_tenant, row_user, metric_key, idempotency_key)] = event_id
+        states = await user_rows.states()
+        decided = frozenset((t, c) for t, c in await decided_cur.fetchall())
+        found: dict[IdempotencyKey, uuid.UUID] = {
+            (tenant, user_id, metric_key, key): event_id
+            for tenant, user_id, metric_key, key, event_id in await idem_cur.fetchall()
+        }
         return Projection(users=states, decided=decided, idempotency=found)
+
+    async def load_users(self, users: Iterable[UserKey]) -> Mapping[UserKey, UserState]:
+        """The stored state of ``users`` (those never seen are absent)."""
+        async with self.conn.pipeline():
+            rows = await self._select_users(sorted(set(users)))
+        return await rows.states()
+
+    async def _select_users(self, keys: Sequence[UserKey]) -> _UserRows:
+        params = ([user[0] for user in keys], [user[1] for user in keys])
+        cursors = [await self.conn.execute(self._q(query), params) for query in _USER_QUERIES]
+        return _UserRows(keys, cursors)
 
     async def config(
         self, tenants: Iterable[str], since: datetime, until: datetime
@@ -204,8 +199,18 @@ class _PostgresUnitOfWork:
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
-        # One INSERT ... SELECT FROM unnest(<column arrays>) per table: a round trip and a
-        # parameter per column instead of per row.
+        # One INSERT ... SELECT FROM unnest(<column arrays>) per table, a parameter per column
+        # instead of per row; all sent in one pipeline, so one round trip for the batch.
+        async with self.conn.pipeline():
+            await self._save(result, outcomes, dead_letters, checkpoints)
+
+    async def _save(
+        self,
+        result: BatchResult,
+        outcomes: Sequence[OutcomeRow],
+        dead_letters: Sequence[DeadLetter],
+        checkpoints: Mapping[tuple[str, int], int],
+    ) -> None:
         users = [user_params(s) for s in result.users.values() if s.profile is not None]
         await self._unnest(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences) "
