@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, sql
-from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 
@@ -39,6 +39,45 @@ async def active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> st
     if row is None:
         raise RuntimeError("no active projection schema: run `laurel migrate`")
     return str(row[0])
+
+
+def _column(index: int, type_: str) -> str:
+    if type_ == "jsonb":  # a JSON null is SQL's NULL here, as with a None parameter
+        return f"nullif(e->{index}, 'null'::jsonb) AS c{index}"
+    if type_ == "bytea":  # sent as hex (see _unsupported)
+        return f"decode(e->>{index}, 'hex') AS c{index}"
+    return f"(e->>{index})::{type_} AS c{index}"
+
+
+def json_rows(types: Sequence[str]) -> sql.Composable:
+    """A ``FROM`` item of the rows passed as one JSON array of arrays (parameter ``%s``), each
+    column cast to its PostgreSQL type in ``types``; columns are named ``c0``, ``c1``…"""
+    columns = ", ".join(_column(i, t) for i, t in enumerate(types))
+    return sql.SQL(f"(SELECT {columns} FROM jsonb_array_elements(%s::jsonb) AS e)")
+
+
+def _unsupported(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+async def execute_rows(
+    conn: AsyncConnection[Any], statement: sql.Composed, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Run ``statement``, whose one parameter is a :func:`json_rows` item, with ``rows``: one
+    round trip and one parameter for any number of rows (none: no trip).
+
+    orjson writes the whole batch in C and PostgreSQL parses it in C; column arrays
+    (:func:`execute_columns`) are dumped element by element in Python, which cost a third of a
+    batch's write time.
+    """
+    if rows:
+        await conn.execute(statement, (Jsonb(rows, dumps=_dump_rows),))
+
+
+def _dump_rows(rows: object) -> bytes:
+    return orjson.dumps(rows, default=_unsupported, option=orjson.OPT_NAIVE_UTC)
 
 
 async def execute_columns(

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, AsyncCursor, sql
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.fold import BatchResult, IdempotencyKey, Projection
@@ -32,7 +31,7 @@ from projections.store.codecs import (
     streak_state_json,
 )
 from projections.store.config_history import load_config
-from projections.store.connections import active_schema, execute_columns
+from projections.store.connections import active_schema, execute_rows, json_rows
 from projections.store.outbox import outbox_rows
 from projections.store.ports import DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
@@ -212,76 +211,72 @@ class _PostgresUnitOfWork:
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
         users = [user_params(s) for s in result.users.values() if s.profile is not None]
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-            "%b::jsonb[], %b::bool[], %b::jsonb[], %b::date[], %b::timestamptz[], "
-            "%b::timestamptz[], %b::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
             "device_tokens = EXCLUDED.device_tokens, "
             "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
             "attributes = EXCLUDED.attributes, sign_up_date = EXCLUDED.sign_up_date, "
             "updated = EXCLUDED.updated, preferences = EXCLUDED.preferences",
+            "text, text, text, text, text, jsonb, bool, jsonb, date, timestamptz, timestamptz, "
+            "jsonb",
             users,
-            12,
         )
         await self._save_streaks(result)
         await self._save_rewards(result)
         await self._save_leaderboards(result)
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
-            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::int[], %b::text[], %b::text[], "
-            "%b::timestamptz[], %b::jsonb[])",
-            [(*row[:6], Jsonb(row[6])) for row in outbox_rows(result)],
-            7,
+            "SELECT * FROM {rows} AS batch",
+            "text, uuid, int, text, text, timestamptz, jsonb",
+            outbox_rows(result),
         )
-        await self._unnest(
-            "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::float8[]) "
-            "ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = EXCLUDED.total",
+        await self._write(
+            "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) SELECT * FROM "
+            "{rows} AS batch ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = "
+            "EXCLUDED.total",
+            "text, text, uuid, float8",
             [
                 (key[0], key[1], metric_id, result.users[key].totals[metric_id])
                 for key, metric_id in sorted(result.changed_totals)
             ],
-            4,
         )
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, change) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::date[], %b::float8[]) "
-            "ON CONFLICT (tenant, user_id, metric_id, day) "
-            "DO UPDATE SET change = d.change + EXCLUDED.change",
+            "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id, metric_id, day) DO "
+            "UPDATE SET change = d.change + EXCLUDED.change",
+            "text, text, uuid, date, float8",
             [(*key, change) for key, change in sorted(result.daily.items())],
-            5,
         )
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::uuid[])",
+            "SELECT * FROM {rows} AS batch",
+            "text, text, text, text, uuid",
             [(*key, event_id) for key, event_id in result.idempotency.items()],
-            5,
         )
-        await self._unnest(
-            "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, topic, "
-            'partition, "offset") SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], '
-            "%b::text[], %b::jsonb[], %b::text[], %b::int[], %b::bigint[])",
+        await self._write(
+            "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, "
+            'topic, partition, "offset") SELECT * FROM {rows} AS batch',
+            "text, uuid, text, text, jsonb, text, int, bigint",
             [
                 (
                     o.tenant,
                     o.command_id,
                     o.user_id,
                     o.status,
-                    Jsonb(o.body),
+                    o.body,
                     o.source.topic,
                     o.source.partition,
                     o.source.offset,
                 )
                 for o in outcomes
             ],
-            8,
         )
-        await self._unnest(
+        await self._write(
             'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, value) '
-            "SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::text[], %b::bytea[], "
-            "%b::bytea[]) ON CONFLICT DO NOTHING",
+            "SELECT * FROM {rows} AS batch ON CONFLICT DO NOTHING",
+            "text, int, bigint, text, bytea, bytea",
             [
                 (
                     d.record.topic,
@@ -293,14 +288,12 @@ class _PostgresUnitOfWork:
                 )
                 for d in dead_letters
             ],
-            6,
         )
-        await self._unnest(
-            "UPDATE {s}.checkpoints c SET last_offset = u.o, updated = now() "
-            "FROM unnest(%b::text[], %b::int[], %b::bigint[]) AS u(t, p, o) "
-            "WHERE c.topic = u.t AND c.partition = u.p",
+        await self._write(
+            "UPDATE {s}.checkpoints c SET last_offset = u.o, updated = now() FROM {rows} AS "
+            "u(t, p, o) WHERE c.topic = u.t AND c.partition = u.p",
+            "text, int, bigint",
             [(topic, partition, offset) for (topic, partition), offset in checkpoints.items()],
-            3,
         )
         for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
             await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
@@ -309,32 +302,31 @@ class _PostgresUnitOfWork:
 
     async def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.streaks (tenant, user_id, length, extended_at, next_due, state) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::timestamptz[], "
-            "%b::timestamptz[], %b::jsonb[]) ON CONFLICT (tenant, user_id) DO UPDATE SET "
-            "length = EXCLUDED.length, extended_at = EXCLUDED.extended_at, "
-            "next_due = EXCLUDED.next_due, state = EXCLUDED.state",
+            "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
+            "length = EXCLUDED.length, extended_at = EXCLUDED.extended_at, next_due = "
+            "EXCLUDED.next_due, state = EXCLUDED.state",
+            "text, text, int, timestamptz, timestamptz, jsonb",
             [
                 (
                     *key,
                     state.streak.length,
                     state.streak.extended_at,
                     effects.due.get(key),
-                    Jsonb(streak_state_json(state.streak)),
+                    streak_state_json(state.streak),
                 )
                 for key, state in sorted(result.users.items())
                 if state.profile is not None
             ],
-            6,
         )
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.streak_periods AS p (tenant, user_id, frequency, period_start, "
-            "period_end, length, used_freeze, used_pause, reset_at) SELECT * FROM unnest("
-            "%b::text[], %b::text[], %b::text[], %b::date[], %b::date[], %b::int[], %b::bool[], "
-            "%b::bool[], %b::timestamptz[]) ON CONFLICT (tenant, user_id, frequency, period_start) "
-            "DO UPDATE SET length = EXCLUDED.length, used_freeze = EXCLUDED.used_freeze, "
-            "used_pause = EXCLUDED.used_pause, reset_at = EXCLUDED.reset_at",
+            "period_end, length, used_freeze, used_pause, reset_at) SELECT * FROM {rows} AS "
+            "batch ON CONFLICT (tenant, user_id, frequency, period_start) DO UPDATE SET "
+            "length = EXCLUDED.length, used_freeze = EXCLUDED.used_freeze, used_pause = "
+            "EXCLUDED.used_pause, reset_at = EXCLUDED.reset_at",
+            "text, text, text, date, date, int, bool, bool, timestamptz",
             [
                 (
                     *key,
@@ -348,45 +340,43 @@ class _PostgresUnitOfWork:
                 )
                 for key, p in effects.periods
             ],
-            9,
         )
-        await self._unnest(
-            "INSERT INTO {s}.streak_pauses (tenant, id, user_id, start_date, end_date, status) "
-            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], %b::date[], %b::date[], "
-            "%b::text[]) ON CONFLICT (tenant, id) DO UPDATE SET status = EXCLUDED.status",
+        await self._write(
+            "INSERT INTO {s}.streak_pauses (tenant, id, user_id, start_date, end_date, "
+            "status) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, id) DO UPDATE SET "
+            "status = EXCLUDED.status",
+            "text, uuid, text, date, date, text",
             [(key[0], p.id, key[1], p.start, p.end, status) for key, p, status in effects.pauses],
-            6,
         )
 
     async def _save_rewards(self, result: BatchResult) -> None:
         rewards = result.rewards
-        await self._unnest(
-            "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, achieved_at, "
-            "backdated, command_id) SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], "
-            "%b::timestamptz[], %b::bool[], %b::uuid[]) ON CONFLICT DO NOTHING",
+        await self._write(
+            "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, "
+            "achieved_at, backdated, command_id) SELECT * FROM {rows} AS batch ON CONFLICT "
+            "DO NOTHING",
+            "text, text, uuid, timestamptz, bool, uuid",
             [
                 (*key, c.achievement.id, c.at, c.backdated, command_id)
                 for key, command_id, c in rewards.completions
             ],
-            6,
         )
         changed = sorted({key for key, _, _ in rewards.awards} | {k for k, _, _ in rewards.levels})
-        await self._unnest(
-            "INSERT INTO {s}.user_points (tenant, user_id, state) SELECT * FROM "
-            "unnest(%b::text[], %b::text[], %b::jsonb[]) "
-            "ON CONFLICT (tenant, user_id) DO UPDATE SET state = EXCLUDED.state",
+        await self._write(
+            "INSERT INTO {s}.user_points (tenant, user_id, state) SELECT * FROM {rows} AS "
+            "batch ON CONFLICT (tenant, user_id) DO UPDATE SET state = EXCLUDED.state",
+            "text, text, jsonb",
             [
-                (*key, Jsonb(points_state_json(state.points)))
+                (*key, points_state_json(state.points))
                 for key, state in sorted(result.users.items())
                 if state.profile is not None
             ],
-            3,
         )
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.points_totals (tenant, user_id, system_id, total, level_id) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::int8[], %b::uuid[]) "
-            "ON CONFLICT (tenant, system_id, user_id) DO UPDATE SET total = EXCLUDED.total, "
-            "level_id = EXCLUDED.level_id",
+            "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, system_id, user_id) DO "
+            "UPDATE SET total = EXCLUDED.total, level_id = EXCLUDED.level_id",
+            "text, text, uuid, int8, uuid",
             [
                 (*key, system_id, total, result.users[key].points.levels.get(system_id))
                 for key in changed
@@ -394,12 +384,11 @@ class _PostgresUnitOfWork:
                     result.users[key].points.totals.items(), key=lambda i: str(i[0])
                 )
             ],
-            5,
         )
-        await self._unnest(
-            "INSERT INTO {s}.points_awards (tenant, id, user_id, system_id, command_id, awarded, "
-            "total, awarded_at, body) SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], "
-            "%b::uuid[], %b::uuid[], %b::int8[], %b::int8[], %b::timestamptz[], %b::jsonb[])",
+        await self._write(
+            "INSERT INTO {s}.points_awards (tenant, id, user_id, system_id, command_id, "
+            "awarded, total, awarded_at, body) SELECT * FROM {rows} AS batch",
+            "text, uuid, text, uuid, uuid, int8, int8, timestamptz, jsonb",
             [
                 (
                     key[0],
@@ -410,27 +399,23 @@ class _PostgresUnitOfWork:
                     record.award.awarded,
                     record.award.total,
                     record.award.at,
-                    Jsonb(
-                        award_json(
-                            record.award, Names(self._config, key[0], record.award.at), record.day
-                        )
+                    award_json(
+                        record.award, Names(self._config, key[0], record.award.at), record.day
                     ),
                 )
                 for key, command_id, record in rewards.awards
             ],
-            9,
         )
         daily: dict[tuple[str, str, uuid.UUID, date], int] = {}
         for key, _, record in rewards.awards:
             day_key = (*key, record.award.system_id, record.day)
             daily[day_key] = daily.get(day_key, 0) + record.award.awarded
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.points_daily AS d (tenant, user_id, system_id, day, change) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::uuid[], %b::date[], %b::int8[]) "
-            "ON CONFLICT (tenant, user_id, system_id, day) DO UPDATE SET change = d.change + "
-            "EXCLUDED.change",
+            "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id, system_id, day) DO "
+            "UPDATE SET change = d.change + EXCLUDED.change",
+            "text, text, uuid, date, int8",
             [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
-            5,
         )
 
     async def _save_leaderboards(self, result: BatchResult) -> None:
@@ -440,31 +425,33 @@ class _PostgresUnitOfWork:
             entry = change.entry
             entries[(tenant, change.board.id, entry.run, user_id)] = entry
             days[(tenant, change.board.id, user_id, entry.run, change.day)] = entry.value
-        await self._unnest(
+        await self._write(
             "INSERT INTO {s}.leaderboard_entries (tenant, leaderboard_id, run, user_id, grp, "
-            "value, reached_at) SELECT * FROM unnest(%b::text[], %b::uuid[], %b::date[], "
-            "%b::text[], %b::text[], %b::float8[], %b::timestamptz[]) "
-            "ON CONFLICT (tenant, leaderboard_id, run, user_id) DO UPDATE SET grp = EXCLUDED.grp, "
-            "value = EXCLUDED.value, reached_at = EXCLUDED.reached_at, "
-            "written = pg_current_xact_id()",
+            "value, reached_at) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, "
+            "leaderboard_id, run, user_id) DO UPDATE SET grp = EXCLUDED.grp, value = "
+            "EXCLUDED.value, reached_at = EXCLUDED.reached_at, written = pg_current_xact_id()",
+            "text, uuid, date, text, text, float8, timestamptz",
             [
                 (*key, group_key(e.group), e.value, e.reached_at)
                 for key, e in sorted(entries.items(), key=lambda i: str(i[0]))
             ],
-            7,
         )
-        await self._unnest(
-            "INSERT INTO {s}.leaderboard_days (tenant, leaderboard_id, user_id, run, day, value) "
-            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], %b::date[], %b::date[], "
-            "%b::float8[]) ON CONFLICT (tenant, leaderboard_id, user_id, run, day) "
-            "DO UPDATE SET value = EXCLUDED.value",
+        await self._write(
+            "INSERT INTO {s}.leaderboard_days (tenant, leaderboard_id, user_id, run, day, "
+            "value) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, leaderboard_id, "
+            "user_id, run, day) DO UPDATE SET value = EXCLUDED.value",
+            "text, uuid, text, date, date, float8",
             [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
-            6,
         )
 
-    async def _unnest(self, statement: str, rows: Sequence[Sequence[Any]], width: int) -> None:
-        assert not rows or len(rows[0]) == width
-        await execute_columns(self.conn, self._q(statement), rows)
+    async def _write(self, statement: str, types: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``statement`` with ``{rows}`` standing for ``rows``, whose columns are of
+        ``types`` (PostgreSQL's names, separated by commas)."""
+        columns = types.split(", ")
+        assert not rows or len(rows[0]) == len(columns)
+        await execute_rows(
+            self.conn, sql.SQL(statement).format(s=self._s, rows=json_rows(columns)), rows
+        )
 
 
 def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from projections.core.model import UserProfile, UserState
 from projections.store.codecs import preferences_json
 
@@ -35,10 +33,10 @@ USER_COLUMNS = (
 
 
 def user_params(state: UserState) -> tuple[Any, ...]:
-    """A user's ``users`` row as query parameters."""
+    """A user's ``users`` row, JSON columns as JSON-ready values."""
     profile = state.profile
     assert profile is not None
-    tokens = Jsonb(list(profile.device_tokens)) if profile.device_tokens is not None else None
+    tokens = list(profile.device_tokens) if profile.device_tokens is not None else None
     sign_up: date | None = profile.sign_up_date
     return (
         state.tenant,
@@ -48,9 +46,9 @@ def user_params(state: UserState) -> tuple[Any, ...]:
         profile.tz,
         tokens,
         profile.subscribe_to_emails,
-        Jsonb(dict(profile.attributes)),
+        dict(profile.attributes),
         sign_up,
         profile.created,
         profile.updated,
-        Jsonb(preferences_json(state.preferences)),
+        preferences_json(state.preferences),
     )
