@@ -12,7 +12,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
 from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
 from processors.projector import project_batch
@@ -74,23 +73,26 @@ async def reference(ns: Namespace, records: Sequence[SourceRecord]) -> dict[Any,
 
 
 @asynccontextmanager
-async def opened(ns: Namespace) -> AsyncIterator[AsyncConnectionPool[Any]]:
+async def postgres_store(ns: Namespace) -> AsyncIterator[PostgresProjectionStore]:
     pool = connection_pool(ns.database_url)
     await pool.open(wait=True)
     try:
-        yield pool
+        yield PostgresProjectionStore(pool)
     finally:
         await pool.close()
 
 
+def two_workers(ns: Namespace, users: int, events: int) -> tuple[list[str], list[SourceRecord]]:
+    """A metric, ``users`` of :data:`PARTITION` and ``events`` of theirs on it."""
+    create_metric(ns.database_url, "laps")
+    at_home = users_at_home(ns.partitions, users)
+    return at_home, partition_records(ns, at_home, events)
+
+
 async def test_a_new_owner_and_a_zombie_never_fold_stale_state(namespace: Namespace) -> None:
-    create_metric(namespace.database_url, "laps")
-    users = users_at_home(namespace.partitions, 8)
-    records = partition_records(namespace, users, 60)
-    a = UserStateCache(1000, namespace.partitions)
-    b = UserStateCache(1000, namespace.partitions)
-    async with opened(namespace) as pool:
-        store = PostgresProjectionStore(pool)
+    users, records = two_workers(namespace, 8, 60)
+    a, b = (UserStateCache(1000, namespace.partitions) for _ in "ab")
+    async with postgres_store(namespace) as store:
         await project_batch(store, records[:10], DiscardSink(), a)  # A owns the partition
         assert len(a) == len(users)
         await project_batch(store, records[10:20], DiscardSink(), a)
@@ -143,13 +145,9 @@ class RevokingStore:
 
 
 async def test_a_partition_revoked_mid_batch_leaves_nothing_behind(namespace: Namespace) -> None:
-    create_metric(namespace.database_url, "laps")
-    users = users_at_home(namespace.partitions, 5)
-    records = partition_records(namespace, users, 40)
-    a = UserStateCache(1000, namespace.partitions)
-    b = UserStateCache(1000, namespace.partitions)
-    async with opened(namespace) as pool:
-        store = PostgresProjectionStore(pool)
+    users, records = two_workers(namespace, 5, 40)
+    a, b = (UserStateCache(1000, namespace.partitions) for _ in "ab")
+    async with postgres_store(namespace) as store:
         await project_batch(store, records[:10], DiscardSink(), a)
         revoking = RevokingStore(store, a, namespace.commands_topic)
         await project_batch(revoking, records[10:20], DiscardSink(), a)  # committed, revoked

@@ -174,12 +174,6 @@ class _PostgresUnitOfWork:
         }
         return Projection(users=states, decided=decided, idempotency=found)
 
-    async def load_users(self, users: Iterable[UserKey]) -> Mapping[UserKey, UserState]:
-        """The stored state of ``users`` (those never seen are absent)."""
-        async with self.conn.pipeline():
-            rows = await self._select_users(sorted(set(users)))
-        return await rows.states()
-
     async def _select_users(self, keys: Sequence[UserKey]) -> _UserRows:
         params = ([user[0] for user in keys], [user[1] for user in keys])
         cursors = [await self.conn.execute(self._q(query), params) for query in _USER_QUERIES]
