@@ -15,6 +15,7 @@ import api.admin.leaderboards
 import api.admin.metrics
 import api.admin.points
 import api.admin.streaks
+import api.admin.webhooks
 import api.application.completions
 import api.application.events
 import api.application.leaderboards
@@ -23,6 +24,7 @@ import api.application.rewards
 import api.application.streaks
 import api.application.users
 from api import unsupported
+from api.admin.webhooks import CheckUrl
 from api.application.leaderboards import Standings
 from api.auth import admin_principal, principal
 from api.errors import install_error_handlers
@@ -32,13 +34,14 @@ from api.schemas import ERROR_RESPONSES
 from ingest.clock import Clock
 from ingest.service import Ingest
 from projections.store.keys import KeyStore
+from projections.store.webhooks import WebhookStore
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True)
 class Served:
-    """What the HTTP edge serves: the write path, the read side and the keys."""
+    """What the HTTP edge serves: the write path, the read side, the keys and webhooks."""
 
     ingest: Ingest
     standings: Standings
@@ -46,6 +49,9 @@ class Served:
     limiter: RateLimiter
     max_body_bytes: int
     clock: Clock
+    webhooks: WebhookStore
+    check_url: CheckUrl
+    """Whether a webhook destination may be configured (its form and where it resolves)."""
 
 
 def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -> FastAPI:
@@ -91,6 +97,7 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
         api.admin.points.build_router(ingest),
         api.admin.leaderboards.build_router(ingest),
         api.admin.access.build_router(ingest, served.keys),
+        api.admin.webhooks.build_router(served.webhooks, served.check_url),
         unsupported.build_admin_router(),
     ):
         app.include_router(router, **on_admin)

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from ingest.contract import Command
-from projections.core.model import UserProfile
 from projections.store.reads import StoredOutcome
 
 # Re-exported: the API writes instants the way the stored answers do.
 from projections.store.trophy_json import iso as iso
+from projections.store.trophy_json import user_json as user_json
 
 EMPTY_STREAK: Mapping[str, Any] = {
     "length": 0,
@@ -24,23 +24,6 @@ EMPTY_STREAK: Mapping[str, Any] = {
     "extended": False,
 }
 """The streak of an event outcome stored before streaks existed."""
-
-
-def user_json(user_id: str, profile: UserProfile) -> dict[str, Any]:
-    """Trophy's ``User``."""
-    return {
-        "id": user_id,
-        "email": profile.email,
-        "name": profile.name,
-        "tz": profile.tz,
-        "signUpDate": profile.sign_up_date.isoformat() if profile.sign_up_date else None,
-        "deviceTokens": list(profile.device_tokens) if profile.device_tokens is not None else None,
-        "subscribeToEmails": profile.subscribe_to_emails,
-        "attributes": dict(profile.attributes),
-        "control": False,
-        "created": iso(profile.created),
-        "updated": iso(profile.updated),
-    }
 
 
 def event_json(event_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:

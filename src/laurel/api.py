@@ -20,6 +20,7 @@ from laurel import __version__
 from laurel.clock import clock_for
 from laurel.settings import Settings
 from laurel.topics import ensure_topics
+from laurel.webhooks import destinations
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.connections import connection_pool
 from projections.store.documents import DocumentStore
@@ -28,6 +29,7 @@ from projections.store.listener import NotificationListener
 from projections.store.postgres import OUTCOMES_CHANNEL
 from projections.store.ranking_cache import RankingCache
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
+from projections.store.webhooks import WebhookStore
 
 log = logging.getLogger("laurel.api")
 
@@ -103,5 +105,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         max_body_bytes=settings.max_body_bytes,
         clock=clock,
+        webhooks=WebhookStore(pool),
+        check_url=destinations(settings).problem,
     )
     return create_http_app(served, __version__, lifespan)

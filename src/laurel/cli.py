@@ -123,6 +123,15 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.webhooks import run_webhooks
+    from projections.store.migrate import migrate
+
+    migrate(settings.require_database_url())
+    asyncio.run(run_webhooks(settings))
+    return 0
+
+
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from laurel.local import LocalStack
     from processors.replay import Progress, Replay, ReplayFailed
@@ -198,7 +207,9 @@ Command = Callable[[Settings, argparse.Namespace], int]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="laurel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start Kafka, PostgreSQL, the api and the processor")
+    up = sub.add_parser(
+        "up", help="start Kafka, PostgreSQL, the api, the processor and the webhooks process"
+    )
     up.add_argument(
         "--install-prereqs",
         action="store_true",
@@ -215,6 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("processor", help="run the stream processor in the foreground").set_defaults(
         run=_processor
     )
+    sub.add_parser(
+        "webhooks", help="deliver webhooks in the foreground (several may run)"
+    ).set_defaults(run=_webhooks)
     replay = sub.add_parser(
         "replay",
         help="rebuild every projection from the start of the topic into a fresh schema, "

@@ -21,6 +21,7 @@ from laurel.stack.kafka import KafkaBroker
 from laurel.stack.postgres import PostgresCluster
 from laurel.stack.preflight import Listener, require_free
 from laurel.stack.process import ManagedProcess, require_started
+from laurel.webhooks import WEBHOOKS_READY
 from projections.store.keys import new_key
 from projections.store.migrate import migrate
 
@@ -74,6 +75,7 @@ class LocalStack:
         self._pg_bin = settings.postgres_bin_dir
         self.api = ManagedProcess("api", home, marker="laurel.cli api")
         self.processor = ManagedProcess("processor", home, marker="laurel.cli processor")
+        self.webhooks = ManagedProcess("webhooks", home, marker="laurel.cli webhooks")
 
     @property
     def api_url(self) -> str:
@@ -126,6 +128,7 @@ class LocalStack:
         start_postgres = cluster is not None and not cluster.running()
         start_api = self.api.pid() is None
         start_processor = self.processor.pid() is None
+        start_webhooks = self.webhooks.pid() is None
         if cluster is not None and start_postgres:
             cluster.check_reachable()
         listeners = []
@@ -157,7 +160,7 @@ class LocalStack:
             if cluster is not None and start_postgres:
                 started.append("postgres")
                 cluster.start()
-            self._start_processes(start_api, start_processor, started)
+            self._start_processes(start_api, start_processor, start_webhooks, started)
         except BaseException as exc:
             stoppers = self._stoppers()
             stopped = [name for name in reversed(started) if stoppers[name]()]
@@ -172,9 +175,12 @@ class LocalStack:
             raise
         return self.status()
 
-    def _start_processes(self, api: bool, processor: bool, started: list[str]) -> None:
-        """Migrate the database, then start the processor and the api (as asked) and wait
-        until both are ready, appending each name to ``started`` as it starts."""
+    def _start_processes(
+        self, api: bool, processor: bool, webhooks: bool, started: list[str]
+    ) -> None:
+        """Migrate the database, then start the processor, the webhooks process and the api (as
+        asked) and wait until they are ready, appending each name to ``started`` as it
+        starts."""
         migrate(self.database_url())
         env = child_environment(
             LAUREL_BOOTSTRAP_ADMIN_KEY=self.admin_key(),
@@ -184,6 +190,10 @@ class LocalStack:
         )
         python = sys.executable
         processor_log = self.processor.log_size()
+        webhooks_log = self.webhooks.log_size()
+        if webhooks:
+            started.append("webhooks")
+            self.webhooks.start([python, "-m", "laurel.cli", "webhooks"], env=env)
         if processor:
             started.append("processor")
             self.processor.start([python, "-m", "laurel.cli", "processor"], env=env)
@@ -194,6 +204,9 @@ class LocalStack:
         if processor:  # ready once it has joined its consumer group
             ready = functools.partial(self.processor.logged_since, processor_log, "Worker ready")
             require_started(self.processor, ready, 90.0)
+        if webhooks:
+            ready = functools.partial(self.webhooks.logged_since, webhooks_log, WEBHOOKS_READY)
+            require_started(self.webhooks, ready, 60.0)
 
     def _stoppers(self) -> dict[str, Callable[[], bool]]:
         """How to stop each service of this stack (each returns whether one was running), in
@@ -201,6 +214,7 @@ class LocalStack:
         found: dict[str, Callable[[], bool]] = {
             "api": self.api.stop,
             "processor": self.processor.stop,
+            "webhooks": self.webhooks.stop,
         }
         if self.kafka is not None:
             found["kafka"] = self.kafka.stop
@@ -248,6 +262,8 @@ class LocalStack:
         found.append(
             ServiceStatus("processor", pid, f"group {settings.processor_group}", pid is not None)
         )
+        pid = self.webhooks.pid()
+        found.append(ServiceStatus("webhooks", pid, "delivers webhooks", pid is not None))
         return found
 
     def logs_dir(self) -> Path:

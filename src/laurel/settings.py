@@ -16,6 +16,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from laurel.errors import ConfigurationError
+from processors.webhooks.destinations import parse_cidrs
+from processors.webhooks.retry import parse_schedule
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -95,9 +97,35 @@ class Settings(BaseSettings):
     rank_change_every_s: float = Field(default=900.0, ge=0.0, le=86_400.0)
     """A participant's rank change on a board is written at most this often (Trophy's
     ``leaderboard.rank_changed``: 15 minutes); changes in between wait for the window's end."""
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    """Seconds before each retry of a failed delivery, comma-separated (Svix's schedule; each
+    delay gets ±20 % jitter, and a longer ``Retry-After`` wins)."""
+    webhook_timeout_s: float = Field(default=30.0, gt=0.0, le=300.0)
+    """How long a receiver has to answer before the attempt counts as failed."""
+    webhook_allowed_cidrs: str = ""
+    """Address ranges webhooks may reach although they are not public (loopback, private...),
+    comma-separated: for tests and private networks."""
+    webhook_disable_after_s: float = Field(default=5 * 86_400.0, gt=0.0)
+    """An endpoint with no successful delivery for this long is disabled."""
+    webhook_retention_days: float = Field(default=30.0, gt=0.0)
+    """How long messages and their deliveries log are kept."""
+    webhook_concurrency: int = Field(default=32, ge=1, le=1024)
+    """Deliveries a webhooks process sends at once."""
     clock_file: Path | None = None
     """Tests and demos only: read the current time from this file (see laurel.clock)."""
     db_pool_max: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @field_validator("webhook_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        parse_cidrs(value)
+        return value
 
     @field_validator("kafka_bootstrap_servers", "database_url")
     @classmethod

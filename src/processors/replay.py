@@ -116,7 +116,7 @@ class Replay:
         )
         await consumer.start()
         try:
-            store = PostgresProjectionStore(pool, schema=schema)
+            store = PostgresProjectionStore(pool, schema=schema, announce=False)
             partitions = await partition_ids(self.bootstrap_servers, self.topic)
             if not partitions:
                 raise ReplayFailed(f"topic {self.topic} does not exist or has no partitions")

@@ -28,13 +28,16 @@ class ClockFile:
 
 
 @contextmanager
-def running_on(ns: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
-    """The api and the processor on ``clock``, with a scheduler and a ranker that look twice a
-    second."""
+def running_on(
+    ns: Namespace, clock: ClockFile, extra_env: dict[str, str] | None = None, webhooks: bool = False
+) -> Iterator[LaurelProcesses]:
+    """The api and the processor (and a webhooks process) on ``clock``, with a scheduler and a
+    ranker that look twice a second."""
     env = {
         "LAUREL_CLOCK_FILE": str(clock.path),
         "LAUREL_SCHEDULER_INTERVAL_S": "0.5",
         "LAUREL_RANKER_INTERVAL_S": "0.5",
+        **(extra_env or {}),
     }
-    with running(ns, env) as procs:
+    with running(ns, env, webhooks) as procs:
         yield procs

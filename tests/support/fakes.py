@@ -19,12 +19,14 @@ from ingest.contract import Command
 from ingest.publisher import MemoryCommandPublisher
 from ingest.service import Ingest
 from ingest.waiter import OutcomeWaiter
+from processors.webhooks.destinations import Destinations
 from projections.core.model import ConfigHistory
 from projections.store.config import CachedConfig, ConfigStore
 from projections.store.documents import DocumentStore
 from projections.store.keys import ApiKey, KeyKind, KeyStore, Tenant, new_key
 from projections.store.ranking_cache import RankingCache
 from projections.store.reads import ProjectionReader, StoredOutcome
+from projections.store.webhooks import WebhookStore
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 _NO_POOL = cast(Any, None)  # the fakes never touch a connection pool
@@ -128,4 +130,6 @@ class FakeEdge:
             limiter=RateLimiter(self.rate_per_s, self.burst),
             max_body_bytes=self.max_body_bytes,
             clock=lambda: NOW,
+            webhooks=WebhookStore(_NO_POOL),
+            check_url=Destinations().problem,
         )

@@ -29,6 +29,8 @@ class LaurelProcesses:
     _api: subprocess.Popen[bytes] | None = None
     _processor: subprocess.Popen[bytes] | None = None
     _processor_starts: int = 0
+    _webhooks: subprocess.Popen[bytes] | None = None
+    _webhooks_starts: int = 0
     _others: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -105,6 +107,26 @@ class LaurelProcesses:
 
         wait_for(healthy, 60, "the api to answer /health")
 
+    def start_webhooks(self) -> None:
+        """Start a webhooks process and wait until it listens for work."""
+        self._webhooks_starts += 1
+        name = f"webhooks-{self._webhooks_starts}.log"
+        self._webhooks = proc = self._spawn("webhooks", name)
+        log = self.home / name
+        wait_for(
+            lambda: "webhooks ready" in log.read_text(errors="replace") or proc.poll() is not None,
+            60,
+            "the webhooks process to start",
+        )
+        assert proc.poll() is None, log.read_text(errors="replace")[-4000:]
+
+    def kill_webhooks(self) -> None:
+        """SIGKILL the webhooks process: whatever it was sending is left mid-delivery."""
+        assert self._webhooks is not None
+        os.killpg(self._webhooks.pid, signal.SIGKILL)
+        self._webhooks.wait(30)
+        self._webhooks = None
+
     def kill_processor(self) -> None:
         """SIGKILL: no shutdown hooks, no final commit."""
         assert self._processor is not None
@@ -121,7 +143,7 @@ class LaurelProcesses:
         return code
 
     def stop(self) -> None:
-        every = [self._api, self._processor, *self._others]
+        every = [self._api, self._processor, self._webhooks, *self._others]
         for proc in every:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -132,17 +154,22 @@ class LaurelProcesses:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(10)
-        self._api = self._processor = None
+        self._api = self._processor = self._webhooks = None
         self._others.clear()
 
 
 @contextmanager
-def running(ns: Namespace, extra_env: dict[str, str] | None = None) -> Iterator[LaurelProcesses]:
-    """The api and the processor running against ``ns`` until the block ends."""
+def running(
+    ns: Namespace, extra_env: dict[str, str] | None = None, webhooks: bool = False
+) -> Iterator[LaurelProcesses]:
+    """The api and the processor (and a webhooks process) running against ``ns`` until the
+    block ends."""
     procs = LaurelProcesses(ns, extra_env=extra_env or {})
     try:
         procs.start_processor()
         procs.start_api()
+        if webhooks:
+            procs.start_webhooks()
         yield procs
     finally:
         procs.stop()

@@ -19,7 +19,7 @@ from typing import Any
 from projections.core import points as pts
 from projections.core.achievements import Achievement, AttributeFilter, Completion
 from projections.core.leaderboards import EntryChange
-from projections.core.model import ConfigHistory
+from projections.core.model import ConfigHistory, UserProfile
 from projections.core.outcomes import (
     AchievementCompleted,
     MetricEventRecorded,
@@ -152,6 +152,23 @@ def level_json(level: PointsLevel | None) -> dict[str, Any] | None:
 def iso(at: datetime) -> str:
     """An instant as Trophy writes it (``Z`` for UTC)."""
     return at.isoformat().replace("+00:00", "Z")
+
+
+def user_json(user_id: str, profile: UserProfile) -> dict[str, Any]:
+    """Trophy's ``User``."""
+    return {
+        "id": user_id,
+        "email": profile.email,
+        "name": profile.name,
+        "tz": profile.tz,
+        "signUpDate": profile.sign_up_date.isoformat() if profile.sign_up_date else None,
+        "deviceTokens": list(profile.device_tokens) if profile.device_tokens is not None else None,
+        "subscribeToEmails": profile.subscribe_to_emails,
+        "attributes": dict(profile.attributes),
+        "control": False,
+        "created": iso(profile.created),
+        "updated": iso(profile.updated),
+    }
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""The delivery loop of a ``laurel webhooks`` process: claim due deliveries, send each on its
+own task (a slow receiver holds up only its own deliveries), record what happened.
+
+Woken by ``NOTIFY laurel_webhooks`` when the processor commits messages, and otherwise when
+the next retry is due (at most ``poll_s`` apart, so a missed notification costs only that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from processors.webhooks.sender import send
+from projections.store.webhooks import Claimed, WebhookStore
+
+log = logging.getLogger("laurel.webhooks")
+
+PRUNE_EVERY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How deliveries are made: retry delays, the receiver's time limit, when a failing
+    endpoint is disabled, how long the log is kept, and how many are sent at once."""
+
+    schedule: tuple[float, ...]
+    timeout_s: float = 30.0
+    disable_after: timedelta = timedelta(days=5)
+    retention: timedelta = timedelta(days=30)
+    concurrency: int = 32
+    poll_s: float = 1.0
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claim is held: the time limit and a margin to record the answer. A
+        process that dies mid-delivery leaves it to another after this."""
+        return self.timeout_s + 5.0
+
+
+@dataclass
+class DeliveryCounts:
+    """What this process did: attempts by outcome (delivered, retrying, failed)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    latency_ms_total: float = 0.0
+
+
+class WebhookDeliverer:
+    """Sends the deliveries :class:`WebhookStore` leases to it."""
+
+    def __init__(
+        self, store: WebhookStore, client: httpx.AsyncClient, policy: DeliveryPolicy
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.policy = policy
+        self.counts = DeliveryCounts()
+        self.wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def on_notification(self, _: str = "") -> None:
+        """New deliveries are due (``NOTIFY laurel_webhooks``)."""
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, then let the deliveries in flight finish."""
+        pruned = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() - pruned > PRUNE_EVERY_S:
+                    removed = await self.store.prune(self.policy.retention)
+                    pruned = time.monotonic()
+                    if removed:
+                        log.info("pruned %d webhook messages past retention", removed)
+                self.wake.clear()  # before the claim: a later notification is not lost
+                if not await self.step():
+                    await self._idle(stop)
+        finally:
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, timeout=self.policy.timeout_s)
+
+    async def step(self) -> int:
+        """Claim as many due deliveries as there is room for and start sending them; returns
+        how many were started."""
+        room = self.policy.concurrency - len(self._in_flight)
+        if room <= 0:
+            return 0
+        claimed = await self.store.claim(room, self.policy.lease_s)
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claimed)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a notification, a delivery finishing (its user's next message may be due),
+        the next retry or ``stop``, whichever is first, and at most ``poll_s``."""
+        due_in = await self.store.next_due_in()
+        timeout = self.policy.poll_s if due_in is None else min(due_in, self.policy.poll_s)
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+    async def _deliver(self, claimed: Claimed) -> None:
+        try:
+            attempt = await send(self.client, claimed, self.policy.schedule, datetime.now(UTC))
+            await self.store.record(claimed, attempt, self.policy.disable_after)
+        except Exception:  # the lease runs out and another attempt follows
+            log.exception("recording delivery %s failed", claimed.message_id)
+            return
+        outcome = (
+            "delivered"
+            if attempt.delivered
+            else "retrying"
+            if attempt.retry_in_s is not None and attempt.disable is None
+            else "failed"
+        )
+        self.counts.outcomes[outcome] += 1
+        self.counts.latency_ms_total += attempt.latency_ms
+        if not attempt.delivered:
+            log.info(
+                "webhook %s to endpoint %s: %s (attempt %d, %s)",
+                claimed.message_id,
+                claimed.endpoint.id,
+                attempt.error,
+                claimed.attempts,
+                outcome,
+            )
+        self.wake.set()  # a later message of the same user may be due now

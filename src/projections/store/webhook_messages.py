@@ -1,0 +1,165 @@
+"""The webhook messages a batch decided, in Trophy's payloads (``user`` is the full ``User``),
+each with an id derived from its cause: the command and the message's place among what that
+command announced. A replay folds the same commands to the same messages and the same ids.
+
+Rendered only for tenants with an endpoint subscribed to the type (``wanted``): a batch of a
+tenant without webhooks renders nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from projections.core.fold import BatchResult, Decision
+from projections.core.model import ConfigHistory, UserKey
+from projections.core.outcomes import AchievementCompleted, MetricEventRecorded, StreakChanged
+from projections.core.rewards import PointsChange
+from projections.core.streaks import StreakView, Transition
+from projections.store.codecs import transition_json
+from projections.store.trophy_json import (
+    Names,
+    achievements_json,
+    level_json,
+    points_json,
+    points_system_json,
+    streak_json,
+    user_json,
+)
+
+MESSAGE_TYPES = (
+    "achievement.completed",
+    "streak.started",
+    "streak.extended",
+    "streak.lost",
+    "streak.freeze_consumed",
+    "streak.freeze_earned",
+    "points.changed",
+    "points.level_changed",
+)
+"""The types the processor decides (the others of Trophy's are not sent yet: see the README)."""
+
+TROPHY_TYPES = (
+    *MESSAGE_TYPES,
+    "points.boost_started",
+    "points.boost_finished",
+    "leaderboard.started",
+    "leaderboard.changed",
+    "leaderboard.rank_changed",
+    "leaderboard.finished",
+    "emails.achievement_due",
+    "emails.recap_due",
+    "emails.reactivation_due",
+    "emails.streak_reminder_due",
+)
+"""Trophy's 18 types: an endpoint may subscribe to any of them."""
+
+PING = "webhook.test"
+"""Laurel's own type of the signed ping ``POST /admin/v1/webhooks/{id}/test`` sends."""
+
+_NAMESPACE = uuid.UUID("6b3f4f5e-7a4c-4f0e-9a57-1c0f5b1e9d21")
+
+T = TypeVar("T")
+
+Wanted = Callable[[str, str], bool]
+"""Whether tenant (first) has an endpoint subscribed to a type (second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A webhook message: its id, whose it is, its type, when it was decided and its body."""
+
+    id: str
+    tenant: str
+    user_id: str | None
+    type: str
+    created: datetime
+    body: dict[str, Any]
+
+
+def message_id(cause: str, seq: int) -> str:
+    """The id of the ``seq``-th message of ``cause`` (``msg_`` and 32 hex digits)."""
+    return "msg_" + uuid.uuid5(_NAMESPACE, f"{cause}/{seq}").hex
+
+
+def batch_messages(result: BatchResult, config: ConfigHistory, wanted: Wanted) -> list[Message]:
+    """What each decision of ``result`` announces, in decision order."""
+    transitions = _by_command(result.streaks.transitions)
+    completions = _by_command(
+        (key, cid, c) for key, cid, c in result.rewards.completions if not c.backdated
+    )
+    messages: list[Message] = []
+    for decision in result.decisions:
+        command = decision.command
+        key = (command.tenant, command.user_id)
+        state = result.users.get(key)
+        profile = state.profile if state is not None else None
+        user = user_json(command.user_id, profile) if profile else {"id": command.user_id}
+        names = Names(config, command.tenant, command.received_at)
+        typed = [
+            *(_transition(t, _streak_of(decision)) for t in transitions.get(command.id, ())),
+            *(
+                ("achievement.completed", {"achievement": achievements_json([c], names)[0]})
+                for c in completions.get(command.id, ())
+            ),
+            *_points(_points_of(decision), names),
+        ]
+        cause = f"{command.tenant}/{command.id}"
+        for seq, (kind, fields) in enumerate(typed):
+            if wanted(command.tenant, kind):
+                id = message_id(cause, seq)
+                body = {"id": id, "type": kind, "user": user, **fields}
+                messages.append(
+                    Message(id, command.tenant, command.user_id, kind, command.received_at, body)
+                )
+    return messages
+
+
+def _by_command(effects: Iterable[tuple[UserKey, uuid.UUID, T]]) -> Mapping[uuid.UUID, list[T]]:
+    found: dict[uuid.UUID, list[T]] = {}
+    for _, command_id, effect in effects:
+        found.setdefault(command_id, []).append(effect)
+    return found
+
+
+def _streak_of(decision: Decision) -> StreakView | None:
+    outcome = decision.outcome
+    if isinstance(outcome, MetricEventRecorded | StreakChanged):
+        return outcome.streak
+    return None
+
+
+def _points_of(decision: Decision) -> tuple[PointsChange, ...]:
+    outcome = decision.outcome
+    if isinstance(outcome, MetricEventRecorded | AchievementCompleted):
+        return outcome.points
+    return ()
+
+
+def _transition(transition: Transition, streak: StreakView | None) -> tuple[str, dict[str, Any]]:
+    if transition.kind in ("streak.started", "streak.extended") and streak is not None:
+        return transition.kind, {"streak": streak_json(streak)}
+    return transition.kind, transition_json(transition)
+
+
+def _points(changes: Iterable[PointsChange], names: Names) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for change in changes:
+        (points,) = points_json([change], names).values()
+        out.append(("points.changed", {"points": points}))
+        if change.level is not None:
+            system = {**points_system_json(change.system), "total": change.total}
+            out.append(
+                (
+                    "points.level_changed",
+                    {
+                        "points": system,
+                        "previousLevel": level_json(change.level.previous),
+                        "newLevel": level_json(change.level.current),
+                    },
+                )
+            )
+    return out

@@ -1,0 +1,296 @@
+"""Webhooks end to end: the real pipeline decides (events, scheduler ticks on a clock file), the
+webhooks process delivers to a real HTTP receiver on loopback, signed, retried, in order, and
+a SIGKILL or a replay neither loses nor repeats anything."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.support.clock import ClockFile, running_on
+from tests.support.infra import Namespace
+from tests.support.processes import LaurelProcesses
+from tests.support.receiver import HANG, Receiver, receiving
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+DAY_ONE = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+TIMEOUT_S = 1.5
+ENV = {
+    "LAUREL_WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8",
+    "LAUREL_WEBHOOK_RETRY_SCHEDULE": "0.3,0.3,0.3",
+    "LAUREL_WEBHOOK_TIMEOUT_S": str(TIMEOUT_S),
+}
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with receiving() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> ClockFile:
+    return ClockFile(tmp_path_factory.mktemp("clock") / "now", DAY_ONE)
+
+
+@pytest.fixture(scope="module")
+def laurel(module_namespace: Namespace, clock: ClockFile) -> Iterator[LaurelProcesses]:
+    with running_on(module_namespace, clock, ENV, webhooks=True) as procs:
+        yield procs
+
+
+@pytest.fixture(scope="module")
+def admin(laurel: LaurelProcesses) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=laurel.base_url, headers=laurel.headers, timeout=30) as client:
+        metric = client.post("/admin/v1/metrics", json=[{"name": "Lessons", "key": "lessons"}])
+        assert metric.status_code == 201, metric.text
+        lessons = metric.json()["created"][0]["id"]
+        settings = client.patch(
+            "/admin/v1/streaks/settings",
+            json={
+                "frequency": "daily",
+                "metrics": [{"key": "lessons", "threshold": 1}],
+                "freezes": {"startCount": 1, "maxCount": 3},
+            },
+        )
+        assert settings.status_code == 200, settings.text
+        made = client.post(
+            "/admin/v1/achievements",
+            json=[
+                {
+                    "name": "Two lessons",
+                    "key": "two-lessons",
+                    "trigger": "metric",
+                    "status": "active",
+                    "metricId": lessons,
+                    "metricValue": 2,
+                }
+            ],
+        )
+        assert made.status_code == 201, made.text
+        xp = client.post(
+            "/admin/v1/points",
+            json=[
+                {
+                    "name": "XP",
+                    "key": "xp",
+                    "triggers": [
+                        {
+                            "type": "metric",
+                            "points": 10,
+                            "status": "active",
+                            "metricId": lessons,
+                            "metricThreshold": 1,
+                        }
+                    ],
+                    "levels": [{"name": "Bronze", "key": "bronze", "points": 20}],
+                }
+            ],
+        )
+        assert xp.status_code == 201, xp.text
+        assert not xp.json()["issues"], xp.text
+        yield client
+
+
+def endpoint(admin: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"url": url} | ({"events": events} if events else {})
+    created = admin.post("/admin/v1/webhooks", json=[item])
+    assert created.status_code == 201, created.text
+    return dict(created.json()["created"][0])
+
+
+def lesson(admin: httpx.Client, user: str) -> dict[str, Any]:
+    answer = admin.post(
+        "/v1/metrics/lessons/event", json={"user": {"id": user, "tz": "UTC"}, "value": 1}
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def of_user(receiver: Receiver, path: str, user: str) -> list[dict[str, Any]]:
+    return [r.json for r in receiver.at(path) if r.json.get("user", {}).get("id") == user]
+
+
+def deliveries(admin: httpx.Client, endpoint_id: str, **query: str) -> list[dict[str, Any]]:
+    found = admin.get(f"/admin/v1/webhooks/{endpoint_id}/deliveries", params=query)
+    assert found.status_code == 200, found.text
+    return list(found.json())
+
+
+def trophy_signature(secret: str, body: bytes) -> str:
+    """Trophy's X-Trophy-Signature, computed independently of Laurel's code."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def test_every_decided_type_arrives_signed_with_trophys_payload(
+    admin: httpx.Client, receiver: Receiver, clock: ClockFile
+) -> None:
+    hook = endpoint(admin, receiver.on("/all"))
+    lesson(admin, "ada")
+    lesson(admin, "ada")  # the achievement, 20 points: Bronze
+    clock.set(DAY_ONE + timedelta(days=1))
+    lesson(admin, "ada")  # extended
+    clock.set(DAY_ONE + timedelta(days=3))  # day 3 missed: the freeze is used
+    receiver.wait(
+        lambda: "streak.freeze_consumed" in {m["type"] for m in of_user(receiver, "/all", "ada")},
+        60,
+        "the scheduler's freeze_consumed",
+    )
+    clock.set(DAY_ONE + timedelta(days=5))  # day 4 missed too: lost
+    receiver.wait(
+        lambda: "streak.lost" in {m["type"] for m in of_user(receiver, "/all", "ada")},
+        60,
+        "the scheduler's streak.lost",
+    )
+    got = of_user(receiver, "/all", "ada")
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for message in got:
+        by_type.setdefault(message["type"], []).append(message)
+    assert set(by_type) == {
+        "streak.started",
+        "streak.extended",
+        "streak.lost",
+        "streak.freeze_consumed",
+        "streak.freeze_earned",
+        "achievement.completed",
+        "points.changed",
+        "points.level_changed",
+    }
+    user = by_type["streak.started"][0]["user"]
+    assert (user["id"], user["tz"], user["subscribeToEmails"]) == ("ada", "UTC", True)
+    assert by_type["streak.started"][0]["streak"]["length"] == 1
+    # as the event answer's ``extended``, the first day both starts and extends the streak
+    assert [m["streak"]["length"] for m in by_type["streak.extended"]] == [1, 2]
+    assert by_type["streak.freeze_consumed"][0] | {"user": None} == {
+        "id": by_type["streak.freeze_consumed"][0]["id"],
+        "type": "streak.freeze_consumed",
+        "user": None,
+        "consumed": 1,
+        "freezes": 0,
+    }
+    assert by_type["streak.lost"][0]["length"] == 2
+    achievement = by_type["achievement.completed"][0]["achievement"]
+    assert (achievement["key"], achievement["name"]) == ("two-lessons", "Two lessons")
+    assert "achievedAt" in achievement
+    assert [m["points"]["total"] for m in by_type["points.changed"]] == [10, 20, 30]
+    assert by_type["points.changed"][0]["points"]["added"] == 10
+    assert by_type["points.changed"][0]["points"]["awards"][0]["trigger"]["points"] == 10
+    level = by_type["points.level_changed"][0]
+    assert (level["previousLevel"], level["newLevel"]["key"]) == (None, "bronze")
+    assert (level["points"]["key"], level["points"]["total"]) == ("xp", 20)
+
+    for request in receiver.at("/all"):
+        assert request.json["id"] == request.headers["webhook-id"]
+        Webhook(hook["secret"]).verify(request.body, request.headers)  # raises if wrong
+        assert request.headers["x-trophy-signature"] == trophy_signature(
+            hook["secret"], request.body
+        )
+    assert len({r.id for r in receiver.at("/all")}) == len(receiver.at("/all"))
+
+
+def test_a_failing_receiver_gets_the_same_id_until_it_answers_and_order_holds(
+    admin: httpx.Client, receiver: Receiver
+) -> None:
+    url = receiver.on("/flaky", 500, 500)
+    hook = endpoint(admin, url, ["points.changed"])
+    for _ in range(3):
+        lesson(admin, "olga")
+    receiver.wait(lambda: len(of_user(receiver, "/flaky", "olga")) >= 5, 60, "five arrivals")
+    arrivals = of_user(receiver, "/flaky", "olga")
+    # 500, 500, 200 for the first; the later ones waited for it, then came in order
+    assert [m["points"]["total"] for m in arrivals] == [10, 10, 10, 20, 30]
+    assert len({m["id"] for m in arrivals[:3]}) == 1
+    log = {d["messageId"]: d for d in deliveries(admin, hook["id"])}
+    first = log[arrivals[0]["id"]]
+    assert (first["state"], first["attempts"], first["lastStatusCode"]) == ("delivered", 3, 200)
+
+
+def test_a_receiver_that_hangs_past_the_timeout_is_retried(
+    admin: httpx.Client, receiver: Receiver
+) -> None:
+    hook = endpoint(admin, receiver.on("/slow", HANG), ["points.changed"])
+    lesson(admin, "hal")
+    receiver.wait(lambda: len(of_user(receiver, "/slow", "hal")) >= 2, 60, "the retry")
+    first, second = of_user(receiver, "/slow", "hal")[:2]
+    assert first["id"] == second["id"]
+
+    def delivered() -> list[dict[str, Any]]:
+        return deliveries(admin, hook["id"], state="delivered")
+
+    wait_for(lambda: len(delivered()) == 1, 30, "the retry recorded")
+    assert delivered()[0]["attempts"] == 2
+
+
+def test_410_gone_disables_the_endpoint(admin: httpx.Client, receiver: Receiver) -> None:
+    hook = endpoint(admin, receiver.on("/gone", 410), ["points.changed"])
+    lesson(admin, "gus")
+
+    def status() -> dict[str, Any]:
+        return dict(admin.get(f"/admin/v1/webhooks/{hook['id']}").json())
+
+    wait_for(lambda: status()["status"] == "disabled", 60, "the endpoint disabled")
+    assert "410" in status()["disabledReason"]
+    assert [d["state"] for d in deliveries(admin, hook["id"])] == ["failed"]
+
+
+def test_sigkill_of_the_webhooks_process_mid_delivery_loses_nothing(
+    admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses
+) -> None:
+    users = [f"kim{i}" for i in range(4)]
+    endpoint(admin, receiver.on("/held", *[HANG] * len(users)), ["points.changed"])
+    for user in users:
+        lesson(admin, user)
+    receiver.wait(lambda: len(receiver.at("/held")) >= len(users), 60, "every delivery in flight")
+    laurel.kill_webhooks()
+    lesson(admin, "kim-late")  # decided while no webhooks process runs
+    laurel.start_webhooks()
+    everyone = [*users, "kim-late"]
+    receiver.wait(
+        lambda: all(
+            len(of_user(receiver, "/held", u)) >= (2 if u in users else 1) for u in everyone
+        ),
+        60,
+        "every message again after the lease ran out",
+    )
+    for user in users:
+        assert len({m["id"] for m in of_user(receiver, "/held", user)}) == 1
+
+
+def test_laurel_replay_sends_nothing_again(
+    admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses
+) -> None:
+    endpoint(admin, receiver.on("/after-replay"), ["points.changed"])
+    lesson(admin, "rita")
+    receiver.wait(lambda: len(receiver.at("/after-replay")) == 1, 60, "rita's message")
+    with psycopg.connect(laurel.ns.database_url) as conn:
+        before = conn.execute("SELECT count(*) FROM laurel.webhook_messages").fetchone()
+    replay = subprocess.run(
+        [sys.executable, "-m", "laurel.cli", "replay"],
+        env=laurel.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "switched reads to" in replay.stdout
+    with psycopg.connect(laurel.ns.database_url) as conn:
+        after = conn.execute("SELECT count(*) FROM laurel.webhook_messages").fetchone()
+    assert after == before
+    lesson(admin, "rita")  # the live processor, now on the new schema, still announces
+    receiver.wait(lambda: len(receiver.at("/after-replay")) == 2, 60, "the post-replay message")
+    totals = [r.json["points"]["total"] for r in receiver.at("/after-replay")]
+    assert totals == [10, 20]
