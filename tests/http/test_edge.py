@@ -217,3 +217,26 @@ async def test_the_openapi_document_describes_both_apis(http: httpx.AsyncClient)
     assert "/admin/v1/points/{system_id}/triggers" in paths
     assert "/v1/users/{id}/wrapped" not in paths  # only what Laurel implements
     assert (await http.get("/health")).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("item", "names"),
+    [
+        ({"url": "http://127.0.0.1:9000/hook"}, "loopback address 127.0.0.1"),
+        ({"url": "http://[::ffff:10.0.0.1]/hook"}, "private address 10.0.0.1"),
+        ({"url": "http://169.254.169.254/latest"}, "link-local address"),
+        ({"url": "ftp://example.com/"}, "http or https"),
+        ({"url": "https://8.8.8.8/", "events": ["user.created"]}, "unknown type 'user.created'"),
+        ({"url": "https://8.8.8.8/", "status": "paused"}, "status must be"),
+    ],
+)
+async def test_webhook_endpoints_inside_the_network_or_malformed_are_refused_as_issues(
+    http: httpx.AsyncClient, edge: FakeEdge, item: dict[str, object], names: str
+) -> None:
+    answer = await http.post("/admin/v1/webhooks", json=[item], headers=admin(edge))
+    assert answer.status_code == 200, answer.text  # nothing created: every item has an issue
+    body = answer.json()
+    assert body["created"] == []
+    (issue,) = body["issues"]
+    assert names in issue["message"]
+    assert issue["index"] == 0

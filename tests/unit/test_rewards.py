@@ -41,6 +41,7 @@ from projections.core.points import (
 )
 from projections.core.streaks import StreakSettings
 from projections.store.codecs import points_state, points_state_json
+from projections.store.webhook_messages import Message, batch_messages
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -299,3 +300,32 @@ def test_anniversaries_complete_on_the_local_day_and_are_not_rescheduled_when_fi
     assert state.achievements == {}
     after = ticked.streaks.due[("", "u")]
     assert after is None or after > due  # the filtered anniversary is not sent again
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories, st.integers(0, 40))
+def test_webhook_messages_and_their_ids_do_not_depend_on_batch_boundaries(  # type: ignore[no-untyped-def]
+    history, cut
+) -> None:
+    cfg = config(boosts=(boost(30, 2.5, "up"),))
+    commands = build(history)
+    whole = fold(Projection(), commands, cfg)
+    first = fold(Projection(), commands[:cut], cfg)
+    carried = Projection(
+        users={k: persisted(v) for k, v in first.users.items()},
+        decided=frozenset((d.command.tenant, d.command.id) for d in first.decisions),
+    )
+    rest = fold(carried, commands[cut:], cfg)
+
+    def everything(tenant: str, kind: str) -> bool:
+        return True
+
+    def shown(messages: list[Message]) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(m.id, m.type, {k: v for k, v in m.body.items() if k != "user"}) for m in messages]
+
+    split = [*batch_messages(first, cfg, everything), *batch_messages(rest, cfg, everything)]
+    assert shown(split) == shown(batch_messages(whole, cfg, everything))
+    assert len({m.id for m in split}) == len(split)
+    assert batch_messages(whole, cfg, lambda tenant, kind: kind != "points.changed") == [
+        m for m in batch_messages(whole, cfg, everything) if m.type != "points.changed"
+    ]

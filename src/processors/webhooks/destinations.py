@@ -54,8 +54,8 @@ def refusal(address: Address, allowed: Sequence[Network] = ()) -> str | None:
         ("shared (CGNAT)", address.version == 4 and address in _CGNAT),
         ("multicast", address.is_multicast),
         ("unspecified", address.is_unspecified),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("non-public", not address.is_global),
     ):
         if refused:

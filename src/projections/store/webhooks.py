@@ -298,27 +298,27 @@ class WebhookStore:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO laurel.webhook_deliveries AS d (endpoint_id, message_id, position, "
-                "user_id, next_attempt, created) SELECT %s, m.id, m.position, m.user_id, now(), "
-                "now() FROM laurel.webhook_messages m WHERE m.tenant = %s "
-                "AND (%s::text[] IS NULL OR m.type = ANY(%s) OR m.type = %s) "
-                "AND (%s::timestamptz IS NULL OR m.created >= %s) "
-                "AND (%s::timestamptz IS NULL OR m.created < %s) "
-                "AND (%s::text[] IS NULL OR m.id = ANY(%s)) "
+                "user_id, next_attempt, created) SELECT %(endpoint)s, m.id, m.position, "
+                "m.user_id, now(), now() FROM laurel.webhook_messages m "
+                "WHERE m.tenant = %(tenant)s "
+                "AND (%(events)s::text[] IS NULL OR m.type = ANY(%(events)s) OR m.type = %(ping)s) "
+                # a test ping goes only to the endpoint it was sent to
+                "AND (m.type <> %(ping)s OR EXISTS (SELECT 1 FROM laurel.webhook_deliveries x "
+                "WHERE x.endpoint_id = %(endpoint)s AND x.message_id = m.id)) "
+                "AND (%(since)s::timestamptz IS NULL OR m.created >= %(since)s) "
+                "AND (%(until)s::timestamptz IS NULL OR m.created < %(until)s) "
+                "AND (%(ids)s::text[] IS NULL OR m.id = ANY(%(ids)s)) "
                 "ON CONFLICT (endpoint_id, message_id) DO UPDATE SET state = 'pending', "
-                "next_attempt = now(), leased_until = NULL, finished = NULL",
-                (
-                    endpoint.id,
-                    endpoint.tenant,
-                    endpoint.events,
-                    endpoint.events,
-                    PING,
-                    since,
-                    since,
-                    until,
-                    until,
-                    message_ids,
-                    message_ids,
-                ),
+                "attempts = 0, next_attempt = now(), leased_until = NULL, finished = NULL",
+                {
+                    "endpoint": endpoint.id,
+                    "tenant": endpoint.tenant,
+                    "events": endpoint.events,
+                    "ping": PING,
+                    "since": since,
+                    "until": until,
+                    "ids": list(message_ids) if message_ids is not None else None,
+                },
             )
             await conn.execute("SELECT pg_notify(%s, '')", (WEBHOOKS_CHANNEL,))
             return int(cur.rowcount)
