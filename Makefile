@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up down status test lint unit integration e2e bench bench-memory bench-leaderboards
+.PHONY: up down status test lint unit integration e2e bench bench-memory bench-leaderboards bench-webhooks
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: $(BIN)/.installed  ## every figure of the README's performance section, w
 
 bench-memory: $(BIN)/.installed  ## the processor's RSS while it sees 1,000,000 distinct users
 	$(BIN)/python -m bench.memory
+
+bench-webhooks: $(BIN)/.installed  ## deliveries/s from a backlog of 20,000 messages vs a plain httpx POST loop
+	$(BIN)/python -m bench.webhooks
 
 bench-leaderboards: $(BIN)/.installed  ## rankings at 1,000 and 1,000,000 participants vs naive SQL
 	$(BIN)/python -m bench.leaderboards

@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 
 from laurel.settings import Settings
-from processors.webhooks.destinations import CheckedTransport, Destinations, parse_cidrs
+from processors.webhooks.destinations import Destinations, checked_client, parse_cidrs
 from processors.webhooks.retry import parse_schedule
 from processors.webhooks.service import DeliveryPolicy, WebhookDeliverer
 from projections.store.connections import connection_pool
@@ -41,12 +41,9 @@ def destinations(settings: Settings) -> Destinations:
 
 
 def delivery_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client deliveries go through: checked addresses, no redirects."""
-    return httpx.AsyncClient(
-        transport=CheckedTransport(destinations(settings)),
-        timeout=settings.webhook_timeout_s,
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+    """The HTTP client deliveries go through."""
+    return checked_client(
+        destinations(settings), settings.webhook_timeout_s, settings.webhook_concurrency
     )
 
 

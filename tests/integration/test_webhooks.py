@@ -202,7 +202,7 @@ def test_every_decided_type_arrives_signed_with_trophys_payload(
 
 
 def test_a_failing_receiver_gets_the_same_id_until_it_answers_and_order_holds(
-    admin: httpx.Client, receiver: Receiver
+    admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses
 ) -> None:
     url = receiver.on("/flaky", 500, 500)
     hook = endpoint(admin, url, ["points.changed"])
@@ -216,6 +216,8 @@ def test_a_failing_receiver_gets_the_same_id_until_it_answers_and_order_holds(
     log = {d["messageId"]: d for d in deliveries(admin, hook["id"])}
     first = log[arrivals[0]["id"]]
     assert (first["state"], first["attempts"], first["lastStatusCode"]) == ("delivered", 3, 200)
+    # each failure was recorded and retried on the schedule, not left to the lease running out
+    assert "Traceback" not in laurel.webhooks_log()
 
 
 def test_a_receiver_that_hangs_past_the_timeout_is_retried(

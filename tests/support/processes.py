@@ -120,6 +120,11 @@ class LaurelProcesses:
         )
         assert proc.poll() is None, log.read_text(errors="replace")[-4000:]
 
+    def webhooks_log(self) -> str:
+        return "".join(
+            p.read_text(errors="replace") for p in sorted(self.home.glob("webhooks-*.log"))
+        )
+
     def kill_webhooks(self) -> None:
         """SIGKILL the webhooks process: whatever it was sending is left mid-delivery."""
         assert self._webhooks is not None

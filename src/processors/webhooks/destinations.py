@@ -160,3 +160,16 @@ class CheckedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close the inner transport."""
         await self.inner.aclose()
+
+
+def checked_client(
+    destinations: Destinations, timeout_s: float, max_connections: int
+) -> httpx.AsyncClient:
+    """The HTTP client deliveries go through: checked addresses, no redirects, at most
+    ``max_connections`` open (a custom transport takes its own limits, not the client's)."""
+    limits = httpx.Limits(max_connections=max_connections)
+    return httpx.AsyncClient(
+        transport=CheckedTransport(destinations, httpx.AsyncHTTPTransport(limits=limits)),
+        timeout=timeout_s,
+        follow_redirects=False,
+    )

@@ -64,6 +64,7 @@ class WebhookDeliverer:
         self.counts = DeliveryCounts()
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._claim_at_least = max(1, policy.concurrency // 4)
 
     async def on_notification(self, _: str = "") -> None:
         """New deliveries are due (``NOTIFY laurel_webhooks``)."""
@@ -90,7 +91,7 @@ class WebhookDeliverer:
         """Claim as many due deliveries as there is room for and start sending them; returns
         how many were started."""
         room = self.policy.concurrency - len(self._in_flight)
-        if room <= 0:
+        if room < self._claim_at_least:  # a claim scans the queue: claim several at a time
             return 0
         claimed = await self.store.claim(room, self.policy.lease_s)
         for delivery in claimed:
@@ -102,8 +103,10 @@ class WebhookDeliverer:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for a notification, a delivery finishing (its user's next message may be due),
         the next retry or ``stop``, whichever is first, and at most ``poll_s``."""
-        due_in = await self.store.next_due_in()
-        timeout = self.policy.poll_s if due_in is None else min(due_in, self.policy.poll_s)
+        timeout = self.policy.poll_s
+        if not self._in_flight:  # else each delivery's end wakes the loop
+            due_in = await self.store.next_due_in()
+            timeout = timeout if due_in is None else min(due_in, timeout)
         waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
         await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:

@@ -169,10 +169,22 @@ _CLAIM = (
     f"WITH due AS (SELECT d.endpoint_id, d.message_id {_HEADS} AND d.next_attempt <= now() "
     "AND (d.leased_until IS NULL OR d.leased_until < now()) "
     "ORDER BY d.next_attempt, d.position LIMIT %s FOR UPDATE OF d SKIP LOCKED) "
-    "UPDATE laurel.webhook_deliveries d SET leased_until = now() + make_interval(secs => %s), "
-    "attempts = d.attempts + 1 FROM due WHERE (d.endpoint_id, d.message_id) = "
-    "(due.endpoint_id, due.message_id) RETURNING d.endpoint_id, d.message_id, d.attempts"
+    ", leased AS (UPDATE laurel.webhook_deliveries d SET leased_until = now() + "
+    "make_interval(secs => %s), attempts = d.attempts + 1 FROM due WHERE (d.endpoint_id, "
+    "d.message_id) = (due.endpoint_id, due.message_id) RETURNING d.endpoint_id, d.message_id, "
+    f"d.attempts) SELECT {_E_COLUMNS}, m.id, m.type, m.body, leased.attempts, m.created "
+    "FROM leased JOIN laurel.webhook_endpoints e ON e.id = leased.endpoint_id "
+    "JOIN laurel.webhook_messages m ON m.id = leased.message_id ORDER BY m.position"
 )
+"""Lease due deliveries and read what to send, in one statement (one round trip)."""
+_DELIVERED = (
+    "WITH d AS (UPDATE laurel.webhook_deliveries SET state = 'delivered', leased_until = NULL, "
+    "next_attempt = NULL, last_status = %s, last_error = NULL, latency_ms = %s, "
+    "finished = now() WHERE endpoint_id = %s AND message_id = %s RETURNING endpoint_id) "
+    "UPDATE laurel.webhook_endpoints SET failing_since = NULL "
+    "WHERE id IN (SELECT endpoint_id FROM d) AND failing_since IS NOT NULL"
+)
+"""Record a success and end the endpoint's failure streak, in one statement."""
 
 
 class WebhookStore:
@@ -344,34 +356,21 @@ class WebhookStore:
         """Lease up to ``limit`` due deliveries for ``lease_s`` seconds."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(_CLAIM, (limit, lease_s))
-            leased = await cur.fetchall()
-            if not leased:
-                return []
-            cur = await conn.execute(
-                f"SELECT {_E_COLUMNS}, m.id, m.type, m.body, m.created "
-                "FROM laurel.webhook_endpoints e JOIN laurel.webhook_messages m "
-                "ON (e.id, m.id) IN (SELECT * FROM unnest(%s::uuid[], %s::text[]))",
-                ([row[0] for row in leased], [row[1] for row in leased]),
-            )
-            attempts = {(row[0], row[1]): row[2] for row in leased}
-            claimed = []
-            for row in await cur.fetchall():
-                endpoint = Endpoint(*row[:13])
-                message, kind, body, created = row[13:]
-                claimed.append(
-                    Claimed(
-                        endpoint, message, kind, body, attempts[(endpoint.id, message)], created
-                    )
-                )
-            return sorted(claimed, key=lambda c: c.created)
+            rows = await cur.fetchall()
+        return [Claimed(Endpoint(*row[:13]), *row[13:]) for row in rows]
 
     async def record(self, claimed: Claimed, attempt: Attempt, disable_after: timedelta) -> None:
         """Record an attempt: delivered, to be retried, or failed for good; track the endpoint's
         failure streak, and disable it (saying why) on a 410 or after ``disable_after``
         without a success."""
-        if attempt.delivered:
-            state, next_in = "delivered", None
-        elif attempt.retry_in_s is not None and attempt.disable is None:
+        if attempt.delivered:  # the common case, in one statement
+            async with self.pool.connection() as conn:
+                await conn.execute(
+                    _DELIVERED,
+                    (attempt.status, attempt.latency_ms, claimed.endpoint.id, claimed.message_id),
+                )
+            return
+        if attempt.retry_in_s is not None and attempt.disable is None:
             state, next_in = "pending", attempt.retry_in_s
         else:
             state, next_in = "failed", None
@@ -394,13 +393,6 @@ class WebhookStore:
                     claimed.message_id,
                 ),
             )
-            if attempt.delivered:
-                await conn.execute(
-                    "UPDATE laurel.webhook_endpoints SET failing_since = NULL "
-                    "WHERE id = %s AND failing_since IS NOT NULL",
-                    (claimed.endpoint.id,),
-                )
-                return
             await conn.execute(
                 "UPDATE laurel.webhook_endpoints SET failing_since = coalesce(failing_since, "
                 "now()) WHERE id = %s",
