@@ -49,6 +49,8 @@ def delivery_client(settings: Settings) -> httpx.AsyncClient:
 
 async def run_webhooks(settings: Settings) -> None:
     """Deliver until SIGTERM or SIGINT."""
+    # httpx logs every request with its URL at INFO; a customer's URL may carry a token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     database_url = settings.require_database_url()
     pool = connection_pool(database_url, max_size=4)
     await pool.open(wait=True, timeout=60)

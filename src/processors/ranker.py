@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
 from projections.core.leaderboards import Leaderboard
+from projections.core.model import ConfigHistory
 from projections.store.config_history import load_config
 from projections.store.connections import active_schema
 from projections.store.ranking_cache import (
@@ -50,6 +51,9 @@ from projections.store.ranks import (
     StoredRank,
     read_only_snapshot,
 )
+from projections.store.trophy_json import board_json
+from projections.store.webhook_messages import finished_messages
+from projections.store.webhooks import Subscriptions, announce, current_subscriptions
 
 log = logging.getLogger(__name__)
 TOP = 10
@@ -127,10 +131,15 @@ class Ranker:
                 async with conn.transaction():
                     moved, waiting = await ranks.observe(observed, now, self.every, self._stored)
                     finalised = 0
+                    subscribed = await current_subscriptions(conn) if open_runs else None
                     for tenant, board_id, run in open_runs:
                         board = boards.get((tenant, board_id))
                         if await self._finalise(ranks, board, tenant, board_id, run, now):
                             finalised += 1
+                            if board is not None and subscribed is not None:
+                                await self._announce_finished(
+                                    ranks, board, run, config, subscribed, now
+                                )
                     await ranks.advance(xmin)
                     if changed or moved or finalised:
                         await ranks.announce()
@@ -198,6 +207,25 @@ class Ranker:
                 entry = StoredEntry(*key, group.group, value, _NEVER)
                 out.append(Observation(entry, ranking.rank(key[3]), moved=False))
         return out
+
+    async def _announce_finished(
+        self,
+        ranks: RankStore,
+        board: Leaderboard,
+        run_start: date,
+        config: ConfigHistory,
+        subscribed: Subscriptions,
+        now: datetime,
+    ) -> None:
+        """``leaderboard.finished`` for each group of a run just finalised, if anyone wants it."""
+        run = board.run_at(run_start)
+        if run is None or not subscribed.wanted(board.tenant, "leaderboard.finished"):
+            return
+        results = await ranks.results(board.tenant, board.id, run_start)
+        users = sorted({t["userId"] for _, top in results for t in top})
+        names = await ranks.user_names(board.tenant, users) if users else {}
+        body = board_json(board, config, now)
+        await announce(ranks.conn, finished_messages(board, body, run, results, names, now))
 
     async def _finalise(
         self,

@@ -112,10 +112,9 @@ def endpoint(admin: httpx.Client, url: str, events: list[str] | None = None) -> 
     return dict(created.json()["created"][0])
 
 
-def lesson(admin: httpx.Client, user: str) -> dict[str, Any]:
-    answer = admin.post(
-        "/v1/metrics/lessons/event", json={"user": {"id": user, "tz": "UTC"}, "value": 1}
-    )
+def lesson(admin: httpx.Client, user: str, name: str | None = None) -> dict[str, Any]:
+    who = {"id": user, "tz": "UTC"} | ({"name": name} if name else {})
+    answer = admin.post("/v1/metrics/lessons/event", json={"user": who, "value": 1})
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
 
@@ -269,6 +268,45 @@ def test_sigkill_of_the_webhooks_process_mid_delivery_loses_nothing(
     )
     for user in users:
         assert len({m["id"] for m in of_user(receiver, "/held", user)}) == 1
+
+
+def test_a_finished_run_announces_its_top_ten(
+    admin: httpx.Client, receiver: Receiver, clock: ClockFile
+) -> None:
+    # the clock file stands still: move it, so that the board is created after the earlier
+    # tests' events (at their instant, a replay would count them on the board too)
+    clock.set(clock.now() + timedelta(minutes=1))
+    today = clock.now().date()
+    (metric,) = [m for m in admin.get("/admin/v1/metrics").json() if m["key"] == "lessons"]
+    board = {
+        "name": "Daily lessons",
+        "key": "daily-lessons",
+        "rankBy": "metric",
+        "metricId": metric["id"],
+        "status": "active",
+        "start": today.isoformat(),
+        "runUnit": "day",
+        "runInterval": 1,
+    }
+    made = admin.post("/admin/v1/leaderboards", json=[board])
+    assert made.status_code == 201, made.text
+    endpoint(admin, receiver.on("/finished"), ["leaderboard.finished"])
+    lesson(admin, "lena", "Lena")
+    lesson(admin, "lena", "Lena")
+    lesson(admin, "leo", "Leo")
+    clock.set(clock.now() + timedelta(days=2))  # the run is over everywhere: the ranker finalises
+    receiver.wait(lambda: len(receiver.at("/finished")) == 1, 60, "leaderboard.finished")
+    (finished,) = receiver.at("/finished")
+    leaderboard = finished.json["leaderboard"]
+    assert (leaderboard["key"], leaderboard["status"]) == ("daily-lessons", "finished")
+    assert (leaderboard["runStart"], leaderboard["runEnd"]) == (today.isoformat(),) * 2
+    assert [
+        (r["userId"], r["userName"], r["rank"], r["value"]) for r in leaderboard["rankings"]
+    ] == [
+        ("lena", "Lena", 1, 2),
+        ("leo", "Leo", 2, 1),
+    ]
+    assert finished.json["id"] == finished.id
 
 
 def test_laurel_replay_sends_nothing_again(

@@ -123,7 +123,7 @@ async def _resolve(host: str, port: int) -> list[Address]:
         pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError, ValueError):  # no such host, or a name IDNA cannot encode
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 

@@ -46,7 +46,8 @@ class DeliveryPolicy:
 
 @dataclass
 class DeliveryCounts:
-    """What this process did: attempts by outcome (delivered, retrying, failed)."""
+    """What this process did: attempts by the state they left (delivered, pending: to be
+    retried, failed)."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
     latency_ms_total: float = 0.0
@@ -121,13 +122,7 @@ class WebhookDeliverer:
         except Exception:  # the lease runs out and another attempt follows
             log.exception("recording delivery %s failed", claimed.message_id)
             return
-        outcome = (
-            "delivered"
-            if attempt.delivered
-            else "retrying"
-            if attempt.retry_in_s is not None and attempt.disable is None
-            else "failed"
-        )
+        outcome = attempt.state
         self.counts.outcomes[outcome] += 1
         self.counts.latency_ms_total += attempt.latency_ms
         if not attempt.delivered:

@@ -37,15 +37,8 @@ from projections.store.ports import DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
 from projections.store.trophy_json import Names, award_json
 from projections.store.users import USER_COLUMNS, profile_from_row, user_params
-from projections.store.webhook_messages import Message, batch_messages
-from projections.store.webhooks import (
-    ANNOUNCE,
-    ANNOUNCE_TYPES,
-    SUBSCRIPTIONS,
-    WEBHOOKS_CHANNEL,
-    message_row,
-    subscriptions,
-)
+from projections.store.webhook_messages import batch_messages
+from projections.store.webhooks import SUBSCRIPTIONS, Subscriptions, announce
 
 OUTCOMES_CHANNEL = "laurel_outcomes"
 """NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
@@ -119,8 +112,8 @@ class _PostgresUnitOfWork:
         self.conn = conn
         self.schema = schema
         self._announce = announce
-        self._subscribed: dict[str, set[str] | None] = {}
-        """Tenant → the types its active endpoints want (``None``: every type)."""
+        self._subscribed = Subscriptions()
+        """What the active endpoints wanted when the batch began."""
         self._s = sql.Identifier(schema)
         self._config = ConfigHistory()
         """What :meth:`config` loaded: the batch was folded with it, and the awards' history
@@ -135,14 +128,8 @@ class _PostgresUnitOfWork:
             locked = await self._lock_checkpoints(topic, parts)
             endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
         if endpoints is not None:
-            self._subscribed = subscriptions(await endpoints.fetchall())
+            self._subscribed = Subscriptions(await endpoints.fetchall())
         return {p: o for p, o in await locked.fetchall()}
-
-    def _wanted(self, tenant: str, kind: str) -> bool:
-        if tenant not in self._subscribed:
-            return False
-        types = self._subscribed[tenant]
-        return types is None or kind in types
 
     async def _lock_checkpoints(self, topic: str, parts: list[int]) -> AsyncCursor[Any]:
         await self.conn.execute(
@@ -248,7 +235,8 @@ class _PostgresUnitOfWork:
             outbox_rows(result),
         )
         if self._announce and self._subscribed:
-            await self._announce_messages(batch_messages(result, self._config, self._wanted))
+            messages = batch_messages(result, self._config, self._subscribed.wanted)
+            await announce(self.conn, messages)
         await self._write(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) SELECT * FROM "
             "{rows} AS batch ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = "
@@ -316,16 +304,6 @@ class _PostgresUnitOfWork:
             await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
         if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
             await self.conn.execute("SELECT pg_notify(%s, '')", (COMMITS_CHANNEL,))
-
-    async def _announce_messages(self, messages: Sequence[Message]) -> None:
-        """Store the messages (a replay's are already there: nothing new) and a delivery of
-        each new one to every active endpoint that wants it, then wake the webhooks process."""
-        if not messages:
-            return
-        await self._write(
-            ANNOUNCE, ANNOUNCE_TYPES, [message_row(m, i) for i, m in enumerate(messages)]
-        )
-        await self.conn.execute("SELECT pg_notify(%s, '')", (WEBHOOKS_CHANNEL,))
 
     async def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks

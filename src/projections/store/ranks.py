@@ -13,6 +13,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
 from projections.store.connections import execute_columns
+from projections.store.ranking import group_values
 from projections.store.ranking_cache import GroupKey, StoredEntry
 
 RANKS_CHANNEL = "laurel_ranks"
@@ -63,6 +64,25 @@ class RankStore:
     async def announce(self) -> None:
         """Tell :data:`RANKS_CHANNEL`'s listeners that this round observed something."""
         await self.conn.execute("SELECT pg_notify(%s, '')", (RANKS_CHANNEL,))
+
+    async def results(
+        self, tenant: str, board_id: uuid.UUID, run: date
+    ) -> list[tuple[tuple[str, ...] | None, list[dict[str, Any]]]]:
+        """A finalised run's top of each breakdown group, as stored."""
+        cur = await self._run(
+            "SELECT grp, top FROM {s}.leaderboard_results WHERE tenant = %s "
+            "AND leaderboard_id = %s AND run = %s ORDER BY grp",
+            (tenant, board_id, run),
+        )
+        return [(group_values(grp), list(top)) for grp, top in await cur.fetchall()]
+
+    async def user_names(self, tenant: str, user_ids: list[str]) -> dict[str, str | None]:
+        """The names of some of the tenant's users."""
+        cur = await self._run(
+            "SELECT user_id, name FROM {s}.users WHERE tenant = %s AND user_id = ANY(%s)",
+            (tenant, user_ids),
+        )
+        return {user_id: name for user_id, name in await cur.fetchall()}
 
     async def position(self) -> int:
         """The ranker's position: the transaction id below which every entry was observed."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from projections.core import points as pts
 from projections.core.achievements import Achievement, AttributeFilter, Completion
-from projections.core.leaderboards import EntryChange
+from projections.core.leaderboards import EntryChange, Leaderboard
 from projections.core.model import ConfigHistory, UserProfile
 from projections.core.outcomes import (
     AchievementCompleted,
@@ -152,6 +152,47 @@ def level_json(level: PointsLevel | None) -> dict[str, Any] | None:
 def iso(at: datetime) -> str:
     """An instant as Trophy writes it (``Z`` for UTC)."""
     return at.isoformat().replace("+00:00", "Z")
+
+
+def whole(value: float) -> int | float:
+    """Trophy's values are integers; a fractional metric total keeps its fraction."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _clock(value: time | None) -> str | None:
+    return value.strftime("%H:%M") if value is not None else None
+
+
+def board_json(board: Leaderboard, config: ConfigHistory, now: datetime) -> dict[str, Any]:
+    """Trophy's ``LeaderboardResponse``."""
+    keys = [a.key for a in board.breakdown]
+    body: dict[str, Any] = {
+        "id": str(board.id),
+        "name": board.name,
+        "key": board.key,
+        "rankBy": board.rank_by,
+        "breakdownAttribute": keys[0] if len(keys) == 1 else None,
+        "breakdownAttributes": keys,
+        "description": board.description,
+        "start": board.start.isoformat(),
+        "end": board.end.isoformat() if board.end else None,
+        "startTime": _clock(board.start_time),
+        "endTime": _clock(board.end_time),
+        "maxParticipants": board.max_participants,
+        "runUnit": board.run_unit,
+        "runInterval": board.run_interval,
+        "userAttributes": [{"key": f.key, "value": f.value} for f in board.user_filters],
+    }
+    if board.rank_by == "metric":
+        metric = next((m for m in config.metrics if m.id == board.metric_id), None)
+        body["metricKey"] = metric.key if metric else None
+        body["metricName"] = metric.name if metric else None
+    elif board.rank_by == "points":
+        systems = config.points_at(board.tenant, now).systems
+        system = systems.get(board.points_system_id) if board.points_system_id else None
+        body["pointsSystemKey"] = system.key if system else None
+        body["pointsSystemName"] = system.name if system else None
+    return body
 
 
 def user_json(user_id: str, profile: UserProfile) -> dict[str, Any]:

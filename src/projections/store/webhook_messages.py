@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from projections.core.fold import BatchResult, Decision
+from projections.core.leaderboards import Leaderboard, Run
 from projections.core.model import ConfigHistory, UserKey
 from projections.core.outcomes import AchievementCompleted, MetricEventRecorded, StreakChanged
 from projections.core.rewards import PointsChange
@@ -28,9 +29,10 @@ from projections.store.trophy_json import (
     points_system_json,
     streak_json,
     user_json,
+    whole,
 )
 
-MESSAGE_TYPES = (
+TROPHY_TYPES = (
     "achievement.completed",
     "streak.started",
     "streak.extended",
@@ -39,23 +41,21 @@ MESSAGE_TYPES = (
     "streak.freeze_earned",
     "points.changed",
     "points.level_changed",
-)
-"""The types the processor decides (the others of Trophy's are not sent yet: see the README)."""
-
-TROPHY_TYPES = (
-    *MESSAGE_TYPES,
     "points.boost_started",
     "points.boost_finished",
     "leaderboard.started",
     "leaderboard.changed",
     "leaderboard.rank_changed",
     "leaderboard.finished",
-    "emails.achievement_due",
     "emails.recap_due",
     "emails.reactivation_due",
     "emails.streak_reminder_due",
+    "emails.achievement_due",
 )
-"""Trophy's 18 types: an endpoint may subscribe to any of them."""
+"""Trophy's 18 types, in its documentation's order: an endpoint may subscribe to any of them."""
+
+MESSAGE_TYPES = (*TROPHY_TYPES[:8], "leaderboard.finished")
+"""The types Laurel sends (the others are not sent yet: see the README)."""
 
 PING = "webhook.test"
 """Laurel's own type of the signed ping ``POST /admin/v1/webhooks/{id}/test`` sends."""
@@ -163,3 +163,42 @@ def _points(changes: Iterable[PointsChange], names: Names) -> list[tuple[str, di
                 )
             )
     return out
+
+
+def finished_messages(
+    board: Leaderboard,
+    board_body: Mapping[str, Any],
+    run: Run,
+    results: Iterable[tuple[tuple[str, ...] | None, list[dict[str, Any]]]],
+    names: Mapping[str, str | None],
+    at: datetime,
+) -> list[Message]:
+    """``leaderboard.finished`` of a run that is over: Trophy's
+    ``LeaderboardResponseWithRankings`` with each breakdown group's final top 10, and, as
+    Laurel's additions, which run it was and which group. The id is the run's and the group's,
+    so the ranker finalising the same run again (after a replay) announces nothing new."""
+    messages = []
+    for group, top in results:
+        cause = f"{board.tenant}/leaderboard.finished/{board.id}/{run.start}/{list(group or ())}"
+        id = message_id(cause, 0)
+        rankings = [
+            {
+                "userId": t["userId"],
+                "userName": names.get(t["userId"]),
+                "rank": t["rank"],
+                "value": whole(t["value"]),
+            }
+            for t in top
+        ]
+        leaderboard = {
+            **board_body,
+            "status": "finished",
+            "runStart": run.start.isoformat(),
+            "runEnd": run.end.isoformat() if run.end else None,
+            "rankings": rankings,
+        }
+        if group:
+            leaderboard["breakdownAttributeValues"] = list(group)
+        body = {"id": id, "type": "leaderboard.finished", "leaderboard": leaderboard}
+        messages.append(Message(id, board.tenant, None, "leaderboard.finished", at, body))
+    return messages

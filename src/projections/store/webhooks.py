@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from projections.store.connections import execute_rows, json_rows
 from projections.store.webhook_messages import PING, Message, message_id
 
 WEBHOOKS_CHANNEL = "laurel_webhooks"
@@ -67,10 +69,42 @@ def subscriptions(rows: Iterable[tuple[str, list[str] | None]]) -> dict[str, set
     return found
 
 
-def message_row(message: Message, ordinal: int = 0) -> tuple[Any, ...]:
-    """A row of :data:`ANNOUNCE`; ``ordinal`` orders the batch's messages."""
-    m = message
-    return (m.id, m.tenant, m.user_id, m.type, m.created, m.body, ordinal)
+class Subscriptions:
+    """Which types each tenant's active endpoints want, from :data:`SUBSCRIPTIONS`'s rows."""
+
+    def __init__(self, rows: Iterable[tuple[str, list[str] | None]] = ()) -> None:
+        self._types = subscriptions(rows)
+
+    def __bool__(self) -> bool:
+        return bool(self._types)
+
+    def wanted(self, tenant: str, kind: str) -> bool:
+        """Whether some active endpoint of ``tenant`` wants messages of type ``kind``."""
+        if tenant not in self._types:
+            return False
+        types = self._types[tenant]
+        return types is None or kind in types
+
+
+async def current_subscriptions(conn: AsyncConnection[Any]) -> Subscriptions:
+    """What the active endpoints want, as of now."""
+    cur = await conn.execute(SUBSCRIPTIONS)
+    return Subscriptions(await cur.fetchall())
+
+
+async def announce(conn: AsyncConnection[Any], messages: Sequence[Message]) -> None:
+    """Store ``messages`` in the caller's transaction (ids already stored, as a replay's are,
+    add nothing) with a delivery of each new one to every active endpoint that wants it, and
+    wake the webhooks processes when it commits."""
+    if not messages:
+        return
+    rows = [
+        (m.id, m.tenant, m.user_id, m.type, m.created, m.body, ordinal)
+        for ordinal, m in enumerate(messages)
+    ]
+    types = ANNOUNCE_TYPES.split(", ")
+    await execute_rows(conn, sql.SQL(ANNOUNCE).format(rows=json_rows(types)), rows)
+    await conn.execute("SELECT pg_notify(%s, '')", (WEBHOOKS_CHANNEL,))
 
 
 @dataclass(frozen=True)
@@ -145,6 +179,15 @@ class Attempt:
     def delivered(self) -> bool:
         """Whether the receiver took it (any 2xx)."""
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def state(self) -> State:
+        """The delivery's state after this attempt."""
+        if self.delivered:
+            return "delivered"
+        if self.retry_in_s is not None and self.disable is None:
+            return "pending"
+        return "failed"
 
 
 _EDITABLE = frozenset({"url", "events", "description", "status"})
@@ -370,10 +413,8 @@ class WebhookStore:
                     (attempt.status, attempt.latency_ms, claimed.endpoint.id, claimed.message_id),
                 )
             return
-        if attempt.retry_in_s is not None and attempt.disable is None:
-            state, next_in = "pending", attempt.retry_in_s
-        else:
-            state, next_in = "failed", None
+        state = attempt.state
+        next_in = attempt.retry_in_s if state == "pending" else None
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE laurel.webhook_deliveries SET state = %s, leased_until = NULL, "

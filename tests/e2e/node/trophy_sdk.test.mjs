@@ -49,7 +49,10 @@ async function failure(call) {
   assert.fail("the call succeeded");
 }
 
-const today = new Date().toISOString().slice(0, 10);
+// Summaries are by the user's local day: today where the user is, not in UTC.
+const todayIn = (tz) => new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(new Date());
+const adasToday = todayIn("Europe/London");
+const bobsToday = todayIn("America/New_York");
 const ids = {};
 
 test("set-up over the Admin API", async () => {
@@ -208,10 +211,10 @@ test("metrics: every total with its status, one metric, event summaries", async 
 
   const summary = await trophy.users.metricEventSummary("ada", "lessons", {
     aggregation: "daily",
-    startDate: today,
-    endDate: today,
+    startDate: adasToday,
+    endDate: adasToday,
   });
-  assert.deepEqual(summary, [{ date: today, total: 2, change: 2 }]);
+  assert.deepEqual(summary, [{ date: adasToday, total: 2, change: 2 }]);
 });
 
 test("streaks: a user's streak with history, several users' streaks", async () => {
@@ -273,10 +276,10 @@ test("points: a user's points with awards, the system, its summary", async () =>
   );
   const events = await trophy.users.pointsEventSummary("bob", "xp", {
     aggregation: "daily",
-    startDate: today,
-    endDate: today,
+    startDate: bobsToday,
+    endDate: bobsToday,
   });
-  assert.deepEqual(events, [{ date: today, total: 50, change: 50 }]);
+  assert.deepEqual(events, [{ date: bobsToday, total: 50, change: 50 }]);
 });
 
 test("leaderboards: all, rankings, a user's standing", async () => {
