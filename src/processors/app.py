@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
 from ingest.publisher import KafkaCommandPublisher
+from processors.announcer import Announcer
 from processors.deadletters import KafkaDeadLetterSink
 from processors.projector import (
     BatchReport,
@@ -228,17 +229,23 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
 
         @app.task  # type: ignore[untyped-decorator]
         async def rank() -> None:
-            """Every interval, the leader observes the ranks of changed entries."""
+            """Every interval, the leader observes the ranks of changed entries, then announces
+            the boosts and leaderboard runs that are due."""
             async with _pool(options.database_url) as pool:
                 every = timedelta(seconds=options.rank_change_every_s)
                 ranker = Ranker(pool, options.clock, every)
+                announcer = Announcer(pool, options.clock)
                 while True:
                     await asyncio.sleep(options.ranker_interval_s)
                     if not app.is_leader():
                         continue
-                    try:
-                        await ranker.run_once()
-                    except Exception:
-                        log.exception("ranker round failed; trying again next interval")
+                    for name, round_ in (
+                        ("ranker", ranker.run_once),
+                        ("announcer", announcer.run_once),
+                    ):
+                        try:
+                            await round_()
+                        except Exception:
+                            log.exception("%s round failed; trying again next interval", name)
 
     return app

@@ -10,7 +10,7 @@ import hmac
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.support.clock import ClockFile, running_on
 from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
-from tests.support.receiver import HANG, Receiver, receiving
+from tests.support.receiver import HANG, Received, Receiver, receiving
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -270,6 +270,60 @@ def test_sigkill_of_the_webhooks_process_mid_delivery_loses_nothing(
         assert len({m["id"] for m in of_user(receiver, "/held", user)}) == 1
 
 
+def test_boosts_and_runs_are_announced_when_trophy_announces_them(
+    admin: httpx.Client, receiver: Receiver, clock: ClockFile
+) -> None:
+    clock.set(clock.now() + timedelta(minutes=1))  # after the earlier tests' events
+    today = clock.now().date()  # at 12:00 UTC
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    endpoint(
+        admin,
+        receiver.on("/timed"),
+        ["points.boost_started", "points.boost_finished", "leaderboard.started"],
+    )
+    (xp,) = [p for p in admin.get("/admin/v1/points").json() if p["key"] == "xp"]
+    boosted = admin.post(
+        f"/admin/v1/points/{xp['id']}/boosts",
+        json=[{"name": "Double day", "start": tomorrow, "end": tomorrow, "multiplier": 2}],
+    )
+    assert boosted.status_code == 201, boosted.text
+    (metric,) = [m for m in admin.get("/admin/v1/metrics").json() if m["key"] == "lessons"]
+    board = {
+        "name": "Tomorrow only",
+        "key": "tomorrow",
+        "rankBy": "metric",
+        "metricId": metric["id"],
+        "status": "scheduled",
+        "start": tomorrow,
+        "end": tomorrow,
+    }
+    made = admin.post("/admin/v1/leaderboards", json=[board])
+    assert made.status_code == 201, made.text
+
+    def types() -> list[str]:
+        return [r.json["type"] for r in receiver.at("/timed")]
+
+    # both were due at 10:00 UTC today (the day before they start): sent at the next round
+    receiver.wait(lambda: len(types()) == 2, 60, "the boost and the run announced")
+    assert sorted(types()) == ["leaderboard.started", "points.boost_started"]
+    started = {r.json["type"]: r.json for r in receiver.at("/timed")}
+    assert started["points.boost_started"]["timestamp"] == f"{today.isoformat()}T10:00:00Z"
+    boost = started["points.boost_started"]["boost"]
+    assert (boost["name"], boost["status"], boost["pointsSystemKey"]) == (
+        "Double day",
+        "active",
+        "xp",
+    )
+    run = started["leaderboard.started"]["leaderboard"]
+    assert (run["key"], run["runStart"], run["rankings"]) == ("tomorrow", tomorrow, [])
+
+    clock.set(datetime.combine(today + timedelta(days=2), time(13, 30), UTC))
+    receiver.wait(lambda: len(types()) == 3, 60, "the boost announced finished")
+    assert types()[-1] == "points.boost_finished"
+    assert receiver.at("/timed")[-1].json["boost"]["status"] == "finished"
+    assert len({r.id for r in receiver.at("/timed")}) == 3  # each sent once, round after round
+
+
 def test_a_finished_run_announces_its_top_ten(
     admin: httpx.Client, receiver: Receiver, clock: ClockFile
 ) -> None:
@@ -295,8 +349,14 @@ def test_a_finished_run_announces_its_top_ten(
     lesson(admin, "lena", "Lena")
     lesson(admin, "leo", "Leo")
     clock.set(clock.now() + timedelta(days=2))  # the run is over everywhere: the ranker finalises
-    receiver.wait(lambda: len(receiver.at("/finished")) == 1, 60, "leaderboard.finished")
-    (finished,) = receiver.at("/finished")
+
+    def finished_runs() -> list[Received]:
+        return [
+            r for r in receiver.at("/finished") if r.json["leaderboard"]["key"] == "daily-lessons"
+        ]
+
+    receiver.wait(lambda: len(finished_runs()) == 1, 60, "leaderboard.finished")
+    (finished,) = finished_runs()
     leaderboard = finished.json["leaderboard"]
     assert (leaderboard["key"], leaderboard["status"]) == ("daily-lessons", "finished")
     assert (leaderboard["runStart"], leaderboard["runEnd"]) == (today.isoformat(),) * 2

@@ -11,19 +11,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from projections.core.announcements import (
+    boost_finished_at,
+    boost_started_at,
+    run_started_at,
+    runs_starting,
+)
 from projections.core.fold import BatchResult, Decision
 from projections.core.leaderboards import Leaderboard, Run
 from projections.core.model import ConfigHistory, UserKey
 from projections.core.outcomes import AchievementCompleted, MetricEventRecorded, StreakChanged
+from projections.core.points import PointsBoost, PointsSystem
 from projections.core.rewards import PointsChange
 from projections.core.streaks import StreakView, Transition
 from projections.store.codecs import transition_json
 from projections.store.trophy_json import (
     Names,
     achievements_json,
+    board_json,
+    iso,
     level_json,
     points_json,
     points_system_json,
@@ -54,7 +63,10 @@ TROPHY_TYPES = (
 )
 """Trophy's 18 types, in its documentation's order: an endpoint may subscribe to any of them."""
 
-MESSAGE_TYPES = (*TROPHY_TYPES[:8], "leaderboard.finished")
+TIMED_TYPES = ("points.boost_started", "points.boost_finished", "leaderboard.started")
+"""The types the clock causes, announced by :func:`timed_messages`."""
+
+MESSAGE_TYPES = (*TROPHY_TYPES[:8], *TIMED_TYPES, "leaderboard.finished")
 """The types Laurel sends (the others are not sent yet: see the README)."""
 
 PING = "webhook.test"
@@ -202,3 +214,87 @@ def finished_messages(
         body = {"id": id, "type": "leaderboard.finished", "leaderboard": leaderboard}
         messages.append(Message(id, board.tenant, None, "leaderboard.finished", at, body))
     return messages
+
+
+ANNOUNCE_WITHIN = timedelta(days=1)
+"""A time-driven message is announced from when it is due until a day later: after that (a
+processor down that long, an endpoint created later) it is not sent at all."""
+
+
+def timed_messages(
+    config: ConfigHistory,
+    tenants: Iterable[str],
+    now: datetime,
+    zones: Mapping[UserKey, str | None],
+    wanted: Wanted,
+) -> list[Message]:
+    """The boosts and leaderboard runs of ``tenants`` due to be announced at ``now``; a user's
+    boost is timed in the user's zone (``zones``). Ids name the boost or the run, so announcing
+    the same one again adds nothing."""
+
+    def due(at: datetime | None) -> bool:
+        return at is not None and at <= now < at + ANNOUNCE_WITHIN
+
+    messages = []
+    for tenant in tenants:
+        points = config.points_at(tenant, now)
+        for boost in points.boosts:
+            tz = zones.get((tenant, boost.user_id)) if boost.user_id is not None else None
+            for kind, at in (
+                ("points.boost_started", boost_started_at(boost, tz)),
+                ("points.boost_finished", boost_finished_at(boost, tz)),
+            ):
+                if due(at) and at is not None and wanted(tenant, kind):
+                    system = points.systems.get(boost.system_id)
+                    messages.append(_boost_message(kind, boost, system, at))
+        if not wanted(tenant, "leaderboard.started"):
+            continue
+        for board in config.leaderboards_at(tenant, now):
+            if board.status not in ("active", "scheduled"):
+                continue
+            for run in runs_starting(board, now.date(), now.date() + timedelta(days=2)):
+                at = run_started_at(run)
+                if due(at):
+                    messages.append(_run_started(board, run, config, at, now))
+    return messages
+
+
+def _boost_message(
+    kind: str, boost: PointsBoost, system: PointsSystem | None, at: datetime
+) -> Message:
+    id = message_id(f"{boost.tenant}/{kind}/{boost.id}", 0)
+    body = {
+        "id": id,
+        "type": kind,
+        "timestamp": iso(at),
+        "boost": {
+            "id": str(boost.id),
+            "name": boost.name,
+            "status": "active" if kind == "points.boost_started" else "finished",
+            "userId": boost.user_id,
+            "pointsSystemId": str(boost.system_id),
+            "pointsSystemKey": system.key if system else None,
+            "pointsSystemName": system.name if system else None,
+            "start": boost.start.isoformat(),
+            "end": boost.end.isoformat() if boost.end else None,
+            "multiplier": boost.multiplier,
+            "rounding": boost.rounding,
+        },
+    }
+    return Message(id, boost.tenant, None, kind, at, body)
+
+
+def _run_started(
+    board: Leaderboard, run: Run, config: ConfigHistory, at: datetime, now: datetime
+) -> Message:
+    kind = "leaderboard.started"
+    id = message_id(f"{board.tenant}/{kind}/{board.id}/{run.start}", 0)
+    leaderboard = {
+        **board_json(board, config, now),
+        "status": board.status_at(now),
+        "runStart": run.start.isoformat(),
+        "runEnd": run.end.isoformat() if run.end else None,
+        "rankings": [],  # nobody has a value before the run's first day
+    }
+    body = {"id": id, "type": kind, "timestamp": iso(at), "leaderboard": leaderboard}
+    return Message(id, board.tenant, None, kind, at, body)

@@ -78,6 +78,10 @@ class Subscriptions:
     def __bool__(self) -> bool:
         return bool(self._types)
 
+    def tenants_wanting(self, kinds: Iterable[str]) -> list[str]:
+        """The tenants with an active endpoint that wants any of ``kinds``."""
+        return sorted(t for t in self._types if any(self.wanted(t, k) for k in kinds))
+
     def wanted(self, tenant: str, kind: str) -> bool:
         """Whether some active endpoint of ``tenant`` wants messages of type ``kind``."""
         if tenant not in self._types:
@@ -459,11 +463,12 @@ class WebhookStore:
         return None if row is None or row[0] is None else max(0.0, float(row[0]))
 
     async def prune(self, retention: timedelta) -> int:
-        """Delete messages (and their deliveries) decided more than ``retention`` ago, and
-        messages of archived tenants; returns how many."""
+        """Delete messages (and their deliveries) stored more than ``retention`` ago by the
+        database's clock (not the api's, which tests and demos may move), and messages of
+        archived tenants; returns how many."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "DELETE FROM laurel.webhook_messages m WHERE m.created < now() - %s "
+                "DELETE FROM laurel.webhook_messages m WHERE m.stored < now() - %s "
                 "OR m.tenant IN (SELECT customer_id FROM laurel.tenants WHERE status = "
                 "'archived')",
                 (retention,),

@@ -25,10 +25,12 @@ CREATE TABLE laurel.webhook_messages (
     tenant    text        NOT NULL,
     user_id   text,
     type      text        NOT NULL,
-    created   timestamptz NOT NULL,
+    created   timestamptz NOT NULL,           -- when the command was received (the api's clock)
+    stored    timestamptz NOT NULL DEFAULT now(), -- the database's clock: retention counts from it
     body      jsonb       NOT NULL
 );
 CREATE INDEX webhook_messages_tenant ON laurel.webhook_messages (tenant, created);
+CREATE INDEX webhook_messages_stored ON laurel.webhook_messages (stored);
 
 CREATE TABLE laurel.webhook_deliveries (
     endpoint_id   uuid        NOT NULL REFERENCES laurel.webhook_endpoints ON DELETE CASCADE,

@@ -1,0 +1,95 @@
+"""The delivery queue in PostgreSQL: heads of each user's order only, leases that run out, a
+failure streak that disables an endpoint, and retention by the database's clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from projections.store.connections import connection_pool
+from projections.store.webhook_messages import Message
+from projections.store.webhooks import Attempt, Endpoint, WebhookStore, announce
+from tests.support.infra import Namespace
+
+pytestmark = pytest.mark.integration
+
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)  # an api clock far behind the database's
+
+
+@pytest.fixture
+async def store(namespace: Namespace) -> AsyncIterator[WebhookStore]:
+    pool = connection_pool(namespace.database_url)
+    await pool.open(wait=True)
+    try:
+        yield WebhookStore(pool)
+    finally:
+        await pool.close()
+
+
+async def queue(store: WebhookStore, *users: str) -> tuple[Endpoint, list[str]]:
+    endpoint = await store.create("t", "https://example.com/hook", None, None, "active")
+    messages = [
+        Message(f"msg_{n}", "t", user, "points.changed", LONG_AGO, {"n": n})
+        for n, user in enumerate(users)
+    ]
+    async with store.pool.connection() as conn, conn.transaction():
+        await announce(conn, messages)
+    return endpoint, [m.id for m in messages]
+
+
+async def test_only_the_oldest_pending_message_of_each_user_is_claimed(store: WebhookStore) -> None:
+    _, ids = await queue(store, "a", "a", "b")
+    first = await store.claim(10, 30.0)
+    assert sorted(c.message_id for c in first) == [ids[0], ids[2]]
+    assert await store.claim(10, 30.0) == []  # a's second waits for a's first; leases hold
+    retry = Attempt(500, "HTTP 500", 1.0, retry_in_s=0.0)
+    await store.record(next(c for c in first if c.message_id == ids[0]), retry, timedelta(days=5))
+    (again,) = await store.claim(10, 30.0)  # a's first again, not its second
+    assert (again.message_id, again.attempts) == (ids[0], 2)
+    await store.record(again, Attempt(200, None, 1.0, None), timedelta(days=5))
+    (second,) = await store.claim(10, 30.0)
+    assert second.message_id == ids[1]
+
+
+async def test_a_lease_that_runs_out_is_claimed_again(store: WebhookStore) -> None:
+    await queue(store, "a")
+    (held,) = await store.claim(10, 0.05)  # its process dies: nothing is recorded
+    async with store.pool.connection() as conn:
+        await conn.execute("SELECT pg_sleep(0.1)")
+    (again,) = await store.claim(10, 30.0)
+    assert (again.message_id, again.attempts) == (held.message_id, 2)
+
+
+async def test_failures_without_a_success_disable_the_endpoint_saying_since_when(
+    store: WebhookStore,
+) -> None:
+    endpoint, _ = await queue(store, "a")
+    failed = Attempt(503, "HTTP 503", 1.0, retry_in_s=0.0)
+    (claimed,) = await store.claim(10, 30.0)
+    await store.record(claimed, failed, timedelta(days=5))  # the streak begins
+    (claimed,) = await store.claim(10, 30.0)
+    await store.record(claimed, failed, timedelta(days=5))
+    still = await store.endpoint("t", endpoint.id)
+    assert still is not None
+    assert still.status == "active"
+    (claimed,) = await store.claim(10, 30.0)
+    await store.record(claimed, failed, timedelta(0))  # longer than that without a success
+    disabled = await store.endpoint("t", endpoint.id)
+    assert disabled is not None
+    assert disabled.status == "disabled"
+    assert (disabled.disabled_reason or "").startswith("no successful delivery since ")
+    assert await store.claim(10, 30.0) == []  # its deliveries wait for it to be enabled
+
+
+async def test_retention_counts_from_when_the_database_stored_a_message(
+    store: WebhookStore, namespace: Namespace
+) -> None:
+    await queue(store, "a", "b")
+    assert await store.prune(timedelta(days=30)) == 0  # decided "in 2020", stored just now
+    assert await store.prune(timedelta(0)) == 2
+    with psycopg.connect(namespace.database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM laurel.webhook_deliveries").fetchone()
+    assert row == (0,)
