@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -51,8 +52,8 @@ from projections.store.ranks import (
     StoredRank,
     read_only_snapshot,
 )
-from projections.store.trophy_json import board_json
-from projections.store.webhook_messages import finished_messages
+from projections.store.trophy_json import board_json, user_json
+from projections.store.webhook_messages import finished_messages, rank_changed_message
 from projections.store.webhooks import Subscriptions, announce, current_subscriptions
 
 log = logging.getLogger(__name__)
@@ -129,14 +130,20 @@ class Ranker:
             # meanwhile, and a REPEATABLE READ write would fail on them round after round.
             try:
                 async with conn.transaction():
+                    subscribed = await current_subscriptions(conn)
+                    announced = bool(subscribed.tenants_wanting(["leaderboard.rank_changed"]))
+                    last = await ranks.last_rank_change() if announced and observed else 0
                     moved, waiting = await ranks.observe(observed, now, self.every, self._stored)
+                    if announced and moved:
+                        await self._announce_rank_changes(
+                            ranks, last, boards, config, subscribed, now
+                        )
                     finalised = 0
-                    subscribed = await current_subscriptions(conn) if open_runs else None
                     for tenant, board_id, run in open_runs:
                         board = boards.get((tenant, board_id))
                         if await self._finalise(ranks, board, tenant, board_id, run, now):
                             finalised += 1
-                            if board is not None and subscribed is not None:
+                            if board is not None:
                                 await self._announce_finished(
                                     ranks, board, run, config, subscribed, now
                                 )
@@ -207,6 +214,35 @@ class Ranker:
                 entry = StoredEntry(*key, group.group, value, _NEVER)
                 out.append(Observation(entry, ranking.rank(key[3]), moved=False))
         return out
+
+    async def _announce_rank_changes(
+        self,
+        ranks: RankStore,
+        last: int,
+        boards: Mapping[tuple[str, uuid.UUID], Leaderboard],
+        config: ConfigHistory,
+        subscribed: Subscriptions,
+        now: datetime,
+    ) -> None:
+        """``leaderboard.rank_changed`` for each rank this round moved (a first rank is not a
+        change: after a replay every entry's rank is observed afresh, and nothing is sent).
+        The id names the stored change and its schema, so no two changes share one."""
+        changes = [
+            c
+            for c in await ranks.rank_changes_after(last)
+            if subscribed.wanted(c.tenant, "leaderboard.rank_changed")
+            and (c.tenant, c.board_id) in boards
+        ]
+        profiles = await ranks.profiles(sorted({(c.tenant, c.user_id) for c in changes}))
+        messages = []
+        for c in changes:
+            profile = profiles.get((c.tenant, c.user_id))
+            user = user_json(c.user_id, profile) if profile else {"id": c.user_id}
+            body = board_json(boards[(c.tenant, c.board_id)], config, now)
+            cause = f"{self._schema}/leaderboard.rank_changed/{c.id}"
+            moved = (c.rank, c.value, c.previous_rank, c.previous_value)
+            messages.append(rank_changed_message(cause, c.tenant, user, body, moved, now))
+        await announce(ranks.conn, messages)
 
     async def _announce_finished(
         self,

@@ -22,6 +22,7 @@ from tests.support.clock import ClockFile, running_on
 from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
 from tests.support.receiver import HANG, Received, Receiver, receiving
+from tests.support.reference import active_query
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ ENV = {
     "LAUREL_WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8",
     "LAUREL_WEBHOOK_RETRY_SCHEDULE": "0.3,0.3,0.3",
     "LAUREL_WEBHOOK_TIMEOUT_S": str(TIMEOUT_S),
+    "LAUREL_RANK_CHANGE_EVERY_S": "0",  # every rank change written (and announced) at once
 }
 
 
@@ -322,6 +324,45 @@ def test_boosts_and_runs_are_announced_when_trophy_announces_them(
     assert types()[-1] == "points.boost_finished"
     assert receiver.at("/timed")[-1].json["boost"]["status"] == "finished"
     assert len({r.id for r in receiver.at("/timed")}) == 3  # each sent once, round after round
+
+
+def test_a_participant_passed_hears_of_their_new_rank(
+    admin: httpx.Client, receiver: Receiver, clock: ClockFile, laurel: LaurelProcesses
+) -> None:
+    clock.set(clock.now() + timedelta(minutes=1))  # after the earlier tests' events
+    (metric,) = [m for m in admin.get("/admin/v1/metrics").json() if m["key"] == "lessons"]
+    board = {
+        "name": "Ranks",
+        "key": "ranks",
+        "rankBy": "metric",
+        "metricId": metric["id"],
+        "status": "active",
+        "start": clock.now().date().isoformat(),
+    }
+    made = admin.post("/admin/v1/leaderboards", json=[board])
+    assert made.status_code == 201, made.text
+    board_id = made.json()["created"][0]["id"]
+    endpoint(admin, receiver.on("/ranks"), ["leaderboard.rank_changed"])
+
+    def ranks() -> dict[str, int]:
+        rows = active_query(
+            laurel.ns.database_url,
+            "SELECT user_id, rank FROM leaderboard_ranks "
+            f"WHERE leaderboard_id = '{board_id}' AND user_id IN ('ann', 'bea')",
+        )
+        return {user: rank for user, rank in rows}
+
+    lesson(admin, "ann", "Ann")
+    wait_for(lambda: ranks() == {"ann": 1}, 60, "ann's first rank")  # a first rank: not sent
+    lesson(admin, "bea")
+    lesson(admin, "bea")  # bea passes ann
+    wait_for(lambda: ranks() == {"ann": 2, "bea": 1}, 60, "the new ranks")
+    receiver.wait(lambda: len(receiver.at("/ranks")) >= 1, 60, "ann's rank change")
+    mine = [r.json for r in receiver.at("/ranks") if r.json["leaderboard"]["key"] == "ranks"]
+    assert [(m["user"]["id"], m["user"]["name"]) for m in mine] == [("ann", "Ann")]
+    moved = mine[0]["leaderboard"]
+    assert (moved["previousRank"], moved["rank"]) == (1, 2)
+    assert (moved["previousValue"], moved["value"]) == (1, 1)
 
 
 def test_a_finished_run_announces_its_top_ten(

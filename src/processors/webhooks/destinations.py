@@ -23,6 +23,7 @@ Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL = 2000
+RESOLVE_TIMEOUT_S = 5.0
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 

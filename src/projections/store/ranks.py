@@ -12,9 +12,11 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 
+from projections.core.model import UserProfile
 from projections.store.connections import execute_columns
 from projections.store.ranking import group_values
 from projections.store.ranking_cache import GroupKey, StoredEntry
+from projections.store.users import USER_COLUMNS, profile_from_row
 
 RANKS_CHANNEL = "laurel_ranks"
 """NOTIFY channel told of every round that observed something (ranks, changes, results)."""
@@ -51,6 +53,22 @@ def entry_key(observation: Observation) -> EntryKey:
     )
 
 
+@dataclass(frozen=True)
+class RankChange:
+    """A stored ``leaderboard_rank_changes`` row."""
+
+    id: int
+    tenant: str
+    board_id: uuid.UUID
+    run: date
+    user_id: str
+    previous_rank: int | None
+    rank: int | None
+    previous_value: float | None
+    value: float
+    observed: datetime
+
+
 class RankStore:
     """The ranker's SQL, in its transaction and the active projection schema."""
 
@@ -75,6 +93,33 @@ class RankStore:
             (tenant, board_id, run),
         )
         return [(group_values(grp), list(top)) for grp, top in await cur.fetchall()]
+
+    async def last_rank_change(self) -> int:
+        """The id of the latest rank change written (0: none)."""
+        cur = await self._run("SELECT coalesce(max(id), 0) FROM {s}.leaderboard_rank_changes")
+        row = await cur.fetchone()
+        return int(row[0])
+
+    async def rank_changes_after(self, last: int) -> list[RankChange]:
+        """The rank changes written after ``last`` that move a rank (not a first rank)."""
+        cur = await self._run(
+            "SELECT id, tenant, leaderboard_id, run, user_id, previous_rank, rank, "
+            "previous_value, value, observed FROM {s}.leaderboard_rank_changes "
+            "WHERE id > %s AND previous_rank IS NOT NULL ORDER BY id",
+            (last,),
+        )
+        return [RankChange(*row) for row in await cur.fetchall()]
+
+    async def profiles(self, users: list[tuple[str, str]]) -> dict[tuple[str, str], UserProfile]:
+        """The profiles of some users."""
+        if not users:
+            return {}
+        cur = await self._run(
+            f"SELECT tenant, user_id, {USER_COLUMNS} FROM {{s}}.users WHERE (tenant, user_id) "
+            "IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([u[0] for u in users], [u[1] for u in users]),
+        )
+        return {(row[0], row[1]): profile_from_row(row[2:]) for row in await cur.fetchall()}
 
     async def user_names(self, tenant: str, user_ids: list[str]) -> dict[str, str | None]:
         """The names of some of the tenant's users."""

@@ -66,7 +66,12 @@ TROPHY_TYPES = (
 TIMED_TYPES = ("points.boost_started", "points.boost_finished", "leaderboard.started")
 """The types the clock causes, announced by :func:`timed_messages`."""
 
-MESSAGE_TYPES = (*TROPHY_TYPES[:8], *TIMED_TYPES, "leaderboard.finished")
+MESSAGE_TYPES = (
+    *TROPHY_TYPES[:8],
+    *TIMED_TYPES,
+    "leaderboard.rank_changed",
+    "leaderboard.finished",
+)
 """The types Laurel sends (the others are not sent yet: see the README)."""
 
 PING = "webhook.test"
@@ -298,3 +303,27 @@ def _run_started(
     }
     body = {"id": id, "type": kind, "timestamp": iso(at), "leaderboard": leaderboard}
     return Message(id, board.tenant, None, kind, at, body)
+
+
+def rank_changed_message(
+    cause: str,
+    tenant: str,
+    user: Mapping[str, Any],
+    board_body: Mapping[str, Any],
+    change: tuple[int | None, float, int | None, float | None],
+    at: datetime,
+) -> Message:
+    """``leaderboard.rank_changed``: the user and Trophy's ``WebhookUserLeaderboardResponse``
+    (the board with ``rank``, ``value``, ``previousRank`` and ``previousValue``); ``change`` is
+    (rank, value, previous rank, previous value) and ``cause`` names the stored rank change."""
+    rank, value, previous_rank, previous_value = change
+    id = message_id(cause, 0)
+    leaderboard = {
+        **board_body,
+        "rank": rank,
+        "value": whole(value),
+        "previousRank": previous_rank,
+        "previousValue": whole(previous_value) if previous_value is not None else None,
+    }
+    body = {"id": id, "type": "leaderboard.rank_changed", "user": user, "leaderboard": leaderboard}
+    return Message(id, tenant, str(user["id"]), "leaderboard.rank_changed", at, body)
