@@ -1,5 +1,6 @@
 """The outbox: what each command did that webhooks announce, in order, as rows to store with
-the projection (delivery is not implemented yet)."""
+the projection (and compared by a replay). The messages delivered are rendered separately, in
+Trophy's payloads, by :mod:`projections.store.webhook_messages`."""
 
 from __future__ import annotations
 
