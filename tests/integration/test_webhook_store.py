@@ -93,3 +93,17 @@ async def test_retention_counts_from_when_the_database_stored_a_message(
     with psycopg.connect(namespace.database_url) as conn:
         row = conn.execute("SELECT count(*) FROM laurel.webhook_deliveries").fetchone()
     assert row == (0,)
+
+
+async def test_an_attempt_recorded_after_a_replay_or_a_newer_claim_changes_nothing(
+    store: WebhookStore,
+) -> None:
+    endpoint, ids = await queue(store, "a")
+    (in_flight,) = await store.claim(10, 30.0)
+    assert await store.replay(endpoint, message_ids=ids) == 1  # while it is being sent
+    await store.record(in_flight, Attempt(200, None, 1.0, None), timedelta(days=5))
+    (replayed,) = await store.claim(10, 30.0)  # the replay still stands
+    assert (replayed.message_id, replayed.attempts) == (ids[0], 1)
+    await store.record(replayed, Attempt(200, None, 1.0, None), timedelta(days=5))
+    (logged,) = await store.deliveries(endpoint.id, None, None, 10, 0)
+    assert (logged.state, logged.attempts) == ("delivered", 1)

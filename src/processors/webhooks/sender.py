@@ -17,6 +17,7 @@ from projections.store.webhooks import Attempt, Claimed
 
 USER_AGENT = "Laurel-Webhooks/1"
 _MAX_ERROR = 500
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 async def send(
@@ -31,7 +32,10 @@ async def send(
     }
     started = time.perf_counter()
     try:
-        response = await client.post(claimed.endpoint.url, content=body, headers=headers)
+        async with client.stream(
+            "POST", claimed.endpoint.url, content=body, headers=headers
+        ) as response:
+            await _drain(response)
     except RefusedDestination as exc:  # the host now resolves somewhere it may not go
         return _failed(claimed, None, str(exc), started, schedule)
     except httpx.TimeoutException as exc:
@@ -47,6 +51,16 @@ async def send(
         return Attempt(status, error, latency, None, disable=f"{claimed.endpoint.url} answered 410")
     retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
     return _failed(claimed, status, error, started, schedule, retry_after)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read (and drop) the answer's body, so that the connection can be reused, but no more
+    than :data:`MAX_ANSWER_BYTES`: a receiver cannot make the sender hold a large answer."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > MAX_ANSWER_BYTES:
+            break  # the connection is closed instead of reused
 
 
 def _failed(

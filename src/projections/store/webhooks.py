@@ -58,8 +58,8 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def subscriptions(rows: Iterable[tuple[str, list[str] | None]]) -> dict[str, set[str] | None]:
-    """Tenant → the types its active endpoints want, from :data:`SUBSCRIPTIONS`'s rows."""
+def _by_tenant(rows: Iterable[tuple[str, list[str] | None]]) -> dict[str, set[str] | None]:
+    """Tenant → the types its active endpoints want (``None``: every type)."""
     found: dict[str, set[str] | None] = {}
     for tenant, events in rows:
         if events is None or found.get(tenant, set()) is None:
@@ -73,7 +73,7 @@ class Subscriptions:
     """Which types each tenant's active endpoints want, from :data:`SUBSCRIPTIONS`'s rows."""
 
     def __init__(self, rows: Iterable[tuple[str, list[str] | None]] = ()) -> None:
-        self._types = subscriptions(rows)
+        self._types = _by_tenant(rows)
 
     def __bool__(self) -> bool:
         return bool(self._types)
@@ -227,11 +227,14 @@ _CLAIM = (
 _DELIVERED = (
     "WITH d AS (UPDATE laurel.webhook_deliveries SET state = 'delivered', leased_until = NULL, "
     "next_attempt = NULL, last_status = %s, last_error = NULL, latency_ms = %s, "
-    "finished = now() WHERE endpoint_id = %s AND message_id = %s RETURNING endpoint_id) "
+    "finished = now() WHERE endpoint_id = %s AND message_id = %s AND attempts = %s "
+    "RETURNING endpoint_id) "
     "UPDATE laurel.webhook_endpoints SET failing_since = NULL "
     "WHERE id IN (SELECT endpoint_id FROM d) AND failing_since IS NOT NULL"
 )
-"""Record a success and end the endpoint's failure streak, in one statement."""
+"""Record a success and end the endpoint's failure streak, in one statement. Only the claim
+that made the attempt records it (``attempts`` unchanged since): a replay or another process's
+claim in the meantime is not overwritten."""
 
 
 class WebhookStore:
@@ -414,7 +417,13 @@ class WebhookStore:
             async with self.pool.connection() as conn:
                 await conn.execute(
                     _DELIVERED,
-                    (attempt.status, attempt.latency_ms, claimed.endpoint.id, claimed.message_id),
+                    (
+                        attempt.status,
+                        attempt.latency_ms,
+                        claimed.endpoint.id,
+                        claimed.message_id,
+                        claimed.attempts,
+                    ),
                 )
             return
         state = attempt.state
@@ -425,7 +434,8 @@ class WebhookStore:
                 "next_attempt = CASE WHEN %s::float8 IS NULL THEN NULL "
                 "ELSE now() + make_interval(secs => %s) END, last_status = %s, "
                 "last_error = %s, latency_ms = %s, finished = CASE WHEN %s = 'pending' "
-                "THEN NULL ELSE now() END WHERE endpoint_id = %s AND message_id = %s",
+                "THEN NULL ELSE now() END WHERE endpoint_id = %s AND message_id = %s "
+                "AND attempts = %s",  # still this claim's (see _DELIVERED)
                 (
                     state,
                     next_in,
@@ -436,6 +446,7 @@ class WebhookStore:
                     state,
                     claimed.endpoint.id,
                     claimed.message_id,
+                    claimed.attempts,
                 ),
             )
             await conn.execute(
