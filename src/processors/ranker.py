@@ -38,6 +38,7 @@ from projections.core.leaderboards import Leaderboard
 from projections.core.model import ConfigHistory
 from projections.store.config_history import load_config
 from projections.store.connections import active_schema
+from projections.store.ranking import group_values
 from projections.store.ranking_cache import (
     GroupKey,
     RankingCache,
@@ -48,12 +49,17 @@ from projections.store.ranking_cache import (
 from projections.store.ranks import (
     EntryKey,
     Observation,
+    RankChange,
     RankStore,
     StoredRank,
     read_only_snapshot,
 )
 from projections.store.trophy_json import board_json, user_json
-from projections.store.webhook_messages import finished_messages, rank_changed_message
+from projections.store.webhook_messages import (
+    finished_messages,
+    rank_changed_message,
+    rankings_message,
+)
 from projections.store.webhooks import Subscriptions, announce, current_subscriptions
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,41 @@ TOP = 10
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # entries re-observed only for their rank
 WATCHED = 1000
 """The places (from the top) where participants passed by a mover get a rank change too."""
+
+
+RANK_MESSAGES = ("leaderboard.rank_changed", "leaderboard.changed")
+
+
+class ChangeWindows:
+    """``leaderboard.changed`` at most once per ``every`` per group: when each was last sent,
+    and the groups that moved inside their window, waiting for its end. In memory: a restart
+    forgets them (a group may then be announced sooner, or its waiting change dropped)."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self._sent: dict[GroupKey, datetime] = {}
+        self._waiting: dict[GroupKey, datetime] = {}
+
+    def due(self, moved: set[GroupKey], now: datetime) -> list[GroupKey]:
+        """The groups to announce now (marked sent): those that moved outside their window,
+        and those whose window ended with a change waiting."""
+        for key in moved:
+            last = self._sent.get(key)
+            self._waiting.setdefault(key, now if last is None else last + self.every)
+        ready = sorted((k for k, at in self._waiting.items() if at <= now), key=str)
+        for key in ready:
+            del self._waiting[key]
+            self._sent[key] = now
+        return ready
+
+    def tenants(self) -> set[str]:
+        """The tenants with a change waiting (their configuration is needed at its end)."""
+        return {key.tenant for key in self._waiting}
+
+    def clear(self) -> None:
+        """Forget everything (a replay switched schemas)."""
+        self._sent.clear()
+        self._waiting.clear()
 
 
 @dataclass(frozen=True)
@@ -97,6 +138,8 @@ class Ranker:
         """What ``leaderboard_ranks`` holds, for the entries looked up so far (``None``: no
         row), so that a round reads only the entries it has not met before."""
         self._schema: str | None = None
+        self._windows = ChangeWindows(rank_change_every)
+        """When each group's ``leaderboard.changed`` may next be sent."""
 
     async def run_once(self) -> RankerReport:
         """Observe every entry written since the last round, and finalise the runs now over."""
@@ -107,6 +150,7 @@ class Ranker:
                 schema = await active_schema(conn)
                 if schema != self._schema or len(self._stored) > MAX_REMEMBERED:
                     self._stored.clear()  # a replay switched schemas (or memory is full)
+                    self._windows.clear()
                     self._waiting.clear()
                     self._queue.clear()
                     self._schema = schema
@@ -117,6 +161,7 @@ class Ranker:
                 open_runs = await ranks.open_runs(now.date())
                 tenants = {e.tenant for e in changed} | {r[0] for r in open_runs}
                 tenants |= {key[0] for key in self._waiting}
+                tenants |= self._windows.tenants()
                 config = await load_config(conn, tenants, now, now)
             boards = {(b.tenant, b.id): b for t in tenants for b in config.leaderboards_at(t, now)}
             await self.cache.refresh()  # as new as that snapshot, or newer
@@ -131,13 +176,14 @@ class Ranker:
             try:
                 async with conn.transaction():
                     subscribed = await current_subscriptions(conn)
-                    announced = bool(subscribed.tenants_wanting(["leaderboard.rank_changed"]))
+                    announced = bool(subscribed.tenants_wanting(RANK_MESSAGES))
                     last = await ranks.last_rank_change() if announced and observed else 0
                     moved, waiting = await ranks.observe(observed, now, self.every, self._stored)
-                    if announced and moved:
-                        await self._announce_rank_changes(
-                            ranks, last, boards, config, subscribed, now
-                        )
+                    moves = await ranks.rank_changes_after(last) if announced and moved else []
+                    await self._announce_rank_changes(ranks, moves, boards, config, subscribed, now)
+                    await self._announce_changed_boards(
+                        ranks, moves, observed, boards, config, subscribed, now
+                    )
                     finalised = 0
                     for tenant, board_id, run in open_runs:
                         board = boards.get((tenant, board_id))
@@ -218,7 +264,7 @@ class Ranker:
     async def _announce_rank_changes(
         self,
         ranks: RankStore,
-        last: int,
+        moves: list[RankChange],
         boards: Mapping[tuple[str, uuid.UUID], Leaderboard],
         config: ConfigHistory,
         subscribed: Subscriptions,
@@ -229,10 +275,12 @@ class Ranker:
         The id names the stored change and its schema, so no two changes share one."""
         changes = [
             c
-            for c in await ranks.rank_changes_after(last)
+            for c in moves
             if subscribed.wanted(c.tenant, "leaderboard.rank_changed")
             and (c.tenant, c.board_id) in boards
         ]
+        if not changes:
+            return
         profiles = await ranks.profiles(sorted({(c.tenant, c.user_id) for c in changes}))
         messages = []
         for c in changes:
@@ -243,6 +291,47 @@ class Ranker:
             moved = (c.rank, c.value, c.previous_rank, c.previous_value)
             messages.append(rank_changed_message(cause, c.tenant, user, body, moved, now))
         await announce(ranks.conn, messages)
+
+    async def _announce_changed_boards(
+        self,
+        ranks: RankStore,
+        moves: list[RankChange],
+        observed: list[Observation],
+        boards: Mapping[tuple[str, uuid.UUID], Leaderboard],
+        config: ConfigHistory,
+        subscribed: Subscriptions,
+        now: datetime,
+    ) -> None:
+        """``leaderboard.changed`` for each group whose ranks moved, at most once per
+        ``every``: a change inside the window waits (in memory) for its end, and is sent with
+        the rankings as they stand then. First ranks alone are not a change (see
+        :meth:`_announce_rank_changes`)."""
+        group_of = {
+            (o.entry.tenant, o.entry.board_id, o.entry.run, o.entry.user_id): o.entry.group
+            for o in observed
+        }
+        moved = {
+            GroupKey(c.tenant, c.board_id, c.run, group_of.get(entry) or "")
+            for c in moves
+            if (entry := (c.tenant, c.board_id, c.run, c.user_id)) in group_of
+        }
+        for key in self._windows.due(moved, now):
+            board = boards.get((key.tenant, key.board_id))
+            run = board.run_at(key.run) if board is not None else None
+            if board is None or run is None:
+                continue
+            if not subscribed.wanted(key.tenant, "leaderboard.changed"):
+                continue
+            ranking = await self.cache.ranking(key, board.max_participants, refresh=False)
+            standings = ranking.page(0, TOP)
+            top = [{"userId": s.user_id, "rank": s.rank, "value": s.value} for s in standings]
+            names = await ranks.user_names(key.tenant, [s.user_id for s in standings])
+            kind = "leaderboard.changed"
+            cause = f"{self._schema}/{kind}/{key.board_id}/{key.run}/{key.group}/{now.isoformat()}"
+            body = board_json(board, config, now)
+            group = group_values(key.group) if board.breakdown else None
+            message = rankings_message(kind, cause, board, body, run, group, top, names, now)
+            await announce(ranks.conn, [message])
 
     async def _announce_finished(
         self,

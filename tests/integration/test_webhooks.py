@@ -343,6 +343,15 @@ def test_a_participant_passed_hears_of_their_new_rank(
     assert made.status_code == 201, made.text
     board_id = made.json()["created"][0]["id"]
     endpoint(admin, receiver.on("/ranks"), ["leaderboard.rank_changed"])
+    endpoint(admin, receiver.on("/changed"), ["leaderboard.changed"])
+
+    def changed_messages() -> list[Any]:
+        with psycopg.connect(laurel.ns.database_url) as conn:
+            rows = conn.execute(
+                "SELECT body FROM laurel.webhook_messages WHERE type = 'leaderboard.changed' "
+                "AND body->'leaderboard'->>'key' = 'ranks'"
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def ranks() -> dict[str, int]:
         rows = active_query(
@@ -354,6 +363,7 @@ def test_a_participant_passed_hears_of_their_new_rank(
 
     lesson(admin, "ann", "Ann")
     wait_for(lambda: ranks() == {"ann": 1}, 60, "ann's first rank")  # a first rank: not sent
+    assert changed_messages() == []  # (stored in the same transaction as the rank)
     lesson(admin, "bea")
     lesson(admin, "bea")  # bea passes ann
     wait_for(lambda: ranks() == {"ann": 2, "bea": 1}, 60, "the new ranks")
@@ -363,6 +373,16 @@ def test_a_participant_passed_hears_of_their_new_rank(
     moved = mine[0]["leaderboard"]
     assert (moved["previousRank"], moved["rank"]) == (1, 2)
     assert (moved["previousValue"], moved["value"]) == (1, 1)
+    receiver.wait(lambda: len(receiver.at("/changed")) >= 1, 60, "the board's change")
+    board_changed = [
+        r.json["leaderboard"]
+        for r in receiver.at("/changed")
+        if r.json["leaderboard"]["key"] == "ranks"
+    ]
+    assert [(r["userId"], r["rank"], r["value"]) for r in board_changed[0]["rankings"]] == [
+        ("bea", 1, 2),
+        ("ann", 2, 1),
+    ]
 
 
 def test_a_finished_run_announces_its_top_ten(

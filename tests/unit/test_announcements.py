@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+from processors.ranker import ChangeWindows
 from projections.core.announcements import (
     boost_finished_at,
     boost_started_at,
@@ -13,6 +14,7 @@ from projections.core.announcements import (
     runs_starting,
 )
 from projections.core.leaderboards import Leaderboard, Run
+from projections.store.ranking_cache import GroupKey
 from projections.store.webhook_messages import timed_messages
 from tests.unit.test_rewards import XP, boost, config
 
@@ -79,3 +81,17 @@ def test_a_boost_is_announced_for_a_day_from_when_it_is_due_with_an_id_naming_it
         cfg, [""], datetime(2026, 6, 1, 10, tzinfo=UTC), {}, lambda t, k: False
     )
     assert unwanted == []
+
+
+def test_a_boards_change_is_sent_at_most_once_per_window_and_a_later_one_waits() -> None:
+    windows = ChangeWindows(timedelta(minutes=15))
+    group = GroupKey("t", uuid.uuid4(), date(2026, 6, 1), "")
+    t0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert windows.due({group}, t0) == [group]  # the first change: at once
+    assert windows.due({group}, t0 + timedelta(minutes=1)) == []  # inside the window: waits
+    assert windows.tenants() == {"t"}
+    assert windows.due(set(), t0 + timedelta(minutes=14)) == []
+    assert windows.due(set(), t0 + timedelta(minutes=15)) == [group]  # the window's end
+    assert windows.due(set(), t0 + timedelta(minutes=16)) == []  # nothing more waited
+    windows.clear()
+    assert windows.due({group}, t0 + timedelta(minutes=17)) == [group]

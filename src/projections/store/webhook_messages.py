@@ -69,6 +69,7 @@ TIMED_TYPES = ("points.boost_started", "points.boost_finished", "leaderboard.sta
 MESSAGE_TYPES = (
     *TROPHY_TYPES[:8],
     *TIMED_TYPES,
+    "leaderboard.changed",
     "leaderboard.rank_changed",
     "leaderboard.finished",
 )
@@ -182,6 +183,43 @@ def _points(changes: Iterable[PointsChange], names: Names) -> list[tuple[str, di
     return out
 
 
+def rankings_message(
+    kind: str,
+    cause: str,
+    board: Leaderboard,
+    board_body: Mapping[str, Any],
+    run: Run,
+    group: tuple[str, ...] | None,
+    top: Iterable[Mapping[str, Any]],
+    names: Mapping[str, str | None],
+    at: datetime,
+) -> Message:
+    """A ``leaderboard.changed`` or ``leaderboard.finished``: Trophy's
+    ``LeaderboardResponseWithRankings`` with the group's top (``userId``, ``rank``, ``value``
+    each), and, as Laurel's additions, which run it is and which breakdown group."""
+    id = message_id(cause, 0)
+    rankings = [
+        {
+            "userId": t["userId"],
+            "userName": names.get(t["userId"]),
+            "rank": t["rank"],
+            "value": whole(t["value"]),
+        }
+        for t in top
+    ]
+    leaderboard = {
+        **board_body,
+        "status": "finished" if kind == "leaderboard.finished" else board.status_at(at),
+        "runStart": run.start.isoformat(),
+        "runEnd": run.end.isoformat() if run.end else None,
+        "rankings": rankings,
+    }
+    if group:
+        leaderboard["breakdownAttributeValues"] = list(group)
+    body = {"id": id, "type": kind, "leaderboard": leaderboard}
+    return Message(id, board.tenant, None, kind, at, body)
+
+
 def finished_messages(
     board: Leaderboard,
     board_body: Mapping[str, Any],
@@ -190,35 +228,24 @@ def finished_messages(
     names: Mapping[str, str | None],
     at: datetime,
 ) -> list[Message]:
-    """``leaderboard.finished`` of a run that is over: Trophy's
-    ``LeaderboardResponseWithRankings`` with each breakdown group's final top 10, and, as
-    Laurel's additions, which run it was and which group. The id is the run's and the group's,
-    so the ranker finalising the same run again (after a replay) announces nothing new."""
-    messages = []
-    for group, top in results:
-        cause = f"{board.tenant}/leaderboard.finished/{board.id}/{run.start}/{list(group or ())}"
-        id = message_id(cause, 0)
-        rankings = [
-            {
-                "userId": t["userId"],
-                "userName": names.get(t["userId"]),
-                "rank": t["rank"],
-                "value": whole(t["value"]),
-            }
-            for t in top
-        ]
-        leaderboard = {
-            **board_body,
-            "status": "finished",
-            "runStart": run.start.isoformat(),
-            "runEnd": run.end.isoformat() if run.end else None,
-            "rankings": rankings,
-        }
-        if group:
-            leaderboard["breakdownAttributeValues"] = list(group)
-        body = {"id": id, "type": "leaderboard.finished", "leaderboard": leaderboard}
-        messages.append(Message(id, board.tenant, None, "leaderboard.finished", at, body))
-    return messages
+    """``leaderboard.finished`` of a run that is over, for each breakdown group's final top 10.
+    The id is the run's and the group's, so the ranker finalising the same run again (after a
+    replay) announces nothing new."""
+    kind = "leaderboard.finished"
+    return [
+        rankings_message(
+            kind,
+            f"{board.tenant}/{kind}/{board.id}/{run.start}/{list(group or ())}",
+            board,
+            board_body,
+            run,
+            group,
+            top,
+            names,
+            at,
+        )
+        for group, top in results
+    ]
 
 
 ANNOUNCE_WITHIN = timedelta(days=1)
