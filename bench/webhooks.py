@@ -84,13 +84,13 @@ async def laurel_rate(
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(deliverer.run(stop))
-    while sum(deliverer.counts.outcomes.values()) < messages:  # noqa: ASYNC110 (a counter)
+    while sum(deliverer.outcomes.values()) < messages:  # noqa: ASYNC110 (a counter)
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     stop.set()
     await task
     await client.aclose()
-    assert deliverer.counts.outcomes["delivered"] == messages, deliverer.counts
+    assert deliverer.outcomes["delivered"] == messages, deliverer.outcomes
     return messages / elapsed
 
 

@@ -70,6 +70,10 @@ WATCHED = 1000
 
 
 RANK_MESSAGES = ("leaderboard.rank_changed", "leaderboard.changed")
+"""The messages a round's rank changes may announce."""
+
+Results = list[tuple[str, list[dict[str, Any]]]]
+"""A finalised run's top of each breakdown group (by stored group key)."""
 
 
 class ChangeWindows:
@@ -187,12 +191,12 @@ class Ranker:
                     finalised = 0
                     for tenant, board_id, run in open_runs:
                         board = boards.get((tenant, board_id))
-                        if await self._finalise(ranks, board, tenant, board_id, run, now):
+                        results = await self._finalise(ranks, board, tenant, board_id, run, now)
+                        if board is not None and results is not None:
                             finalised += 1
-                            if board is not None:
-                                await self._announce_finished(
-                                    ranks, board, run, config, subscribed, now
-                                )
+                            await self._announce_finished(
+                                ranks, board, run, results, config, subscribed, now
+                            )
                     await ranks.advance(xmin)
                     if changed or moved or finalised:
                         await ranks.announce()
@@ -322,10 +326,8 @@ class Ranker:
                 continue
             if not subscribed.wanted(key.tenant, "leaderboard.changed"):
                 continue
-            ranking = await self.cache.ranking(key, board.max_participants, refresh=False)
-            standings = ranking.page(0, TOP)
-            top = [{"userId": s.user_id, "rank": s.rank, "value": s.value} for s in standings]
-            names = await ranks.user_names(key.tenant, [s.user_id for s in standings])
+            top = await self._top(key, board)
+            names = await ranks.user_names(key.tenant, [t["userId"] for t in top])
             kind = "leaderboard.changed"
             cause = f"{self._schema}/{kind}/{key.board_id}/{key.run}/{key.group}/{now.isoformat()}"
             body = board_json(board, config, now)
@@ -338,6 +340,7 @@ class Ranker:
         ranks: RankStore,
         board: Leaderboard,
         run_start: date,
+        results: Results,
         config: ConfigHistory,
         subscribed: Subscriptions,
         now: datetime,
@@ -346,11 +349,18 @@ class Ranker:
         run = board.run_at(run_start)
         if run is None or not subscribed.wanted(board.tenant, "leaderboard.finished"):
             return
-        results = await ranks.results(board.tenant, board.id, run_start)
         users = sorted({t["userId"] for _, top in results for t in top})
         names = await ranks.user_names(board.tenant, users) if users else {}
         body = board_json(board, config, now)
-        await announce(ranks.conn, finished_messages(board, body, run, results, names, now))
+        groups = [(group_values(grp), top) for grp, top in results]
+        await announce(ranks.conn, finished_messages(board, body, run, groups, names, now))
+
+    async def _top(self, key: GroupKey, board: Leaderboard) -> list[dict[str, Any]]:
+        """The first :data:`TOP` places of a group, as results and webhooks show them."""
+        ranking = await self.cache.ranking(key, board.max_participants, refresh=False)
+        return [
+            {"userId": s.user_id, "rank": s.rank, "value": s.value} for s in ranking.page(0, TOP)
+        ]
 
     async def _finalise(
         self,
@@ -360,22 +370,16 @@ class Ranker:
         board_id: uuid.UUID,
         run_start: date,
         now: datetime,
-    ) -> bool:
+    ) -> Results | None:
+        """Store the results of a run that is over (or close one whose board is gone); the
+        results, or ``None`` when the run is not over or had no board to rank."""
         run = board.run_at(run_start) if board is not None else None
         if board is not None and run is not None and not run.finalised(now):
-            return False
-        results = []
+            return None
+        results: Results = []
         if board is not None and run is not None:
             for grp in await ranks.groups(tenant, board_id, run_start):
-                ranking = await self.cache.ranking(
-                    GroupKey(tenant, board_id, run_start, grp),
-                    board.max_participants,
-                    refresh=False,
-                )
-                top = [
-                    {"userId": s.user_id, "rank": s.rank, "value": s.value}
-                    for s in ranking.page(0, TOP)
-                ]
+                top = await self._top(GroupKey(tenant, board_id, run_start, grp), board)
                 results.append((grp, top))
         await ranks.finalise(tenant, board_id, run_start, results, now)
-        return board is not None and run is not None
+        return results if board is not None and run is not None else None

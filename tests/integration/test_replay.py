@@ -4,8 +4,6 @@ api and the processor keep running."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 
 import httpx
@@ -80,15 +78,7 @@ async def test_replay_reproduces_live_projections_and_switches_reads(
     assert ranked
     assert len(ranked) == len(set(ranked))
 
-    replay = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "laurel.cli", "replay"],
-        env=laurel.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    replay = await asyncio.to_thread(laurel.replay)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "switched reads to" in replay.stdout
     assert "records/s" in replay.stdout or "/s" in replay.stdout

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -438,14 +436,7 @@ def test_laurel_replay_sends_nothing_again(
     receiver.wait(lambda: len(receiver.at("/after-replay")) == 1, 60, "rita's message")
     with psycopg.connect(laurel.ns.database_url) as conn:
         before = conn.execute("SELECT count(*) FROM laurel.webhook_messages").fetchone()
-    replay = subprocess.run(
-        [sys.executable, "-m", "laurel.cli", "replay"],
-        env=laurel.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    replay = laurel.replay()
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "switched reads to" in replay.stdout
     with psycopg.connect(laurel.ns.database_url) as conn:

@@ -132,6 +132,17 @@ class LaurelProcesses:
         self._webhooks.wait(30)
         self._webhooks = None
 
+    def replay(self) -> subprocess.CompletedProcess[str]:
+        """Run ``laurel replay`` against this namespace to its end (its output captured)."""
+        return subprocess.run(
+            [sys.executable, "-m", "laurel.cli", "replay"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
     def kill_processor(self) -> None:
         """SIGKILL: no shutdown hooks, no final commit."""
         assert self._processor is not None

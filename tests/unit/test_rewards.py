@@ -20,7 +20,7 @@ from projections.core.commands import (
     Tick,
     UserPatch,
 )
-from projections.core.fold import Projection, fold
+from projections.core.fold import BatchResult, Projection, fold
 from projections.core.model import (
     AttributeVersion,
     ConfigHistory,
@@ -250,6 +250,20 @@ def persisted(state: UserState) -> UserState:
     return replace(state, points=points_state(points_state_json(state.points)))
 
 
+def folded_whole_and_split(
+    commands: list[Command], cut: int, cfg: ConfigHistory
+) -> tuple[BatchResult, BatchResult, BatchResult]:
+    """``commands`` folded in one batch, and in two split at ``cut`` with the state carried
+    through its stored form (as a replay with other batch boundaries would)."""
+    whole = fold(Projection(), commands, cfg)
+    first = fold(Projection(), commands[:cut], cfg)
+    carried = Projection(
+        users={k: persisted(v) for k, v in first.users.items()},
+        decided=frozenset((d.command.tenant, d.command.id) for d in first.decisions),
+    )
+    return whole, first, fold(carried, commands[cut:], cfg)
+
+
 @settings(max_examples=150, deadline=None)
 @given(histories, st.integers(0, 40), st.sampled_from([None, 50, 500]))
 def test_caps_hold_completions_happen_once_and_a_replay_reproduces_everything(  # type: ignore[no-untyped-def]
@@ -257,13 +271,7 @@ def test_caps_hold_completions_happen_once_and_a_replay_reproduces_everything(  
 ) -> None:
     cfg = config(max_points, boosts=(boost(30, 2.5, "up"),))
     commands = build(history)
-    whole = fold(Projection(), commands, cfg)
-    first = fold(Projection(), commands[:cut], cfg)
-    carried = Projection(
-        users={k: persisted(v) for k, v in first.users.items()},
-        decided=frozenset((d.command.tenant, d.command.id) for d in first.decisions),
-    )
-    rest = fold(carried, commands[cut:], cfg)
+    whole, first, rest = folded_whole_and_split(commands, cut, cfg)
     assert {**first.users, **rest.users} == dict(whole.users)
     assert [d.outcome for d in [*first.decisions, *rest.decisions]] == [
         d.outcome for d in whole.decisions
@@ -309,13 +317,7 @@ def test_webhook_messages_and_their_ids_do_not_depend_on_batch_boundaries(  # ty
 ) -> None:
     cfg = config(boosts=(boost(30, 2.5, "up"),))
     commands = build(history)
-    whole = fold(Projection(), commands, cfg)
-    first = fold(Projection(), commands[:cut], cfg)
-    carried = Projection(
-        users={k: persisted(v) for k, v in first.users.items()},
-        decided=frozenset((d.command.tenant, d.command.id) for d in first.decisions),
-    )
-    rest = fold(carried, commands[cut:], cfg)
+    whole, first, rest = folded_whole_and_split(commands, cut, cfg)
 
     def everything(tenant: str, kind: str) -> bool:
         return True

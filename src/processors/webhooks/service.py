@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -44,15 +44,6 @@ class DeliveryPolicy:
         return self.timeout_s + 5.0
 
 
-@dataclass
-class DeliveryCounts:
-    """What this process did: attempts by the state they left (delivered, pending: to be
-    retried, failed)."""
-
-    outcomes: Counter[str] = field(default_factory=Counter)
-    latency_ms_total: float = 0.0
-
-
 class WebhookDeliverer:
     """Sends the deliveries :class:`WebhookStore` leases to it."""
 
@@ -62,7 +53,8 @@ class WebhookDeliverer:
         self.store = store
         self.client = client
         self.policy = policy
-        self.counts = DeliveryCounts()
+        self.outcomes: Counter[str] = Counter()
+        """Attempts by the state they left: delivered, pending (to be retried), failed."""
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._claim_at_least = max(1, policy.concurrency // 4)
@@ -123,8 +115,7 @@ class WebhookDeliverer:
             log.exception("recording delivery %s failed", claimed.message_id)
             return
         outcome = attempt.state
-        self.counts.outcomes[outcome] += 1
-        self.counts.latency_ms_total += attempt.latency_ms
+        self.outcomes[outcome] += 1
         if not attempt.delivered:
             log.info(
                 "webhook %s to endpoint %s: %s (attempt %d, %s)",

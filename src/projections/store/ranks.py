@@ -14,7 +14,6 @@ from psycopg.types.json import Jsonb
 
 from projections.core.model import UserProfile
 from projections.store.connections import execute_columns
-from projections.store.ranking import group_values
 from projections.store.ranking_cache import GroupKey, StoredEntry
 from projections.store.users import USER_COLUMNS, profile_from_row
 
@@ -82,17 +81,6 @@ class RankStore:
     async def announce(self) -> None:
         """Tell :data:`RANKS_CHANNEL`'s listeners that this round observed something."""
         await self.conn.execute("SELECT pg_notify(%s, '')", (RANKS_CHANNEL,))
-
-    async def results(
-        self, tenant: str, board_id: uuid.UUID, run: date
-    ) -> list[tuple[tuple[str, ...] | None, list[dict[str, Any]]]]:
-        """A finalised run's top of each breakdown group, as stored."""
-        cur = await self._run(
-            "SELECT grp, top FROM {s}.leaderboard_results WHERE tenant = %s "
-            "AND leaderboard_id = %s AND run = %s ORDER BY grp",
-            (tenant, board_id, run),
-        )
-        return [(group_values(grp), list(top)) for grp, top in await cur.fetchall()]
 
     async def last_rank_change(self) -> int:
         """The id of the latest rank change written (0: none)."""

@@ -64,16 +64,8 @@ TROPHY_TYPES = (
 """Trophy's 18 types, in its documentation's order: an endpoint may subscribe to any of them."""
 
 TIMED_TYPES = ("points.boost_started", "points.boost_finished", "leaderboard.started")
-"""The types the clock causes, announced by :func:`timed_messages`."""
-
-MESSAGE_TYPES = (
-    *TROPHY_TYPES[:8],
-    *TIMED_TYPES,
-    "leaderboard.changed",
-    "leaderboard.rank_changed",
-    "leaderboard.finished",
-)
-"""The types Laurel sends (the others are not sent yet: see the README)."""
+"""The types the clock causes, announced by :func:`timed_messages` (which types are sent at
+all: the README's webhooks section)."""
 
 PING = "webhook.test"
 """Laurel's own type of the signed ping ``POST /admin/v1/webhooks/{id}/test`` sends."""

@@ -38,14 +38,18 @@ SUBSCRIPTIONS = "SELECT tenant, events FROM laurel.webhook_endpoints WHERE statu
 ANNOUNCE = (
     "WITH new AS (INSERT INTO laurel.webhook_messages (id, tenant, user_id, type, created, body) "
     "SELECT c0, c1, c2, c3, c4, c5 FROM {rows} AS batch ORDER BY c6 "
-    "ON CONFLICT (id) DO NOTHING RETURNING id, position, tenant, user_id, type) "
-    "INSERT INTO laurel.webhook_deliveries (endpoint_id, message_id, position, user_id, "
-    "next_attempt, created) SELECT e.id, n.id, n.position, n.user_id, now(), now() FROM new n "
-    "JOIN laurel.webhook_endpoints e ON e.tenant = n.tenant AND e.status = 'active' "
-    "AND (e.events IS NULL OR n.type = ANY(e.events))"
+    "ON CONFLICT (id) DO NOTHING RETURNING id, position, tenant, user_id, type), "
+    "queued AS (INSERT INTO laurel.webhook_deliveries (endpoint_id, message_id, position, "
+    "user_id, next_attempt, created) SELECT e.id, n.id, n.position, n.user_id, now(), now() "
+    "FROM new n JOIN laurel.webhook_endpoints e ON e.tenant = n.tenant AND e.status = 'active' "
+    f"AND (e.events IS NULL OR n.type = ANY(e.events)) RETURNING 1) SELECT pg_notify("
+    f"'{WEBHOOKS_CHANNEL}', '') WHERE EXISTS (SELECT FROM queued)"
 )
 """Store messages (ids already stored, as a replay's are, add nothing) and one delivery of
-each new message to every active endpoint of its tenant that wants its type."""
+each new message to every active endpoint of its tenant that wants its type; wake the
+webhooks processes (on commit) only if a delivery was queued. One statement: the processor
+sends it in its batch's pipeline, and the announcer proposes the same messages round after
+round without waking anyone."""
 ANNOUNCE_TYPES = "text, text, text, text, timestamptz, jsonb, int"
 
 State = Literal["pending", "delivered", "failed"]
@@ -97,9 +101,7 @@ async def current_subscriptions(conn: AsyncConnection[Any]) -> Subscriptions:
 
 
 async def announce(conn: AsyncConnection[Any], messages: Sequence[Message]) -> None:
-    """Store ``messages`` in the caller's transaction (ids already stored, as a replay's are,
-    add nothing) with a delivery of each new one to every active endpoint that wants it, and
-    wake the webhooks processes when it commits."""
+    """Store ``messages`` in the caller's transaction (:data:`ANNOUNCE`)."""
     if not messages:
         return
     rows = [
@@ -108,7 +110,6 @@ async def announce(conn: AsyncConnection[Any], messages: Sequence[Message]) -> N
     ]
     types = ANNOUNCE_TYPES.split(", ")
     await execute_rows(conn, sql.SQL(ANNOUNCE).format(rows=json_rows(types)), rows)
-    await conn.execute("SELECT pg_notify(%s, '')", (WEBHOOKS_CHANNEL,))
 
 
 @dataclass(frozen=True)
@@ -485,16 +486,6 @@ class WebhookStore:
                 (retention,),
             )
             return int(cur.rowcount)
-
-    async def backlog(self) -> tuple[int, float]:
-        """Pending deliveries and the age in seconds of the oldest (for metrics)."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT count(*), coalesce(extract(epoch FROM now() - min(created)), 0) "
-                "FROM laurel.webhook_deliveries WHERE state = 'pending'"
-            )
-            row = await cur.fetchone()
-        return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
 
 
 def _first(rows: list[Endpoint]) -> Endpoint | None:
