@@ -212,13 +212,17 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
             publisher = KafkaCommandPublisher(options.bootstrap_servers, options.commands_topic)
             async with _pool(options.database_url) as pool:
                 await publisher.start()
-                scheduler = StreakScheduler(ProjectionReader(pool), publisher, options.clock)
+                reader = ProjectionReader(pool)
+                scheduler = StreakScheduler(reader, publisher, options.clock)
                 try:
                     while True:
                         await asyncio.sleep(options.scheduler_interval_s)
                         if not app.is_leader():
                             continue
                         try:
+                            # a replay may have switched the active schema since the last
+                            # round: read which one it is afresh (one small query a round)
+                            await reader.forget_schema()
                             await scheduler.run_once()
                         except Exception:
                             log.exception("scheduler round failed; trying again next interval")

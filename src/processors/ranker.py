@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
@@ -78,34 +79,89 @@ Results = list[tuple[str, list[dict[str, Any]]]]
 
 class ChangeWindows:
     """``leaderboard.changed`` at most once per ``every`` per group: when each was last sent,
-    and the groups that moved inside their window, waiting for its end. In memory: a restart
-    forgets them (a group may then be announced sooner, or its waiting change dropped)."""
+    and the groups that moved inside their window, waiting for its end. Kept in
+    ``laurel.leaderboard_change_windows``: :meth:`load` reads them once, :meth:`save` writes
+    what :meth:`due` changed in the transaction that announces, and :meth:`forget` drops the
+    memory after a rollback (the next round loads again)."""
 
     def __init__(self, every: timedelta) -> None:
         self.every = every
         self._sent: dict[GroupKey, datetime] = {}
         self._waiting: dict[GroupKey, datetime] = {}
+        self._changed: set[GroupKey] = set()
+        self._loaded = False
 
     def due(self, moved: set[GroupKey], now: datetime) -> list[GroupKey]:
         """The groups to announce now (marked sent): those that moved outside their window,
         and those whose window ended with a change waiting."""
         for key in moved:
             last = self._sent.get(key)
-            self._waiting.setdefault(key, now if last is None else last + self.every)
+            if key not in self._waiting:
+                self._waiting[key] = now if last is None else last + self.every
+                self._changed.add(key)
         ready = sorted((k for k, at in self._waiting.items() if at <= now), key=str)
         for key in ready:
             del self._waiting[key]
             self._sent[key] = now
+        self._changed.update(ready)
         return ready
 
     def tenants(self) -> set[str]:
         """The tenants with a change waiting (their configuration is needed at its end)."""
         return {key.tenant for key in self._waiting}
 
-    def clear(self) -> None:
-        """Forget everything (a replay switched schemas)."""
+    async def load(self, conn: AsyncConnection[Any]) -> None:
+        """Read the stored windows (once; again after :meth:`forget`)."""
+        if self._loaded:
+            return
+        cur = await conn.execute(
+            "SELECT tenant, board_id, run, grp, sent, waiting_until "
+            "FROM laurel.leaderboard_change_windows"
+        )
+        for tenant, board_id, run, grp, sent, waiting_until in await cur.fetchall():
+            key = GroupKey(tenant, board_id, run, grp)
+            if sent is not None:
+                self._sent[key] = sent
+            if waiting_until is not None:
+                self._waiting[key] = waiting_until
+        self._loaded = True
+
+    async def save(self, conn: AsyncConnection[Any], now: datetime) -> None:
+        """Write what changed since the last save, and drop the windows that no longer hold
+        anything back."""
+        if self._changed:
+            keys = sorted(self._changed, key=str)
+            await conn.execute(
+                "INSERT INTO laurel.leaderboard_change_windows AS w (tenant, board_id, run, grp, "
+                "sent, waiting_until) SELECT * FROM unnest(%s::text[], %s::uuid[], %s::date[], "
+                "%s::text[], %s::timestamptz[], %s::timestamptz[]) ON CONFLICT (tenant, "
+                "board_id, run, grp) DO UPDATE SET sent = EXCLUDED.sent, "
+                "waiting_until = EXCLUDED.waiting_until",
+                (
+                    [k.tenant for k in keys],
+                    [k.board_id for k in keys],
+                    [k.run for k in keys],
+                    [k.group for k in keys],
+                    [self._sent.get(k) for k in keys],
+                    [self._waiting.get(k) for k in keys],
+                ),
+            )
+            self._changed.clear()
+        expired = now - self.every
+        for key in [k for k, at in self._sent.items() if at < expired and k not in self._waiting]:
+            del self._sent[key]
+        await conn.execute(
+            "DELETE FROM laurel.leaderboard_change_windows WHERE waiting_until IS NULL "
+            "AND sent < %s",
+            (expired,),
+        )
+
+    def forget(self) -> None:
+        """Drop what is in memory (a transaction that would have saved it rolled back)."""
         self._sent.clear()
         self._waiting.clear()
+        self._changed.clear()
+        self._loaded = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +210,6 @@ class Ranker:
                 schema = await active_schema(conn)
                 if schema != self._schema or len(self._stored) > MAX_REMEMBERED:
                     self._stored.clear()  # a replay switched schemas (or memory is full)
-                    self._windows.clear()
                     self._waiting.clear()
                     self._queue.clear()
                     self._schema = schema
@@ -165,6 +220,7 @@ class Ranker:
                 open_runs = await ranks.open_runs(now.date())
                 tenants = {e.tenant for e in changed} | {r[0] for r in open_runs}
                 tenants |= {key[0] for key in self._waiting}
+                await self._windows.load(conn)
                 tenants |= self._windows.tenants()
                 config = await load_config(conn, tenants, now, now)
             boards = {(b.tenant, b.id): b for t in tenants for b in config.leaderboards_at(t, now)}
@@ -201,7 +257,8 @@ class Ranker:
                     if changed or moved or finalised:
                         await ranks.announce()
             except BaseException:
-                self._stored.clear()  # it may hold writes that were rolled back
+                self._stored.clear()  # they may hold writes that were rolled back
+                self._windows.forget()
                 raise
             for key, (group, allowed) in waiting.items():
                 if key not in self._waiting:
@@ -307,8 +364,8 @@ class Ranker:
         now: datetime,
     ) -> None:
         """``leaderboard.changed`` for each group whose ranks moved, at most once per
-        ``every``: a change inside the window waits (in memory) for its end, and is sent with
-        the rankings as they stand then. First ranks alone are not a change (see
+        ``every``: a change inside the window waits (:class:`ChangeWindows`) for its end, and
+        is sent with the rankings as they stand then. First ranks alone are not a change (see
         :meth:`_announce_rank_changes`)."""
         group_of = {
             (o.entry.tenant, o.entry.board_id, o.entry.run, o.entry.user_id): o.entry.group
@@ -334,6 +391,7 @@ class Ranker:
             group = group_values(key.group) if board.breakdown else None
             message = rankings_message(kind, cause, board, body, run, group, top, names, now)
             await announce(ranks.conn, [message])
+        await self._windows.save(ranks.conn, now)
 
     async def _announce_finished(
         self,

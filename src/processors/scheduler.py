@@ -1,7 +1,8 @@
 """The scheduler: time-driven commands onto the users' partitions.
 
-Each round asks the projection which users have a streak transition due (a period that may end
-unmet, a freeze to earn) and appends a ``user.tick`` for each. A tick's id is derived from the
+Each round asks the projection which users have something due (a streak period that may end
+unmet, a freeze or a time trigger to pay, a lifecycle email, a ``points.changed`` window to close)
+and appends a ``user.tick`` for each. A tick's id is derived from the
 user and the due instant, so a tick sent twice (by two workers that both believed they led, or
 again before the first was applied) is applied once. Reads never wait for ticks: they advance
 the stored state themselves; ticks make the stored state and the outbox timely.

@@ -1,15 +1,19 @@
 """The delivery queue in PostgreSQL: heads of each user's order only, leases that run out, a
-failure streak that disables an endpoint, and retention by the database's clock."""
+failure streak that disables an endpoint, and retention by the database's clock; and the
+``leaderboard.changed`` windows, which outlive the ranker."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
+from processors.ranker import ChangeWindows
 from projections.store.connections import connection_pool
+from projections.store.ranking_cache import GroupKey
 from projections.store.webhook_messages import Message
 from projections.store.webhooks import Attempt, Claimed, Endpoint, WebhookStore, announce
 from tests.support.infra import Namespace
@@ -110,3 +114,26 @@ async def test_an_attempt_recorded_after_a_replay_or_a_newer_claim_changes_nothi
     await store.record(replayed, Attempt(200, None, 1.0, None), timedelta(days=5))
     (logged,) = await store.deliveries(endpoint.id, None, None, 10, 0)
     assert (logged.state, logged.attempts) == ("delivered", 1)
+
+
+async def test_leaderboard_change_windows_outlive_the_ranker(store: WebhookStore) -> None:
+    group = GroupKey("t", uuid.uuid4(), date(2026, 6, 1), "")
+    t0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    every = timedelta(minutes=15)
+    first = ChangeWindows(every)
+    async with store.pool.connection() as conn, conn.transaction():
+        await first.load(conn)
+        assert first.due({group}, t0) == [group]
+        assert first.due({group}, t0 + timedelta(minutes=1)) == []  # waits for 12:15
+        await first.save(conn, t0 + timedelta(minutes=1))
+    restarted = ChangeWindows(every)  # a new leader, or the same after a restart
+    async with store.pool.connection() as conn, conn.transaction():
+        await restarted.load(conn)
+        assert restarted.due({group}, t0 + timedelta(minutes=2)) == []  # not sent early
+        assert restarted.due(set(), t0 + every) == [group]  # nor dropped
+        await restarted.save(conn, t0 + every)
+    # once a window holds nothing back, it is forgotten
+    async with store.pool.connection() as conn, conn.transaction():
+        await restarted.save(conn, t0 + 2 * every + timedelta(seconds=1))
+        cur = await conn.execute("SELECT count(*) FROM laurel.leaderboard_change_windows")
+        assert await cur.fetchone() == (0,)

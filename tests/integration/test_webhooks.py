@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from projections.store.webhook_messages import NOTICE_TYPES, TROPHY_TYPES
 from tests.support.clock import ClockFile, running_on
 from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
@@ -137,7 +138,8 @@ def trophy_signature(secret: str, body: bytes) -> str:
 def test_every_decided_type_arrives_signed_with_trophys_payload(
     admin: httpx.Client, receiver: Receiver, clock: ClockFile
 ) -> None:
-    hook = endpoint(admin, receiver.on("/all"))
+    # every type but the lifecycle emails (their schedule has its own test below)
+    hook = endpoint(admin, receiver.on("/all"), [t for t in TROPHY_TYPES if t not in NOTICE_TYPES])
     lesson(admin, "ada")
     lesson(admin, "ada")  # the achievement, 20 points: Bronze
     clock.set(DAY_ONE + timedelta(days=1))
@@ -204,13 +206,18 @@ def test_a_failing_receiver_gets_the_same_id_until_it_answers_and_order_holds(
     admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses
 ) -> None:
     url = receiver.on("/flaky", 500, 500)
-    hook = endpoint(admin, url, ["points.changed"])
-    for _ in range(3):
+    hook = endpoint(admin, url, ["points.changed", "points.level_changed", "achievement.completed"])
+    for _ in range(2):
         lesson(admin, "olga")
     receiver.wait(lambda: len(of_user(receiver, "/flaky", "olga")) >= 5, 60, "five arrivals")
     arrivals = of_user(receiver, "/flaky", "olga")
-    # 500, 500, 200 for the first; the later ones waited for it, then came in order
-    assert [m["points"]["total"] for m in arrivals] == [10, 10, 10, 20, 30]
+    # 500, 500, 200 for the first; the later ones waited for it, then came in order (the
+    # second lesson's points.changed waits for its 15-minute window)
+    assert [m["type"] for m in arrivals] == [
+        *["points.changed"] * 3,
+        "achievement.completed",
+        "points.level_changed",
+    ]
     assert len({m["id"] for m in arrivals[:3]}) == 1
     log = {d["messageId"]: d for d in deliveries(admin, hook["id"])}
     first = log[arrivals[0]["id"]]
@@ -429,7 +436,7 @@ def test_a_finished_run_announces_its_top_ten(
 
 
 def test_laurel_replay_sends_nothing_again(
-    admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses
+    admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses, clock: ClockFile
 ) -> None:
     endpoint(admin, receiver.on("/after-replay"), ["points.changed"])
     lesson(admin, "rita")
@@ -442,7 +449,93 @@ def test_laurel_replay_sends_nothing_again(
     with psycopg.connect(laurel.ns.database_url) as conn:
         after = conn.execute("SELECT count(*) FROM laurel.webhook_messages").fetchone()
     assert after == before
+    clock.set(clock.now() + timedelta(minutes=16))  # past rita's points.changed window
     lesson(admin, "rita")  # the live processor, now on the new schema, still announces
     receiver.wait(lambda: len(receiver.at("/after-replay")) == 2, 60, "the post-replay message")
     totals = [r.json["points"]["total"] for r in receiver.at("/after-replay")]
     assert totals == [10, 20]
+
+
+def z(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_lifecycle_emails_and_throttled_points_fall_due_on_trophys_schedule(
+    admin: httpx.Client, receiver: Receiver, clock: ClockFile, laurel: LaurelProcesses
+) -> None:
+    start = clock.now().date() + timedelta(days=2)
+    wednesday = start + timedelta(days=(2 - start.weekday()) % 7)  # a week's Monday is 2 days back
+    base = datetime.combine(wednesday, time(14), UTC)
+    endpoint(admin, receiver.on("/emails"), [*NOTICE_TYPES, "points.changed"])
+    clock.set(base)
+    lesson(admin, "eve")
+    lesson(admin, "eve")  # the achievement, at 14:00: its message is due at 17:00
+    for _ in range(2):  # fay completes it too, but takes no emails
+        fay = {"id": "fay", "tz": "UTC", "subscribeToEmails": False}
+        answer = admin.post("/v1/metrics/lessons/event", json={"user": fay, "value": 1})
+        assert answer.status_code == 201, answer.text
+
+    def of_eve(kind: str) -> list[dict[str, Any]]:
+        return [m for m in of_user(receiver, "/emails", "eve") if m["type"] == kind]
+
+    def fay_pending() -> list[Any]:
+        rows = active_query(
+            laurel.ns.database_url, "SELECT notices FROM users WHERE user_id = 'fay'"
+        )
+        return list(rows[0][0]["achievements"])
+
+    assert len(fay_pending()) == 1
+    clock.set(base + timedelta(hours=3, minutes=1))
+    receiver.wait(lambda: bool(of_eve("emails.achievement_due")), 60, "the achievement message")
+    (achievement,) = of_eve("emails.achievement_due")
+    assert achievement["timestamp"] == z(base.replace(hour=17))
+    assert achievement["achievement"]["key"] == "two-lessons"
+    assert achievement["achievement"]["achievedAt"] == z(base)
+    # the second lesson's points waited for the 15-minute window; the tick that released the
+    # achievement message (decided before it, so delivered before it) carried them too
+    points = [m["points"] for m in of_eve("points.changed")]
+    assert [(p["added"], p["total"], len(p["awards"])) for p in points] == [
+        (10, 10, 1),
+        (10, 20, 1),
+    ]
+    wait_for(lambda: fay_pending() == [], 60, "fay's achievement message released")
+    with psycopg.connect(laurel.ns.database_url) as conn:
+        sent_to_fay = conn.execute(
+            "SELECT count(*) FROM laurel.webhook_messages "
+            "WHERE user_id = 'fay' AND type LIKE 'emails.%'"
+        ).fetchone()
+    assert sent_to_fay == (0,)  # released, but not sent: fay does not take emails
+
+    # the next day, unmet at 20:00 (four hours before the end of eve's day): at risk
+    clock.set(base + timedelta(days=1, hours=6, minutes=1))
+    receiver.wait(lambda: bool(of_eve("emails.streak_reminder_due")), 60, "the streak reminder")
+    (reminder,) = of_eve("emails.streak_reminder_due")
+    assert reminder["timestamp"] == z(base + timedelta(days=1, hours=6))
+    streak = reminder["streak"]
+    assert (streak["length"], streak["periodStart"]) == (
+        1,
+        (wednesday + timedelta(days=1)).isoformat(),
+    )
+    assert [h["length"] for h in streak["streakHistory"]] == [0, 0, 0, 0, 0, 1, 1]
+    assert streak["pauses"] == []
+
+    # three days after the last lesson: the first reactivation message
+    clock.set(base + timedelta(days=3, minutes=1))
+    receiver.wait(lambda: bool(of_eve("emails.reactivation_due")), 60, "the reactivation message")
+    (back,) = of_eve("emails.reactivation_due")
+    assert back["reactivation"] == {"messageNumber": 1, "daysSinceLastActive": 3}
+    assert back["timestamp"] == z(base + timedelta(days=3))
+
+    # the week eve was active in is recapped the following Monday at 09:00
+    monday = wednesday + timedelta(days=5)
+    clock.set(datetime.combine(monday, time(9, 1), UTC))
+    receiver.wait(lambda: bool(of_eve("emails.recap_due")), 60, "the recap")
+    (recap,) = of_eve("emails.recap_due")
+    assert recap["recap"] == {
+        "periodStart": (monday - timedelta(days=7)).isoformat(),
+        "periodEnd": (monday - timedelta(days=1)).isoformat(),
+    }
+    assert recap["timestamp"] == z(datetime.combine(monday, time(9), UTC))
+    assert recap["user"]["id"] == "eve"
+    ids = [m["id"] for m in of_user(receiver, "/emails", "eve")]
+    assert len(ids) == len(set(ids))

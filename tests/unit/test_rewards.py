@@ -40,8 +40,14 @@ from projections.core.points import (
     level_for,
 )
 from projections.core.streaks import StreakSettings
-from projections.store.codecs import points_state, points_state_json
-from projections.store.webhook_messages import Message, batch_messages
+from projections.store.codecs import (
+    notices_json,
+    notices_state,
+    points_state,
+    points_state_json,
+)
+from projections.store.trophy_json import award_bodies
+from projections.store.webhook_messages import Message, Shown, batch_messages
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -247,7 +253,11 @@ def build(history: list[tuple[str, int, float]]) -> list[Command]:
 
 
 def persisted(state: UserState) -> UserState:
-    return replace(state, points=points_state(points_state_json(state.points)))
+    return replace(
+        state,
+        points=points_state(points_state_json(state.points)),
+        notices=notices_state(notices_json(state.notices)),
+    )
 
 
 def folded_whole_and_split(
@@ -325,9 +335,50 @@ def test_webhook_messages_and_their_ids_do_not_depend_on_batch_boundaries(  # ty
     def shown(messages: list[Message]) -> list[tuple[str, str, dict[str, Any]]]:
         return [(m.id, m.type, {k: v for k, v in m.body.items() if k != "user"}) for m in messages]
 
-    split = [*batch_messages(first, cfg, everything), *batch_messages(rest, cfg, everything)]
+    # a points window closing in the second batch lists awards given in the first
+    awards = Shown({}, award_bodies([*first.rewards.awards, *rest.rewards.awards], cfg))
+    split = [
+        *batch_messages(first, cfg, everything, awards),
+        *batch_messages(rest, cfg, everything, awards),
+    ]
     assert shown(split) == shown(batch_messages(whole, cfg, everything))
     assert len({m.id for m in split}) == len(split)
     assert batch_messages(whole, cfg, lambda tenant, kind: kind != "points.changed") == [
         m for m in batch_messages(whole, cfg, everything) if m.type != "points.changed"
     ]
+
+
+def test_points_changed_is_sent_at_most_every_fifteen_minutes_carrying_what_accumulated() -> None:
+    cfg = replace(
+        config(),
+        points_triggers=(trigger(10, "metric", 7, metric_id=LESSONS.id, metric_threshold=1.0),),
+    )
+    events: list[Command] = [
+        RecordMetricEvent(
+            _id(n), "", "u", T0 + timedelta(minutes=m), "lessons", 1.0, {}, UserPatch()
+        )
+        for n, m in enumerate([0, 5, 10])
+    ]
+    opened = fold(Projection(), events, cfg)
+    due = opened.streaks.due[("", "u")]
+    assert due == T0 + timedelta(minutes=15)  # the window's close
+    closed = fold(Projection(users=opened.users), [Tick(_id(9), "", "u", due)], cfg)
+    shown = Shown({}, award_bodies([*opened.rewards.awards, *closed.rewards.awards], cfg))
+
+    def changed(result: BatchResult) -> list[dict[str, Any]]:
+        messages = batch_messages(result, cfg, lambda tenant, kind: True, shown)
+        return [m.body["points"] for m in messages if m.type == "points.changed"]
+
+    (first,) = changed(opened)  # the first change at once; the two after it wait
+    assert (first["added"], first["total"], len(first["awards"])) == (7, 7, 1)
+    (carried,) = changed(closed)
+    assert (carried["added"], carried["total"]) == (14, 21)
+    later = [str(r.award.id) for _, _, r in opened.rewards.awards][1:]
+    assert [a["id"] for a in carried["awards"]] == later
+    # the window reopened at its close with nothing waiting: the next change waits for 15:30
+    again = RecordMetricEvent(
+        _id(20), "", "u", due + timedelta(minutes=1), "lessons", 1.0, {}, UserPatch()
+    )
+    waiting = fold(Projection(users=closed.users), [again], cfg)
+    assert changed(waiting) == []
+    assert waiting.streaks.due[("", "u")] == due + timedelta(minutes=15)

@@ -20,12 +20,11 @@ from api.presenters import iso
 from api.requests import fail
 from projections.core import streaks
 from projections.core.model import UserState
-from projections.core.periods import previous_period
 from projections.core.streaks import PeriodRecord, Streak, StreakRules
 from projections.core.zones import local_date
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
-from projections.store.trophy_json import streak_json
+from projections.store.trophy_json import streak_response_json
 
 MAX_HISTORY = 1000
 MAX_USERS = 100
@@ -47,21 +46,6 @@ def streak_now(state: UserState, rules: StreakRules, now: datetime) -> StreakNow
     tz = state.profile.tz if state.profile else None
     step = streaks.advance(state.streak, rules, tz, now)
     return StreakNow(step.streak, rules, tz, step.periods)
-
-
-def history_json(record: PeriodRecord, freezes_enabled: bool) -> dict[str, Any]:
-    """Trophy's ``StreakHistoryItem`` (``usedFreeze`` only when freezes are on)."""
-    item: dict[str, Any] = {
-        "periodStart": record.start.isoformat(),
-        "periodEnd": record.end.isoformat(),
-        "length": record.length,
-        "usedPause": record.used_pause,
-    }
-    if freezes_enabled:
-        item["usedFreeze"] = record.used_freeze
-    if record.reset_at is not None:
-        item["resetAt"] = iso(record.reset_at)
-    return item
 
 
 def build_router(
@@ -95,28 +79,12 @@ def build_router(
         if found is None:
             fail(404, f"User with id {id!r} not found")
         streak, rules = found.streak, found.rules
-        assert streak.period is not None
-        since = streak.period
-        for _ in range(history_periods - 1):
-            since = previous_period(since, streak.frequency)
+        since = streaks.history_start(streak, history_periods)
         stored = await reader.streak_periods(caller.tenant, id, streak.frequency, since)
         stored |= {p.start: p for p in found.closed if p.frequency == streak.frequency}
-        view = streaks.view(streak, rules)
-        freezes_on = rules.freezes is not None
-        today = local_date(now, found.tz)
-        return {
-            **streak_json(view),
-            "extended": iso(view.extended_at) if view.extended_at else None,
-            "streakHistory": [
-                history_json(p, freezes_on)
-                for p in streaks.history(streak, stored, history_periods)
-            ],
-            "pauses": [
-                {"id": str(p.id), "start": p.start.isoformat(), "end": p.end.isoformat()}
-                for p in sorted(streak.pauses, key=lambda p: (p.start, p.end))
-                if p.end >= today
-            ],
-        }
+        return streak_response_json(
+            streak, rules, stored, history_periods, local_date(now, found.tz)
+        )
 
     @router.get("/streaks", tags=["streaks"], responses=schemas.returns(200, schemas.BULK_STREAKS))
     async def many_streaks(

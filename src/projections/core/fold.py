@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Literal, TypeAlias
 
 from projections.core import leaderboards, streaks
+from projections.core import notices as lifecycle
 from projections.core.achievements import Completion, filters_match
 from projections.core.commands import (
     ChangeStreak,
@@ -117,6 +118,9 @@ class BatchResult:
     rewards: RewardEffects = RewardEffects()
     leaderboards: Sequence[tuple[UserKey, uuid.UUID, leaderboards.EntryChange]] = ()
     """Leaderboard entries changed, per user and command."""
+    notices: Sequence[tuple[UserKey, uuid.UUID, lifecycle.Due]] = ()
+    """What fell due, per user and the command that released it: ``points.changed`` and the
+    lifecycle emails the user takes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,7 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     levels: list[tuple[UserKey, uuid.UUID, LevelChange]] = []
     changed_at: dict[UserKey, datetime] = {}
     entries: list[tuple[UserKey, uuid.UUID, leaderboards.EntryChange]] = []
+    released: list[tuple[UserKey, uuid.UUID, lifecycle.Due]] = []
 
     for command in commands:
         if (command.tenant, command.id) in decided:
@@ -223,6 +228,8 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         if ranked and isinstance(outcome, MetricEventRecorded):
             outcome = replace(outcome, leaderboards=tuple(ranked))
         entries.extend((key, command.id, change) for change in ranked)
+        state, due_now = _notices(state, outcome, effects, config, command.received_at)
+        released.extend((key, command.id, n) for n in due_now)
         if state is not users.get(key):
             users[key] = state
             changed_users.add(key)
@@ -242,6 +249,7 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         found = [
             streaks.next_due(state.streak, _rules(state, config, at), _tz(state)),
             next_reward_due(state, config, at),
+            lifecycle.next_due(state.notices, _timing(state, config, at)),
         ]
         due[key] = min((d for d in found if d is not None), default=None)
     return BatchResult(
@@ -253,7 +261,65 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
         streaks=StreakEffects(transitions, periods, pauses, due),
         rewards=RewardEffects(completions, awards, levels),
         leaderboards=entries,
+        notices=released,
     )
+
+
+def _timing(state: UserState, config: ConfigHistory, at: datetime) -> lifecycle.Timing:
+    return lifecycle.Timing(_tz(state), state.streak, _rules(state, config, at))
+
+
+def _notices(
+    state: UserState, outcome: Outcome, effects: Effects, config: ConfigHistory, at: datetime
+) -> tuple[UserState, tuple[lifecycle.Due, ...]]:
+    """Release what fell due by ``at`` (lifecycle emails, closed ``points.changed`` windows) and
+    record what the command started: activity, completions, points changes (sent at once when
+    no window is open). Emails only for a user who takes them."""
+    profile = state.profile
+    if profile is None:
+        return state, ()
+    timing = _timing(state, config, at)
+    pending, emails = lifecycle.release(state.notices, timing, at)
+    pending, points = lifecycle.release_points(pending, at)
+    if isinstance(outcome, MetricEventRecorded) and not outcome.replayed:
+        pending = lifecycle.on_activity(pending, timing, at)
+    for completion in effects.completions:
+        if not completion.backdated:
+            pending = lifecycle.on_completion(
+                pending, completion.achievement.id, completion.at, timing.tz
+            )
+    for change in _points_changes(state, effects, at):
+        pending, sent = lifecycle.on_points(pending, change)
+        points += (sent,) if sent is not None else ()
+    if pending != state.notices:
+        state = replace(state, notices=pending)
+    channels = state.preferences.notifications
+    told = tuple(
+        n for n in emails if lifecycle.wanted(n.kind, profile.subscribe_to_emails, channels)
+    )
+    return state, (*points, *told)
+
+
+def _points_changes(
+    state: UserState, effects: Effects, at: datetime
+) -> list[lifecycle.PointsWindow]:
+    """What one command did to each points system, as a window's worth of change."""
+    awards: dict[uuid.UUID, list[AwardRecord]] = {}
+    for record in effects.awards:
+        awards.setdefault(record.award.system_id, []).append(record)
+    leveled = {change.system_id for change in effects.levels}
+    return [
+        lifecycle.PointsWindow(
+            system_id,
+            at,
+            added=sum(r.award.awarded for r in records),
+            total=records[-1].award.total,
+            awards=tuple(r.award.id for r in records),
+            level=state.points.levels.get(system_id),
+            level_changed=system_id in leveled,
+        )
+        for system_id, records in awards.items()
+    ]
 
 
 def _leaderboards(

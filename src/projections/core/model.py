@@ -10,6 +10,7 @@ from typing import Literal, TypeAlias
 
 from projections.core.achievements import Achievement
 from projections.core.leaderboards import Entry, Leaderboard
+from projections.core.notices import Notices
 from projections.core.points import (
     PointsBoost,
     PointsLevel,
@@ -67,6 +68,8 @@ class UserState:
     points: PointsState = field(default_factory=PointsState)
     leaderboards: Mapping[uuid.UUID, Entry] = field(default_factory=dict)
     """The user's entry on each leaderboard (in the latest run they took part in)."""
+    notices: Notices = field(default_factory=Notices)
+    """The lifecycle messages the user is due to hear about later."""
 
     @property
     def key(self) -> UserKey:

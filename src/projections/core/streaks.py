@@ -523,6 +523,15 @@ def history(
     return out[::-1]
 
 
+def history_start(streak: Streak, periods: int) -> date:
+    """The first day of the oldest of the last ``periods`` periods (the open one included)."""
+    assert streak.period is not None
+    start = streak.period
+    for _ in range(periods - 1):
+        start = previous_period(start, streak.frequency)
+    return start
+
+
 def next_due(streak: Streak, rules: StreakRules, tz: str | None) -> datetime | None:
     """When the scheduler should next advance this streak: the end of the first period that
     could break it, or the next auto-earn instant; ``None`` when nothing is pending."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, TypedDict
 
 from projections.core.achievements import Achievement, AttributeFilter
 from projections.core.leaderboards import BreakdownAttribute, Leaderboard
 from projections.core.model import Preferences
+from projections.core.notices import AchievementDue, Notices, PointsWindow
 from projections.core.periods import MONDAY
 from projections.core.points import (
     PointsBoost,
@@ -129,6 +130,71 @@ def preferences_from_json(raw: Mapping[str, Any]) -> Preferences:
             evaluation_mode=streak.get("evaluationMode"),
             metrics=_metrics(streak["metrics"]) if "metrics" in streak else None,
             days_off=frozenset(streak["daysOff"]) if "daysOff" in streak else None,
+        ),
+    )
+
+
+def _utc_instant(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def notices_json(notices: Notices) -> dict[str, Any]:
+    """A user's pending lifecycle messages for the ``users.notices`` column (lossless: see
+    :func:`notices_state`; instants in UTC, so a cached and a loaded state write the same)."""
+    return {
+        "achievements": [
+            {
+                "id": str(a.achievement_id),
+                "achievedAt": _utc_instant(a.achieved_at),
+                "due": _utc_instant(a.due),
+            }
+            for a in notices.achievements
+        ],
+        "recap": iso_day(notices.recap),
+        "lastActive": _utc_instant(notices.last_active),
+        "reactivations": notices.reactivations,
+        "reminded": iso_day(notices.reminded),
+        "points": [
+            {
+                "system": str(w.system_id),
+                "opened": _utc_instant(w.opened),
+                "added": w.added,
+                "total": w.total,
+                "awards": [str(a) for a in w.awards],
+                "level": str(w.level) if w.level is not None else None,
+                "levelChanged": w.level_changed,
+            }
+            for w in notices.points
+        ],
+    }
+
+
+def notices_state(raw: Mapping[str, Any]) -> Notices:
+    """The stored ``users.notices`` column decoded (``{}``: nothing pending)."""
+    return Notices(
+        achievements=tuple(
+            AchievementDue(
+                uuid.UUID(a["id"]),
+                datetime.fromisoformat(a["achievedAt"]),
+                datetime.fromisoformat(a["due"]),
+            )
+            for a in raw.get("achievements", ())
+        ),
+        recap=_parse_day(raw.get("recap")),
+        last_active=_parse_instant(raw.get("lastActive")),
+        reactivations=raw.get("reactivations", 0),
+        reminded=_parse_day(raw.get("reminded")),
+        points=tuple(
+            PointsWindow(
+                uuid.UUID(w["system"]),
+                datetime.fromisoformat(w["opened"]),
+                w["added"],
+                w["total"],
+                tuple(uuid.UUID(a) for a in w["awards"]),
+                uuid.UUID(w["level"]) if w["level"] is not None else None,
+                w["levelChanged"],
+            )
+            for w in raw.get("points", ())
         ),
     )
 

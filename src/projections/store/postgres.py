@@ -21,9 +21,11 @@ from projections.core.model import (
     UserProfile,
     UserState,
 )
+from projections.core.notices import Notices
 from projections.core.points import PointsState
-from projections.core.streaks import Streak
+from projections.core.streaks import PeriodRecord, Streak
 from projections.store.codecs import (
+    notices_state,
     points_state,
     points_state_json,
     preferences_from_json,
@@ -35,9 +37,9 @@ from projections.store.connections import active_schema, execute_rows, json_rows
 from projections.store.outbox import outbox_rows
 from projections.store.ports import DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
-from projections.store.trophy_json import Names, award_json
+from projections.store.trophy_json import award_bodies
 from projections.store.users import USER_COLUMNS, profile_from_row, user_params
-from projections.store.webhook_messages import batch_messages
+from projections.store.webhook_messages import Shown, batch_messages, stored_needs
 from projections.store.webhooks import SUBSCRIPTIONS, Subscriptions, announce
 
 OUTCOMES_CHANNEL = "laurel_outcomes"
@@ -50,7 +52,7 @@ _NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
 
 _USERS_IN = "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
 _USER_QUERIES = (
-    f"SELECT tenant, user_id, preferences, {USER_COLUMNS} FROM {{s}}.users {_USERS_IN}",
+    f"SELECT tenant, user_id, preferences, notices, {USER_COLUMNS} FROM {{s}}.users {_USERS_IN}",
     f"SELECT tenant, user_id, state FROM {{s}}.streaks {_USERS_IN}",
     "SELECT tenant, user_id, achievement_id, achieved_at FROM {s}.user_achievements " + _USERS_IN,
     f"SELECT tenant, user_id, state FROM {{s}}.user_points {_USERS_IN}",
@@ -75,9 +77,11 @@ class _UserRows:
         ]
         profiles: dict[UserKey, UserProfile] = {}
         preferences: dict[UserKey, Preferences] = {}
+        notices: dict[UserKey, Notices] = {}
         for row in users:
-            profiles[(row[0], row[1])] = profile_from_row(row[3:])
+            profiles[(row[0], row[1])] = profile_from_row(row[4:])
             preferences[(row[0], row[1])] = preferences_from_json(row[2])
+            notices[(row[0], row[1])] = notices_state(row[3])
         streaks = {(t, u): streak_state(state) for t, u, state in streak_rows}
         achieved: dict[UserKey, dict[uuid.UUID, datetime]] = {}
         for tenant, user_id, achievement_id, at in achievement_rows:
@@ -101,6 +105,7 @@ class _UserRows:
                 achieved.get(key, {}),
                 points.get(key, PointsState()),
                 held.get(key, {}),
+                notices.get(key, Notices()),
             )
             for key in self.keys
             if key in profiles or key in totals
@@ -116,6 +121,8 @@ class _PostgresUnitOfWork:
         """What the active endpoints wanted when the batch began."""
         self._s = sql.Identifier(schema)
         self._config = ConfigHistory()
+        self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
+        """The batch's awards rendered (stored, and listed by ``points.changed``)."""
         """What :meth:`config` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
 
@@ -214,15 +221,16 @@ class _PostgresUnitOfWork:
     ) -> None:
         users = [user_params(s) for s in result.users.values() if s.profile is not None]
         await self._write(
-            "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences) "
+            "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences, notices) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
             "device_tokens = EXCLUDED.device_tokens, "
             "subscribe_to_emails = EXCLUDED.subscribe_to_emails, "
             "attributes = EXCLUDED.attributes, sign_up_date = EXCLUDED.sign_up_date, "
-            "updated = EXCLUDED.updated, preferences = EXCLUDED.preferences",
+            "updated = EXCLUDED.updated, preferences = EXCLUDED.preferences, "
+            "notices = EXCLUDED.notices",
             "text, text, text, text, text, jsonb, bool, jsonb, date, timestamptz, timestamptz, "
-            "jsonb",
+            "jsonb, jsonb",
             users,
         )
         await self._save_streaks(result)
@@ -235,7 +243,8 @@ class _PostgresUnitOfWork:
             outbox_rows(result),
         )
         if self._announce and self._subscribed:
-            messages = batch_messages(result, self._config, self._subscribed.wanted)
+            shown = await self._shown(result)
+            messages = batch_messages(result, self._config, self._subscribed.wanted, shown)
             await announce(self.conn, messages)
         await self._write(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) SELECT * FROM "
@@ -305,6 +314,67 @@ class _PostgresUnitOfWork:
         if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
             await self.conn.execute("SELECT pg_notify(%s, '')", (COMMITS_CHANNEL,))
 
+    async def _shown(self, result: BatchResult) -> Shown:
+        """What the batch's messages show from earlier batches: the stored streak periods of
+        its streak reminders, and the awards its closing ``points.changed`` windows list. Most
+        batches need neither, and then nothing is read."""
+        wanted = self._subscribed.wanted
+        needs = stored_needs(result)
+        histories = {
+            k: v for k, v in needs.histories.items() if wanted(k[0], "emails.streak_reminder_due")
+        }
+        awards = [a for a in needs.awards if wanted(a[0], "points.changed")]
+        return Shown(
+            await self._histories(histories) if histories else {},
+            {**self._award_bodies, **(await self._stored_awards(awards) if awards else {})},
+        )
+
+    async def _histories(
+        self, wanted: Mapping[UserKey, tuple[str, date]]
+    ) -> dict[UserKey, dict[date, PeriodRecord]]:
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT p.tenant, p.user_id, p.frequency, p.period_start, p.period_end, p.length, "
+                "p.used_freeze, p.used_pause, p.reset_at FROM {s}.streak_periods p JOIN "
+                "unnest(%s::text[], %s::text[], %s::text[], %s::date[]) AS w(tenant, user_id, "
+                "frequency, since) ON p.tenant = w.tenant AND p.user_id = w.user_id AND "
+                "p.frequency = w.frequency AND p.period_start >= w.since"
+            ),
+            (
+                [k[0] for k in wanted],
+                [k[1] for k in wanted],
+                [f for f, _ in wanted.values()],
+                [d for _, d in wanted.values()],
+            ),
+        )
+        found: dict[UserKey, dict[date, PeriodRecord]] = {}
+        for (
+            tenant,
+            user_id,
+            frequency,
+            start,
+            end,
+            length,
+            freeze,
+            pause,
+            reset,
+        ) in await cur.fetchall():
+            record = PeriodRecord(frequency, start, end, length, freeze, pause, reset)
+            found.setdefault((tenant, user_id), {})[start] = record
+        return found
+
+    async def _stored_awards(
+        self, awards: Sequence[tuple[str, uuid.UUID]]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        cur = await self.conn.execute(
+            self._q(
+                "SELECT id, body FROM {s}.points_awards WHERE (tenant, id) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::uuid[]))"
+            ),
+            ([t for t, _ in awards], [i for _, i in awards]),
+        )
+        return {award_id: body for award_id, body in await cur.fetchall()}
+
     async def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks
         await self._write(
@@ -356,6 +426,7 @@ class _PostgresUnitOfWork:
 
     async def _save_rewards(self, result: BatchResult) -> None:
         rewards = result.rewards
+        self._award_bodies = award_bodies(rewards.awards, self._config)
         await self._write(
             "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, "
             "achieved_at, backdated, command_id) SELECT * FROM {rows} AS batch ON CONFLICT "
@@ -404,9 +475,7 @@ class _PostgresUnitOfWork:
                     record.award.awarded,
                     record.award.total,
                     record.award.at,
-                    award_json(
-                        record.award, Names(self._config, key[0], record.award.at), record.day
-                    ),
+                    self._award_bodies[record.award.id],
                 )
                 for key, command_id, record in rewards.awards
             ],

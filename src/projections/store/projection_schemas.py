@@ -17,7 +17,7 @@ from projections.store.reads import PROJECTION_CHANNEL
 # Columns compared between the live and the rebuilt schema (wall-clock columns are left out).
 COMPARED: dict[str, str] = {
     "users": "tenant, user_id, name, email, tz, device_tokens, subscribe_to_emails, attributes, "
-    "sign_up_date, created, updated, preferences",
+    "sign_up_date, created, updated, preferences, notices",
     "streaks": "tenant, user_id, length, extended_at, next_due, state",
     "streak_periods": "tenant, user_id, frequency, period_start, period_end, length, "
     "used_freeze, used_pause, reset_at",

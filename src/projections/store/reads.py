@@ -209,8 +209,8 @@ class ProjectionReader:
             }
 
     async def due_streaks(self, now: datetime, limit: int) -> list[tuple[str, str, datetime]]:
-        """Users whose streak has a period end or a freeze due at or before ``now``, earliest
-        first: the scheduler's queue."""
+        """Users with something due at or before ``now`` (a streak period's end, a freeze, a
+        reward, a notice), earliest first: the scheduler's queue."""
         async with self.pool.connection() as conn:
             query = await self._q(
                 conn,

@@ -11,12 +11,13 @@ received.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 from projections.core import points as pts
+from projections.core import streaks
 from projections.core.achievements import Achievement, AttributeFilter, Completion
 from projections.core.leaderboards import EntryChange, Leaderboard
 from projections.core.model import ConfigHistory, UserProfile
@@ -35,8 +36,8 @@ from projections.core.points import (
     PointsTrigger,
     boost_status,
 )
-from projections.core.rewards import PointsChange
-from projections.core.streaks import StreakView
+from projections.core.rewards import AwardRecord, PointsChange
+from projections.core.streaks import PeriodRecord, Streak, StreakRules, StreakView
 from projections.store.codecs import iso_day, iso_instant
 
 
@@ -227,12 +228,17 @@ class Names:
                 return metric.name
         return None
 
-    def achievement_name(self, achievement_id: uuid.UUID | None) -> str | None:
-        """The achievement's name then, or ``None``."""
+    def achievement_by_id(self, achievement_id: uuid.UUID | None) -> Achievement | None:
+        """The achievement as it was then, or ``None``."""
         for achievement in self.config.achievements_at(self.tenant, self.at):
             if achievement.id == achievement_id:
-                return achievement.name
+                return achievement
         return None
+
+    def achievement_name(self, achievement_id: uuid.UUID | None) -> str | None:
+        """The achievement's name then, or ``None``."""
+        achievement = self.achievement_by_id(achievement_id)
+        return achievement.name if achievement is not None else None
 
     def achievement(self, achievement: Achievement) -> dict[str, Any]:
         """Trophy's ``AchievementResponse`` with the names then."""
@@ -254,6 +260,19 @@ def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
         "total": award.total,
         "trigger": names.trigger(award.trigger),
         "boosts": [boost_json(b, today) for b in award.boosts],
+    }
+
+
+def award_bodies(
+    awards: Iterable[tuple[tuple[str, str], uuid.UUID, AwardRecord]], config: ConfigHistory
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each award's ``PointsAward`` by id, with the names in force when it was given (the
+    ``points_awards.body`` column, and what ``points.changed`` lists)."""
+    return {
+        record.award.id: award_json(
+            record.award, Names(config, key[0], record.award.at), record.day
+        )
+        for key, _, record in awards
     }
 
 
@@ -295,6 +314,47 @@ def streak_json(view: StreakView) -> dict[str, Any]:
             body["freezeAutoEarnInterval"] = view.freezes.auto_earn_interval_days
             body["freezeAutoEarnAmount"] = view.freezes.auto_earn_amount
     return body
+
+
+def history_json(record: PeriodRecord, freezes_enabled: bool) -> dict[str, Any]:
+    """Trophy's ``StreakHistoryItem`` (``usedFreeze`` only when freezes are on)."""
+    item: dict[str, Any] = {
+        "periodStart": record.start.isoformat(),
+        "periodEnd": record.end.isoformat(),
+        "length": record.length,
+        "usedPause": record.used_pause,
+    }
+    if freezes_enabled:
+        item["usedFreeze"] = record.used_freeze
+    if record.reset_at is not None:
+        item["resetAt"] = iso(record.reset_at)
+    return item
+
+
+def streak_response_json(
+    streak: Streak,
+    rules: StreakRules,
+    stored: Mapping[date, PeriodRecord],
+    history_periods: int,
+    today: date,
+) -> dict[str, Any]:
+    """Trophy's ``StreakResponse``: the streak (advanced to the instant), its last
+    ``history_periods`` periods (``stored``: the closed ones by first day) and the pauses not
+    over by ``today``."""
+    view = streaks.view(streak, rules)
+    freezes_on = rules.freezes is not None
+    return {
+        **streak_json(view),
+        "extended": iso(view.extended_at) if view.extended_at else None,
+        "streakHistory": [
+            history_json(p, freezes_on) for p in streaks.history(streak, stored, history_periods)
+        ],
+        "pauses": [
+            {"id": str(p.id), "start": p.start.isoformat(), "end": p.end.isoformat()}
+            for p in sorted(streak.pauses, key=lambda p: (p.start, p.end))
+            if p.end >= today
+        ],
+    }
 
 
 def entry_change_json(change: EntryChange) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The ``users`` table's rows: a user's profile and preferences as columns."""
+"""The ``users`` table's rows: a user's profile, preferences and pending notices as columns."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from projections.core.model import UserProfile, UserState
-from projections.store.codecs import preferences_json
+from projections.store.codecs import notices_json, preferences_json
 
 
 def profile_from_row(row: Sequence[Any]) -> UserProfile:
@@ -51,4 +51,5 @@ def user_params(state: UserState) -> tuple[Any, ...]:
         profile.created,
         profile.updated,
         preferences_json(state.preferences),
+        notices_json(state.notices),
     )

@@ -9,9 +9,9 @@ tenant without webhooks renders nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from projections.core.announcements import (
@@ -23,20 +23,29 @@ from projections.core.announcements import (
 from projections.core.fold import BatchResult, Decision
 from projections.core.leaderboards import Leaderboard, Run
 from projections.core.model import ConfigHistory, UserKey
+from projections.core.notices import (
+    AchievementDue,
+    Notice,
+    PointsChanged,
+    ReactivationDue,
+    RecapDue,
+    StreakReminderDue,
+)
 from projections.core.outcomes import AchievementCompleted, MetricEventRecorded, StreakChanged
 from projections.core.points import PointsBoost, PointsSystem
 from projections.core.rewards import PointsChange
-from projections.core.streaks import StreakView, Transition
+from projections.core.streaks import PeriodRecord, StreakView, Transition, history_start
 from projections.store.codecs import transition_json
 from projections.store.trophy_json import (
     Names,
     achievements_json,
+    award_bodies,
     board_json,
     iso,
     level_json,
-    points_json,
     points_system_json,
     streak_json,
+    streak_response_json,
     user_json,
     whole,
 )
@@ -95,9 +104,66 @@ def message_id(cause: str, seq: int) -> str:
     return "msg_" + uuid.uuid5(_NAMESPACE, f"{cause}/{seq}").hex
 
 
-def batch_messages(result: BatchResult, config: ConfigHistory, wanted: Wanted) -> list[Message]:
-    """What each decision of ``result`` announces, in decision order."""
+NOTICE_TYPES = (
+    "emails.recap_due",
+    "emails.reactivation_due",
+    "emails.streak_reminder_due",
+    "emails.achievement_due",
+)
+"""The lifecycle types: decided by the fold when the scheduler ticks a user."""
+
+REMINDER_HISTORY = 7
+"""Periods of history in a streak reminder's ``StreakResponse`` (the API's default)."""
+
+Histories = Mapping[UserKey, Mapping[date, PeriodRecord]]
+"""Each user's stored closed streak periods by first day, for streak reminders."""
+
+
+@dataclass(frozen=True)
+class StoredNeeds:
+    """What a batch's messages show from earlier batches: for each user with a streak reminder
+    the frequency and first day of the history it shows, and the (tenant, id) of awards that
+    closing ``points.changed`` windows list but the batch did not give."""
+
+    histories: Mapping[UserKey, tuple[str, date]]
+    awards: Sequence[tuple[str, uuid.UUID]]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What :func:`batch_messages` shows beyond the batch's own values: the stored histories of
+    :class:`StoredNeeds`, and award bodies by id (the batch's and the earlier ones needed)."""
+
+    histories: Histories
+    awards: Mapping[uuid.UUID, Mapping[str, Any]]
+
+
+def stored_needs(result: BatchResult) -> StoredNeeds:
+    """What :class:`Shown` must hold, beyond the batch, for ``result``'s messages."""
+    given = {record.award.id for _, _, record in result.rewards.awards}
+    histories: dict[UserKey, tuple[str, date]] = {}
+    awards: list[tuple[str, uuid.UUID]] = []
+    for key, _, due in result.notices:
+        if isinstance(due, StreakReminderDue):
+            histories[key] = (due.streak.frequency, history_start(due.streak, REMINDER_HISTORY))
+        elif isinstance(due, PointsChanged):
+            awards += [(key[0], a) for a in due.awards if a not in given]
+    return StoredNeeds(histories, awards)
+
+
+def batch_messages(
+    result: BatchResult, config: ConfigHistory, wanted: Wanted, shown: Shown | None = None
+) -> list[Message]:
+    """What each decision of ``result`` announces, in decision order. ``shown`` holds what the
+    messages show from earlier batches (:func:`stored_needs`); without it, only the batch's own
+    awards are listed."""
+    if shown is None:
+        shown = Shown({}, award_bodies(result.rewards.awards, config))
     transitions = _by_command(result.streaks.transitions)
+    released = _by_command(result.notices)
+    closed: dict[UserKey, dict[date, PeriodRecord]] = {}
+    for key, record in result.streaks.periods:
+        closed.setdefault(key, {})[record.start] = record
     completions = _by_command(
         (key, cid, c) for key, cid, c in result.rewards.completions if not c.backdated
     )
@@ -109,13 +175,17 @@ def batch_messages(result: BatchResult, config: ConfigHistory, wanted: Wanted) -
         profile = state.profile if state is not None else None
         user = user_json(command.user_id, profile) if profile else {"id": command.user_id}
         names = Names(config, command.tenant, command.received_at)
+        due = released.get(command.id, [])
+        history = {**shown.histories.get(key, {}), **closed.get(key, {})}
         typed = [
             *(_transition(t, _streak_of(decision)) for t in transitions.get(command.id, ())),
             *(
                 ("achievement.completed", {"achievement": achievements_json([c], names)[0]})
                 for c in completions.get(command.id, ())
             ),
-            *_points(_points_of(decision), names),
+            *(_points_changed(p, names, shown) for p in due if isinstance(p, PointsChanged)),
+            *_level_changes(_points_of(decision)),
+            *(_notice(n, names, history) for n in due if not isinstance(n, PointsChanged)),
         ]
         cause = f"{command.tenant}/{command.id}"
         for seq, (kind, fields) in enumerate(typed):
@@ -126,6 +196,58 @@ def batch_messages(result: BatchResult, config: ConfigHistory, wanted: Wanted) -
                     Message(id, command.tenant, command.user_id, kind, command.received_at, body)
                 )
     return messages
+
+
+def _points_changed(
+    changed: PointsChanged, names: Names, shown: Shown
+) -> tuple[str, dict[str, Any]]:
+    """Trophy's ``MetricEventPointsResponse`` of what a window carried: ``level`` only where a
+    level changed."""
+    points = names.config.points_at(names.tenant, names.at)
+    system = points.systems.get(changed.system_id)
+    body: dict[str, Any] = {
+        **(points_system_json(system) if system else {"id": str(changed.system_id)}),
+        "total": changed.total,
+        "added": changed.added,
+        "awards": [dict(shown.awards[a]) for a in changed.awards if a in shown.awards],
+    }
+    if changed.level_changed:
+        level = next((lv for lv in points.levels if lv.id == changed.level), None)
+        body["level"] = level_json(level)
+    return changed.kind, {"points": body}
+
+
+def _notice(
+    notice: Notice, names: Names, history: Mapping[date, PeriodRecord]
+) -> tuple[str, dict[str, Any]]:
+    fields: dict[str, Any] = {"timestamp": iso(notice.due.astimezone(UTC))}
+    if isinstance(notice, AchievementDue):
+        achievement = names.achievement_by_id(notice.achievement_id)
+        shown = (
+            names.achievement(achievement) if achievement else {"id": str(notice.achievement_id)}
+        )
+        fields["achievement"] = {**shown, "achievedAt": iso(notice.achieved_at.astimezone(UTC))}
+    elif isinstance(notice, RecapDue):
+        fields["recap"] = {
+            "periodStart": notice.start.isoformat(),
+            "periodEnd": notice.end.isoformat(),
+        }
+    elif isinstance(notice, ReactivationDue):
+        fields["reactivation"] = {
+            "messageNumber": notice.number,
+            "daysSinceLastActive": notice.days,
+        }
+    else:
+        streak = notice.streak
+        stored = {d: p for d, p in history.items() if p.frequency == streak.frequency}
+        fields["streak"] = streak_response_json(
+            streak,
+            notice.rules,
+            stored,
+            REMINDER_HISTORY,
+            notice.due.date(),  # local: due is zoned
+        )
+    return notice.kind, fields
 
 
 def _by_command(effects: Iterable[tuple[UserKey, uuid.UUID, T]]) -> Mapping[uuid.UUID, list[T]]:
@@ -155,24 +277,19 @@ def _transition(transition: Transition, streak: StreakView | None) -> tuple[str,
     return transition.kind, transition_json(transition)
 
 
-def _points(changes: Iterable[PointsChange], names: Names) -> list[tuple[str, dict[str, Any]]]:
-    out: list[tuple[str, dict[str, Any]]] = []
-    for change in changes:
-        (points,) = points_json([change], names).values()
-        out.append(("points.changed", {"points": points}))
-        if change.level is not None:
-            system = {**points_system_json(change.system), "total": change.total}
-            out.append(
-                (
-                    "points.level_changed",
-                    {
-                        "points": system,
-                        "previousLevel": level_json(change.level.previous),
-                        "newLevel": level_json(change.level.current),
-                    },
-                )
-            )
-    return out
+def _level_changes(changes: Iterable[PointsChange]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (
+            "points.level_changed",
+            {
+                "points": {**points_system_json(change.system), "total": change.total},
+                "previousLevel": level_json(change.level.previous),
+                "newLevel": level_json(change.level.current),
+            },
+        )
+        for change in changes
+        if change.level is not None
+    ]
 
 
 def rankings_message(
