@@ -84,13 +84,15 @@ async def laurel_rate(
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(deliverer.run(stop))
-    while sum(deliverer.outcomes.values()) < messages:  # noqa: ASYNC110 (a counter)
+    registry = deliverer.metrics.registry
+    while (registry.get_sample_value("laurel_webhook_delivery_attempts_count") or 0) < messages:  # noqa: ASYNC110 (a counter)
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     stop.set()
     await task
     await client.aclose()
-    assert deliverer.outcomes["delivered"] == messages, deliverer.outcomes
+    delivered = registry.get_sample_value("laurel_webhook_attempts_total", {"state": "delivered"})
+    assert delivered == messages, delivered
     return messages / elapsed
 
 

@@ -23,9 +23,10 @@ from processors.webhooks.destinations import (
     refusal,
     url_problem,
 )
+from processors.webhooks.metrics import DeliveryMetrics
 from processors.webhooks.retry import SVIX_SCHEDULE, parse_retry_after, parse_schedule, retry_in
 from processors.webhooks.signing import signed_headers
-from projections.store.webhooks import new_secret
+from projections.store.webhooks import Attempt, new_secret
 from tests.support.receiver import receiving
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -151,3 +152,25 @@ async def test_the_transport_refuses_loopback_unless_allowed_and_then_connects()
         assert answer.status_code == 200
         (request,) = receiver.at("/hook")
         assert request.headers["host"] == f"localhost:{receiver.port}"  # the name, not the IP
+
+
+def test_attempts_are_counted_by_state_with_their_latency_and_the_attempts_to_finish() -> None:
+    metrics = DeliveryMetrics()
+    metrics.attempted(Attempt(500, "HTTP 500", 120.0, retry_in_s=5.0), attempts=1)
+    metrics.attempted(Attempt(200, None, 30.0, None), attempts=2)
+    metrics.attempted(Attempt(410, "HTTP 410", 10.0, None, disable="410 Gone"), attempts=1)
+    metrics.waiting(7, 42.5)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert sample("laurel_webhook_attempts_total", state="pending") == 1
+    assert sample("laurel_webhook_attempts_total", state="delivered") == 1
+    assert sample("laurel_webhook_attempts_total", state="failed") == 1
+    assert sample("laurel_webhook_attempt_duration_seconds_count") == 3
+    assert sample("laurel_webhook_attempt_duration_seconds_sum") == pytest.approx(0.16)
+    # the retried one is counted once, when it finishes, with its two attempts
+    assert sample("laurel_webhook_delivery_attempts_count") == 2
+    assert sample("laurel_webhook_delivery_attempts_sum") == 3
+    assert sample("laurel_webhook_backlog") == 7
+    assert sample("laurel_webhook_backlog_age_seconds") == 42.5

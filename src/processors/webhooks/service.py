@@ -11,18 +11,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from processors.webhooks.metrics import DeliveryMetrics
 from processors.webhooks.sender import send
 from projections.store.webhooks import Claimed, WebhookStore
 
 log = logging.getLogger("laurel.webhooks")
 
 PRUNE_EVERY_S = 3600.0
+BACKLOG_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,16 @@ class WebhookDeliverer:
     """Sends the deliveries :class:`WebhookStore` leases to it."""
 
     def __init__(
-        self, store: WebhookStore, client: httpx.AsyncClient, policy: DeliveryPolicy
+        self,
+        store: WebhookStore,
+        client: httpx.AsyncClient,
+        policy: DeliveryPolicy,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.policy = policy
-        self.outcomes: Counter[str] = Counter()
-        """Attempts by the state they left: delivered, pending (to be retried), failed."""
+        self.metrics = metrics or DeliveryMetrics()
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._claim_at_least = max(1, policy.concurrency // 4)
@@ -65,7 +69,7 @@ class WebhookDeliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then let the deliveries in flight finish."""
-        pruned = 0.0
+        pruned = counted = 0.0
         try:
             while not stop.is_set():
                 if time.monotonic() - pruned > PRUNE_EVERY_S:
@@ -73,6 +77,9 @@ class WebhookDeliverer:
                     pruned = time.monotonic()
                     if removed:
                         log.info("pruned %d webhook messages past retention", removed)
+                if time.monotonic() - counted > BACKLOG_EVERY_S:
+                    self.metrics.waiting(*await self.store.backlog())
+                    counted = time.monotonic()
                 self.wake.clear()  # before the claim: a later notification is not lost
                 if not await self.step():
                     await self._idle(stop)
@@ -115,7 +122,7 @@ class WebhookDeliverer:
             log.exception("recording delivery %s failed", claimed.message_id)
             return
         outcome = attempt.state
-        self.outcomes[outcome] += 1
+        self.metrics.attempted(attempt, claimed.attempts)
         if not attempt.delivered:
             log.info(
                 "webhook %s to endpoint %s: %s (attempt %d, %s)",

@@ -474,6 +474,19 @@ class WebhookStore:
             row = await cur.fetchone()
         return None if row is None or row[0] is None else max(0.0, float(row[0]))
 
+    async def backlog(self) -> tuple[int, float | None]:
+        """How many deliveries are pending, and how long (seconds, by the database's clock) the
+        oldest has waited since its message was stored (``None``: none is pending)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*), extract(epoch FROM now() - min(m.stored)) "
+                "FROM laurel.webhook_deliveries d JOIN laurel.webhook_messages m "
+                "ON m.id = d.message_id WHERE d.state = 'pending'"
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0]), None if row[1] is None else float(row[1])
+
     async def prune(self, retention: timedelta) -> int:
         """Delete messages (and their deliveries) stored more than ``retention`` ago by the
         database's clock (not the api's, which tests and demos may move), and messages of
