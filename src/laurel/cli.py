@@ -113,8 +113,6 @@ def _processor(settings: Settings, args: argparse.Namespace) -> int:
         cache_users=settings.processor_cache_users,
         session_timeout_s=settings.processor_session_timeout_s,
         scheduler_interval_s=settings.scheduler_interval_s,
-        ranker_interval_s=settings.ranker_interval_s,
-        rank_change_every_s=settings.rank_change_every_s,
         clock=clock_for(settings.clock_file),
         data_dir=data_dir,
     )
@@ -129,6 +127,15 @@ def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
 
     migrate(settings.require_database_url())
     asyncio.run(run_webhooks(settings))
+    return 0
+
+
+def _ranker(settings: Settings, args: argparse.Namespace) -> int:
+    from laurel.ranker import run_ranker
+    from projections.store.migrate import migrate
+
+    migrate(settings.require_database_url())
+    asyncio.run(run_ranker(settings))
     return 0
 
 
@@ -208,7 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="laurel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser(
-        "up", help="start Kafka, PostgreSQL, the api, the processor and the webhooks process"
+        "up",
+        help="start Kafka, PostgreSQL, the api, the processor, the webhooks process and the ranker",
     )
     up.add_argument(
         "--install-prereqs",
@@ -229,6 +237,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "webhooks", help="deliver webhooks in the foreground (several may run)"
     ).set_defaults(run=_webhooks)
+    sub.add_parser(
+        "ranker",
+        help="observe ranks, finalise leaderboard runs and announce timed webhooks in the "
+        "foreground (several may run; one leads)",
+    ).set_defaults(run=_ranker)
     replay = sub.add_parser(
         "replay",
         help="rebuild every projection from the start of the topic into a fresh schema, "

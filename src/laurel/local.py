@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from laurel.errors import LaurelError
+from laurel.ranker import RANKER_READY
 from laurel.settings import Settings, child_environment
 from laurel.stack import prereqs
 from laurel.stack.kafka import KafkaBroker
@@ -76,6 +77,7 @@ class LocalStack:
         self.api = ManagedProcess("api", home, marker="laurel.cli api")
         self.processor = ManagedProcess("processor", home, marker="laurel.cli processor")
         self.webhooks = ManagedProcess("webhooks", home, marker="laurel.cli webhooks")
+        self.ranker = ManagedProcess("ranker", home, marker="laurel.cli ranker")
 
     @property
     def api_url(self) -> str:
@@ -129,6 +131,7 @@ class LocalStack:
         start_api = self.api.pid() is None
         start_processor = self.processor.pid() is None
         start_webhooks = self.webhooks.pid() is None
+        start_ranker = self.ranker.pid() is None
         if cluster is not None and start_postgres:
             cluster.check_reachable()
         listeners = []
@@ -160,7 +163,7 @@ class LocalStack:
             if cluster is not None and start_postgres:
                 started.append("postgres")
                 cluster.start()
-            self._start_processes(start_api, start_processor, start_webhooks, started)
+            self._start_processes(start_api, start_processor, start_webhooks, start_ranker, started)
         except BaseException as exc:
             stoppers = self._stoppers()
             stopped = [name for name in reversed(started) if stoppers[name]()]
@@ -176,11 +179,11 @@ class LocalStack:
         return self.status()
 
     def _start_processes(
-        self, api: bool, processor: bool, webhooks: bool, started: list[str]
+        self, api: bool, processor: bool, webhooks: bool, ranker: bool, started: list[str]
     ) -> None:
-        """Migrate the database, then start the processor, the webhooks process and the api (as
-        asked) and wait until they are ready, appending each name to ``started`` as it
-        starts."""
+        """Migrate the database, then start the processor, the webhooks process, the ranker and
+        the api (as asked) and wait until they are ready, appending each name to ``started`` as
+        it starts."""
         migrate(self.database_url())
         env = child_environment(
             LAUREL_BOOTSTRAP_ADMIN_KEY=self.admin_key(),
@@ -191,9 +194,13 @@ class LocalStack:
         python = sys.executable
         processor_log = self.processor.log_size()
         webhooks_log = self.webhooks.log_size()
+        ranker_log = self.ranker.log_size()
         if webhooks:
             started.append("webhooks")
             self.webhooks.start([python, "-m", "laurel.cli", "webhooks"], env=env)
+        if ranker:
+            started.append("ranker")
+            self.ranker.start([python, "-m", "laurel.cli", "ranker"], env=env)
         if processor:
             started.append("processor")
             self.processor.start([python, "-m", "laurel.cli", "processor"], env=env)
@@ -207,6 +214,9 @@ class LocalStack:
         if webhooks:
             ready = functools.partial(self.webhooks.logged_since, webhooks_log, WEBHOOKS_READY)
             require_started(self.webhooks, ready, 60.0)
+        if ranker:
+            ready = functools.partial(self.ranker.logged_since, ranker_log, RANKER_READY)
+            require_started(self.ranker, ready, 60.0)
 
     def _stoppers(self) -> dict[str, Callable[[], bool]]:
         """How to stop each service of this stack (each returns whether one was running), in
@@ -215,6 +225,7 @@ class LocalStack:
             "api": self.api.stop,
             "processor": self.processor.stop,
             "webhooks": self.webhooks.stop,
+            "ranker": self.ranker.stop,
         }
         if self.kafka is not None:
             found["kafka"] = self.kafka.stop
@@ -264,6 +275,10 @@ class LocalStack:
         )
         pid = self.webhooks.pid()
         found.append(ServiceStatus("webhooks", pid, "delivers webhooks", pid is not None))
+        pid = self.ranker.pid()
+        found.append(
+            ServiceStatus("ranker", pid, "ranks, finalises runs, timed webhooks", pid is not None)
+        )
         return found
 
     def logs_dir(self) -> Path:

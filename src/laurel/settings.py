@@ -90,10 +90,11 @@ class Settings(BaseSettings):
 
     sync_timeout_s: float = Field(default=5.0, ge=0.0, le=120.0)
     scheduler_interval_s: float = Field(default=10.0, ge=0.0, le=3600.0)
-    """How often the processor's leader looks for streaks due (0 turns the scheduler off)."""
-    ranker_interval_s: float = Field(default=2.0, ge=0.0, le=3600.0)
-    """How often the processor's leader observes the ranks of changed leaderboard entries and
-    finalises runs (0 turns the ranker off)."""
+    """How often the processor's leader looks for users with something due (0 turns the
+    scheduler off)."""
+    ranker_interval_s: float = Field(default=2.0, gt=0.0, le=3600.0)
+    """How often the leading ``laurel ranker`` observes the ranks of changed leaderboard entries,
+    finalises runs and announces the clock's webhooks (and a standby checks whether to lead)."""
     rank_change_every_s: float = Field(default=900.0, ge=0.0, le=86_400.0)
     """A participant's rank change on a board is written at most this often (Trophy's
     ``leaderboard.rank_changed``: 15 minutes); changes in between wait for the window's end."""

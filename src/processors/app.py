@@ -18,7 +18,6 @@ import logging
 from collections.abc import AsyncIterator, Sequence, Set
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +28,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
 from ingest.publisher import KafkaCommandPublisher
-from processors.announcer import Announcer
 from processors.deadletters import KafkaDeadLetterSink
 from processors.projector import (
     BatchReport,
@@ -37,7 +35,6 @@ from processors.projector import (
     dead_letter_records,
     project_batch,
 )
-from processors.ranker import Ranker
 from processors.scheduler import StreakScheduler
 from processors.user_cache import UserStateCache
 from projections.store.connections import connection_pool
@@ -62,7 +59,7 @@ class ProcessorOptions:
     data_dir: Path
     """Where Faust keeps its files (it creates the directory, not its parents)."""
     clock: Clock
-    """Now, for the scheduler and the ranker."""
+    """Now, for the scheduler."""
     batch_max: int = 500
     """The most records folded in one transaction."""
     cache_users: int = 100_000
@@ -70,8 +67,6 @@ class ProcessorOptions:
     session_timeout_s: float = 10.0
     retry_max_s: float = 30.0
     scheduler_interval_s: float = 10.0
-    ranker_interval_s: float = 2.0
-    rank_change_every_s: float = 900.0
 
 
 @asynccontextmanager
@@ -228,28 +223,5 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
                             log.exception("scheduler round failed; trying again next interval")
                 finally:
                     await publisher.stop()
-
-    if options.ranker_interval_s > 0:
-
-        @app.task  # type: ignore[untyped-decorator]
-        async def rank() -> None:
-            """Every interval, the leader observes the ranks of changed entries, then announces
-            the boosts and leaderboard runs that are due."""
-            async with _pool(options.database_url) as pool:
-                every = timedelta(seconds=options.rank_change_every_s)
-                ranker = Ranker(pool, options.clock, every)
-                announcer = Announcer(pool, options.clock)
-                while True:
-                    await asyncio.sleep(options.ranker_interval_s)
-                    if not app.is_leader():
-                        continue
-                    for name, round_ in (
-                        ("ranker", ranker.run_once),
-                        ("announcer", announcer.run_once),
-                    ):
-                        try:
-                            await round_()
-                        except Exception:
-                            log.exception("%s round failed; trying again next interval", name)
 
     return app

@@ -90,7 +90,7 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
 
         status = laurel_cli(env, "status", "--json")
         services = {s["name"]: s for s in json.loads(status.stdout)}
-        assert set(services) == {"kafka", "postgres", "api", "processor", "webhooks"}
+        assert set(services) == {"kafka", "postgres", "api", "processor", "webhooks", "ranker"}
         assert all(s["healthy"] for s in services.values()), services
         assert status.returncode == 0
         pids = [s["pid"] for s in services.values()]

@@ -1,4 +1,5 @@
-"""Running Laurel's api and processor as real subprocesses against a test namespace."""
+"""Running Laurel's processes (api, processor, ranker, webhooks) as real subprocesses against a
+test namespace."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class LaurelProcesses:
     _processor_starts: int = 0
     _webhooks: subprocess.Popen[bytes] | None = None
     _webhooks_starts: int = 0
+    _ranker: subprocess.Popen[bytes] | None = None
     _others: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -107,18 +109,27 @@ class LaurelProcesses:
 
         wait_for(healthy, 60, "the api to answer /health")
 
+    def _spawn_ready(self, role: str, log_name: str, ready: str) -> subprocess.Popen[bytes]:
+        """Start ``laurel <role>`` and wait until it logs ``ready``."""
+        proc = self._spawn(role, log_name)
+        log = self.home / log_name
+        wait_for(
+            lambda: ready in log.read_text(errors="replace") or proc.poll() is not None,
+            60,
+            f"the {role} process to start",
+        )
+        assert proc.poll() is None, log.read_text(errors="replace")[-4000:]
+        return proc
+
     def start_webhooks(self) -> None:
         """Start a webhooks process and wait until it listens for work."""
         self._webhooks_starts += 1
         name = f"webhooks-{self._webhooks_starts}.log"
-        self._webhooks = proc = self._spawn("webhooks", name)
-        log = self.home / name
-        wait_for(
-            lambda: "webhooks ready" in log.read_text(errors="replace") or proc.poll() is not None,
-            60,
-            "the webhooks process to start",
-        )
-        assert proc.poll() is None, log.read_text(errors="replace")[-4000:]
+        self._webhooks = self._spawn_ready("webhooks", name, "webhooks ready")
+
+    def start_ranker(self) -> None:
+        """Start the ranker process and wait until it runs (or stands by)."""
+        self._ranker = self._spawn_ready("ranker", "ranker.log", "ranker ready")
 
     def webhooks_log(self) -> str:
         return "".join(
@@ -159,7 +170,7 @@ class LaurelProcesses:
         return code
 
     def stop(self) -> None:
-        every = [self._api, self._processor, self._webhooks, *self._others]
+        every = [self._api, self._processor, self._webhooks, self._ranker, *self._others]
         for proc in every:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -170,7 +181,7 @@ class LaurelProcesses:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(10)
-        self._api = self._processor = self._webhooks = None
+        self._api = self._processor = self._webhooks = self._ranker = None
         self._others.clear()
 
 
@@ -178,11 +189,12 @@ class LaurelProcesses:
 def running(
     ns: Namespace, extra_env: dict[str, str] | None = None, webhooks: bool = False
 ) -> Iterator[LaurelProcesses]:
-    """The api and the processor (and a webhooks process) running against ``ns`` until the
-    block ends."""
+    """The api, the processor and the ranker (and a webhooks process) running against ``ns``
+    until the block ends."""
     procs = LaurelProcesses(ns, extra_env=extra_env or {})
     try:
         procs.start_processor()
+        procs.start_ranker()
         procs.start_api()
         if webhooks:
             procs.start_webhooks()

@@ -18,7 +18,7 @@ def compose() -> dict[str, Any]:
 
 def test_services_and_health_checks() -> None:
     services = compose()["services"]
-    assert set(services) == {"kafka", "postgres", "api", "processor"}
+    assert set(services) == {"kafka", "postgres", "api", "processor", "ranker", "webhooks"}
     for name in ("kafka", "postgres", "api"):
         assert "healthcheck" in services[name], name
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
@@ -28,7 +28,7 @@ def test_services_and_health_checks() -> None:
 def test_laurel_processes_point_at_the_stack_and_wait_for_it() -> None:
     services = compose()["services"]
     pg = services["postgres"]["environment"]
-    for name in ("api", "processor"):
+    for name in ("api", "processor", "ranker", "webhooks"):
         service = services[name]
         env = service["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"

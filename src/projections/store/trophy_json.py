@@ -230,6 +230,8 @@ class Names:
 
     def achievement_by_id(self, achievement_id: uuid.UUID | None) -> Achievement | None:
         """The achievement as it was then, or ``None``."""
+        if achievement_id is None:
+            return None
         for achievement in self.config.achievements_at(self.tenant, self.at):
             if achievement.id == achievement_id:
                 return achievement
