@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, TypeAlias, TypeVar, cast
+from typing import Literal, TypeAlias
 
 from projections.core.achievements import Achievement
 from projections.core.leaderboards import Entry, Leaderboard
@@ -21,8 +20,6 @@ from projections.core.points import (
 )
 from projections.core.streaks import Streak, StreakPreferences, StreakSettings
 from projections.core.versions import Versioned
-
-T = TypeVar("T")
 
 UserKey: TypeAlias = tuple[str, str]
 """(tenant, user id)."""
@@ -126,12 +123,7 @@ class StreakSettingsVersion(Versioned):
 
 @dataclass(frozen=True)
 class ConfigHistory:
-    """Configuration versions covering some span of time, looked up as of a command's time.
-
-    Lookups are memoised per tenant over the span between two version boundaries (a version of
-    the tenant's starting or ending): inside it every lookup has the same answer, so a batch's
-    thousands of commands compute each once. Answers are shared: do not mutate them.
-    """
+    """Configuration versions covering some span of time, looked up as of a command's time."""
 
     metrics: tuple[MetricVersion, ...] = ()
     attributes: tuple[AttributeVersion, ...] = ()
@@ -142,73 +134,17 @@ class ConfigHistory:
     points_levels: tuple[PointsLevel, ...] = ()
     points_boosts: tuple[PointsBoost, ...] = ()
     leaderboards: tuple[Leaderboard, ...] = ()
-    _memo: dict[tuple[Any, ...], tuple[datetime | None, datetime | None, Any]] = field(
-        default_factory=dict, init=False, repr=False, compare=False, hash=False
-    )
-
-    def _boundaries(self, tenant: str) -> list[datetime]:
-        key = ("boundaries", tenant)
-        found = self._memo.get(key)
-        if found is None:
-            versions: list[Versioned] = [
-                v
-                for kind in (
-                    self.metrics,
-                    self.attributes,
-                    self.streak_settings,
-                    self.achievements,
-                    self.points_systems,
-                    self.points_triggers,
-                    self.points_levels,
-                    self.points_boosts,
-                    self.leaderboards,
-                )
-                for v in kind
-                if getattr(v, "tenant", None) == tenant
-            ]
-            instants = {v.valid_from for v in versions}
-            instants |= {v.valid_to for v in versions if v.valid_to is not None}
-            found = self._memo[key] = (None, None, sorted(instants))
-        boundaries: list[datetime] = found[2]
-        return boundaries
-
-    def _memoised(self, key: tuple[Any, ...], at: datetime, compute: Callable[[], T]) -> T:
-        """``compute()``, the answer of lookup ``key`` (its tenant second) at ``at``, shared
-        by every instant between the same two version boundaries."""
-        hit = self._memo.get(key)
-        if hit is not None:
-            lo, hi, value = hit
-            if (lo is None or lo <= at) and (hi is None or at < hi):
-                return cast(T, value)
-        value = compute()
-        boundaries = self._boundaries(key[1])
-        i = bisect_right(boundaries, at)
-        lo = boundaries[i - 1] if i > 0 else None
-        hi = boundaries[i] if i < len(boundaries) else None
-        self._memo[key] = (lo, hi, value)
-        return value
 
     def leaderboards_at(self, tenant: str, at: datetime) -> list[Leaderboard]:
         """The tenant's leaderboards in force at ``at``."""
-        return self._memoised(
-            ("leaderboards", tenant),
-            at,
-            lambda: [b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)],
-        )
+        return [b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)]
 
     def achievements_at(self, tenant: str, at: datetime) -> list[Achievement]:
         """The tenant's achievements in force at ``at``."""
-        return self._memoised(
-            ("achievements", tenant),
-            at,
-            lambda: [a for a in self.achievements if a.tenant == tenant and a.holds_at(at)],
-        )
+        return [a for a in self.achievements if a.tenant == tenant and a.holds_at(at)]
 
     def points_at(self, tenant: str, at: datetime) -> PointsConfig:
         """The points systems in force at ``at`` with their active triggers, levels, boosts."""
-        return self._memoised(("points", tenant), at, lambda: self._points_at(tenant, at))
-
-    def _points_at(self, tenant: str, at: datetime) -> PointsConfig:
         systems = {s.id: s for s in self.points_systems if s.tenant == tenant and s.holds_at(at)}
         return PointsConfig(
             systems=systems,
@@ -234,9 +170,6 @@ class ConfigHistory:
 
     def streak_at(self, tenant: str, at: datetime) -> StreakSettings:
         """The tenant's streak settings at ``at`` (the defaults before any were saved)."""
-        return self._memoised(("streak", tenant), at, lambda: self._streak_at(tenant, at))
-
-    def _streak_at(self, tenant: str, at: datetime) -> StreakSettings:
         for version in self.streak_settings:
             if version.tenant == tenant and version.holds_at(at):
                 return version.settings
@@ -244,9 +177,6 @@ class ConfigHistory:
 
     def metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         """The tenant's metric with ``key`` at ``at``, if any."""
-        return self._memoised(("metric", tenant, key), at, lambda: self._metric_at(tenant, key, at))
-
-    def _metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         for metric in self.metrics:
             if metric.tenant == tenant and metric.key == key and metric.holds_at(at):
                 return metric
@@ -254,12 +184,8 @@ class ConfigHistory:
 
     def attribute_keys_at(self, tenant: str, kind: AttributeType, at: datetime) -> frozenset[str]:
         """The keys of the tenant's attributes of ``kind`` at ``at``."""
-        return self._memoised(
-            ("attributes", tenant, kind),
-            at,
-            lambda: frozenset(
-                a.key
-                for a in self.attributes
-                if a.tenant == tenant and a.type == kind and a.holds_at(at)
-            ),
+        return frozenset(
+            a.key
+            for a in self.attributes
+            if a.tenant == tenant and a.type == kind and a.holds_at(at)
         )
