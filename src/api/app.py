@@ -23,6 +23,7 @@ import api.application.preferences
 import api.application.rewards
 import api.application.streaks
 import api.application.users
+import api.application.wrapped
 from api import unsupported
 from api.admin.webhooks import CheckUrl
 from api.application.leaderboards import Standings
@@ -87,6 +88,7 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
         api.application.completions.build_router(ingest),
         api.application.preferences.build_router(ingest),
         api.application.streaks.build_router(reader, config, clock),
+        api.application.wrapped.build_router(reader, config, clock),
         unsupported.build_application_router(),
     ):
         app.include_router(router, **on_application)

@@ -5,32 +5,15 @@ Kept out of the OpenAPI document, which describes only what Laurel implements.
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from fastapi import APIRouter
 
 from api.requests import fail
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-USER_NOT_YET = {
-    "wrapped": "wrapped (year in review)",
-}
-
-
-def _not_yet(feature: str) -> NoReturn:
-    fail(404, f"{feature} are not implemented in this version of Laurel (see the README)")
-
-
-def _route(router: APIRouter, path: str, feature: str) -> None:
-    async def endpoint() -> None:
-        _not_yet(feature)
-
-    router.add_api_route(path, endpoint, methods=METHODS, include_in_schema=False)
-
 
 def build_application_router() -> APIRouter:
-    """The Application API's deliberate 404s: wrapped, streak rankings."""
+    """The Application API's deliberate 404s: streak rankings."""
     router = APIRouter()
 
     async def streak_rankings() -> None:
@@ -43,9 +26,6 @@ def build_application_router() -> APIRouter:
     router.add_api_route(
         "/streaks/rankings", streak_rankings, methods=METHODS, include_in_schema=False
     )
-    for part, feature in USER_NOT_YET.items():
-        _route(router, f"/users/{{id}}/{part}", feature)
-        _route(router, f"/users/{{id}}/{part}/{{rest:path}}", feature)
     return router
 
 

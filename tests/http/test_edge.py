@@ -188,9 +188,9 @@ async def test_limits_body_size_nul_in_the_url_and_rate() -> None:
         )
         nul = await http.get("/v1/users/a%00b", headers=headers)
         assert nul.status_code == 400
-        passed = [await http.get("/v1/users/ada/wrapped", headers=headers) for _ in range(2)]
+        passed = [await http.get("/v1/streaks/rankings", headers=headers) for _ in range(2)]
         assert [r.status_code for r in passed] == [404, 404]  # the guard's refusals cost nothing
-        limited = await http.get("/v1/users/ada/wrapped", headers=headers)
+        limited = await http.get("/v1/streaks/rankings", headers=headers)
         assert limited.status_code == 429  # the third request of a burst of two
         assert int(limited.headers["Retry-After"]) >= 1
 
@@ -199,9 +199,6 @@ async def test_absent_features_are_named_not_a_bare_not_found(
     http: httpx.AsyncClient, edge: FakeEdge
 ) -> None:
     headers = admin(edge)
-    wrapped = await http.get("/v1/users/ada/wrapped", headers=headers)
-    assert wrapped.status_code == 404
-    assert "wrapped (year in review) are not implemented" in wrapped.json()["error"]
     rankings = await http.get("/v1/streaks/rankings", headers=headers)
     assert rankings.status_code == 404
     assert "rankBy: streak" in rankings.json()["error"]
@@ -215,7 +212,8 @@ async def test_the_openapi_document_describes_both_apis(http: httpx.AsyncClient)
     paths = document["paths"]
     assert "/v1/metrics/{key}/event" in paths
     assert "/admin/v1/points/{system_id}/triggers" in paths
-    assert "/v1/users/{id}/wrapped" not in paths  # only what Laurel implements
+    assert "/v1/users/{id}/wrapped" in paths
+    assert "/v1/streaks/rankings" not in paths  # only what Laurel implements
     assert (await http.get("/health")).json()["status"] == "ok"
 
 

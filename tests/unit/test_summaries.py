@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from projections.core.summaries import event_summary
+from projections.core.wrapped import activity, percentile
 from projections.core.zones import local_date
 
 
@@ -58,3 +59,11 @@ def test_local_dates_in_offset_zones() -> None:
     assert local_date(at, "Asia/Kathmandu") == date(2026, 3, 29)  # +05:45
     assert local_date(at, "America/Santiago") == date(2026, 3, 28)
     assert local_date(at, None) == date(2026, 3, 28)
+
+
+def test_wrapped_percentiles_count_the_users_with_nothing_and_quiet_years_are_empty() -> None:
+    assert percentile(5.0, [5.0, 9.0], users=4) == 75.0  # me, the two without, not the 9
+    assert percentile(-2.0, [-2.0, 3.0], users=3) == 33.3  # those with 0 did better
+    assert percentile(0.0, [], users=0) == 0.0
+    quiet = activity({}, 2025, 1)
+    assert (quiet.days, quiet.weeks, quiet.months, quiet.day) == (0, 0, 0, None)

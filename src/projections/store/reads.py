@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from projections.core.model import UserProfile, UserState
 from projections.core.periods import Frequency
 from projections.core.points import PointsState
 from projections.core.streaks import Pause, PeriodRecord, Streak
+from projections.core.wrapped import Period
 from projections.store.codecs import points_state, preferences_from_json, streak_state
 from projections.store.connections import active_schema
 from projections.store.users import USER_COLUMNS, profile_from_row
@@ -60,6 +61,25 @@ class MetricTotal:
     def status(self) -> str:
         """Trophy's metric status: ``active`` or ``archived``."""
         return "active" if self.active else "archived"
+
+
+Daily = dict[uuid.UUID, dict[date, float]]
+"""Changes by metric (or points system) id and local day."""
+
+_DAILY = {"metric": ("metric_daily", "metric_id"), "points": ("points_daily", "system_id")}
+
+
+@dataclass(frozen=True)
+class UserYear:
+    """What one user did up to the end of a year."""
+
+    metrics: Daily
+    points: Daily
+    achievements: list[tuple[uuid.UUID, datetime]]
+    streak_periods: list[tuple[str, date, date, int]]
+    """(frequency, first day, last day, length) of the closed periods within the year."""
+    board_days: list[tuple[uuid.UUID, date, float, int]]
+    """(board, day, value, rank) of the days within the year the ranker ranked the user."""
 
 
 class ProjectionReader:
@@ -335,3 +355,79 @@ class ProjectionReader:
             )
             cur = await conn.execute(query, (tenant, board_id, run, user_id, limit + 1))
             return [(d, float(v), r) for d, v, r in reversed(await cur.fetchall())]
+
+    async def user_year(self, tenant: str, user_id: str, year: Period) -> UserYear:
+        """The user's daily changes up to the year's end, and the year's completions, streak
+        periods and ranked days."""
+        async with self.pool.connection() as conn:
+            found: list[list[tuple[Any, ...]]] = []
+            for text, params in (
+                *(
+                    (
+                        f"SELECT {column}, day, change FROM {{s}}.{table} WHERE tenant = %s "
+                        "AND user_id = %s AND day <= %s",
+                        (tenant, user_id, year.end),
+                    )
+                    for table, column in _DAILY.values()
+                ),
+                (
+                    "SELECT achievement_id, achieved_at FROM {s}.user_achievements "
+                    "WHERE tenant = %s AND user_id = %s ORDER BY achieved_at",
+                    (tenant, user_id),
+                ),
+                (
+                    "SELECT frequency, period_start, period_end, length FROM {s}.streak_periods "
+                    "WHERE tenant = %s AND user_id = %s AND period_end >= %s "
+                    "AND period_start <= %s",
+                    (tenant, user_id, year.start, year.end),
+                ),
+                (
+                    "SELECT leaderboard_id, day, value, rank FROM {s}.leaderboard_days "
+                    "WHERE tenant = %s AND user_id = %s AND day BETWEEN %s AND %s "
+                    "AND rank IS NOT NULL",
+                    (tenant, user_id, year.start, year.end),
+                ),
+            ):
+                cur = await conn.execute(await self._q(conn, text), params)
+                found.append(await cur.fetchall())
+        metrics, points, achievements, periods, boards = found
+        return UserYear(
+            _daily(metrics),
+            _daily(points),
+            [(a, at) for a, at in achievements],
+            [(f, s, e, n) for f, s, e, n in periods],
+            [(b, d, float(v), r) for b, d, v, r in boards],
+        )
+
+    async def changes_in(
+        self, tenant: str, kind: str, ids: Sequence[uuid.UUID], period: Period
+    ) -> dict[uuid.UUID, list[float]]:
+        """Every user's non-zero change in ``period`` of each metric (``kind`` ``metric``) or
+        points system (``points``) of ``ids``."""
+        table, column = _DAILY[kind]
+        async with self.pool.connection() as conn:
+            query = await self._q(
+                conn,
+                f"SELECT {column}, sum(change) FROM {{s}}.{table} WHERE tenant = %s "
+                f"AND {column} = ANY(%s) AND day BETWEEN %s AND %s GROUP BY {column}, user_id "
+                "HAVING sum(change) <> 0",
+            )
+            cur = await conn.execute(query, (tenant, list(ids), period.start, period.end))
+            out: dict[uuid.UUID, list[float]] = {i: [] for i in ids}
+            for key, change in await cur.fetchall():
+                out[key].append(float(change))
+            return out
+
+    async def user_count(self, tenant: str) -> int:
+        """How many users the tenant has."""
+        async with self.pool.connection() as conn:
+            query = await self._q(conn, "SELECT count(*) FROM {s}.users WHERE tenant = %s")
+            row = await (await conn.execute(query, (tenant,))).fetchone()
+            return int(row[0]) if row else 0
+
+
+def _daily(rows: list[tuple[Any, ...]]) -> Daily:
+    out: Daily = {}
+    for key, day, change in rows:
+        out.setdefault(key, {})[day] = float(change)
+    return out

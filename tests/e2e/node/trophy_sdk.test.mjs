@@ -344,10 +344,15 @@ test("errors: 401, 403, 404 and 422 as the SDK's errors", async () => {
   assert.ok(badValue instanceof TrophyApi.UnprocessableEntityError);
   assert.match(JSON.stringify(badValue.body), /tz/);
 
+  // The year in review (its figures are checked by the Python SDK's test).
+  const wrapped = await trophy.users.wrapped("ada");
+  assert.equal(wrapped.user.id, "ada");
+  assert.equal(typeof wrapped.activity.daysActive, "number");
+  assert.equal(typeof wrapped.activity.entireYear.longestStreak.length, "number");
+  const missingYear = await failure(() => trophy.users.wrapped("ada", { year: 9999 }));
+  assert.equal(missingYear.statusCode, 422);
+
   // Not implemented: named in words, not a bare "Not Found".
-  const wrapped = await failure(() => trophy.users.wrapped("ada"));
-  assert.equal(wrapped.statusCode, 404);
-  assert.match(wrapped.body.error, /not implemented/);
   const rankings = await failure(() => trophy.streaks.rankings());
   assert.equal(rankings.statusCode, 404);
   assert.match(rankings.body.error, /leaderboard/);

@@ -1,0 +1,114 @@
+"""``client.users.wrapped`` through Trophy's SDK: a seeded year, every figure computed by hand.
+
+Wren records lessons on 3, 4 and 5 March 2025 (2, 5 and 1) and on 10 July (3); Xena 20 on 10
+July; Yuri nothing in 2025. Weeks start on Monday (3 March 2025 is one)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from trophy import (
+    CreateAchievementRequestItem,
+    CreateMetricRequestItem,
+    StreakSettingsMetric,
+    UpsertedUser,
+)
+from trophy.client import TrophyApi
+from trophy.core.api_error import ApiError
+
+from tests.e2e.test_trophy_sdk import sdk
+from tests.support.clock import ClockFile
+from tests.support.processes import LaurelProcesses
+
+pytestmark = pytest.mark.e2e
+
+DAY_ONE = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+LESSONS = [
+    ("wren", date(2025, 3, 3), 2),
+    ("wren", date(2025, 3, 4), 5),
+    ("wren", date(2025, 3, 5), 1),
+    ("wren", date(2025, 7, 10), 3),
+    ("xena", date(2025, 7, 10), 20),
+]
+
+
+@pytest.fixture(scope="module")
+def client(laurel: LaurelProcesses, clock: ClockFile) -> TrophyApi:
+    api = sdk(laurel, laurel.admin_key)
+    (metric,) = api.admin.metrics.create(
+        request=[CreateMetricRequestItem(name="Lessons", key="lessons")]
+    ).created
+    api.admin.streaks.settings.update(
+        frequency="daily", metrics=[StreakSettingsMetric(key="lessons", threshold=1)]
+    )
+    api.admin.achievements.create(
+        request=[
+            CreateAchievementRequestItem(
+                name="Five lessons",
+                key="five-lessons",
+                trigger="metric",
+                status="active",
+                metric_id=metric.id,
+                metric_value=5,
+            )
+        ]
+    )
+    for user, day, value in LESSONS:
+        clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=12))
+        user_patch = UpsertedUser(id=user, tz="UTC")
+        api.metrics.event(key="lessons", user=user_patch, value=value)
+    clock.set(datetime(2026, 1, 15, 12, tzinfo=UTC))
+    api.users.identify(id="yuri", tz="UTC")
+    return api
+
+
+def lessons(block: Any) -> tuple[Any, ...]:
+    m = block.metrics["lessons"]
+    return (m.current_total, m.change_this_period, m.percent_change, m.percentile_this_period)
+
+
+def test_a_seeded_year_in_review(client: TrophyApi) -> None:
+    wrapped = client.users.wrapped(id="wren", year=2025)
+    assert wrapped.user.id == "wren"
+    activity = wrapped.activity
+    assert (activity.days_active, activity.weeks_active, activity.months_active) == (4, 2, 2)
+
+    day = activity.most_active_day  # 4 March: 5 lessons, the total from 2 to 7
+    assert day.date == "2025-03-04"
+    assert lessons(day) == (7, 5, 250.0, 100.0)  # nobody else had lessons that day
+    assert [a.key for a in day.achievements] == ["five-lessons"]
+
+    week = activity.most_active_week  # 3 to 9 March: 8 lessons, from nothing
+    assert (week.start, week.end) == ("2025-03-03", "2025-03-09")
+    assert lessons(week) == (8, 8, 0.0, 100.0)
+
+    month = activity.most_active_month
+    assert month.month == 2  # March (months count from 0)
+    assert lessons(month)[:2] == (8, 8)
+
+    year = activity.entire_year
+    # 11 lessons: of the 3 users, Wren (11) and Yuri (0) had at most that; Xena had 20
+    assert lessons(year) == (11, 11, 0.0, 66.7)
+    assert [a.key for a in year.achievements] == ["five-lessons"]
+    streak = year.longest_streak
+    assert (streak.length, streak.frequency) == (3, "daily")
+    assert (streak.started, streak.period_start, streak.period_end) == (
+        "2025-03-03",
+        "2025-03-05",
+        "2025-03-05",
+    )
+
+
+def test_a_quiet_year_a_future_year_and_an_unknown_user(client: TrophyApi) -> None:
+    quiet = client.users.wrapped(id="yuri", year=2025)
+    assert (quiet.activity.days_active, quiet.activity.entire_year.longest_streak.length) == (0, 0)
+    # of the 3 users only Yuri had at most Yuri's 0
+    assert lessons(quiet.activity.entire_year) == (0, 0, 0.0, 33.3)
+    with pytest.raises(ApiError) as future:
+        client.users.wrapped(id="wren", year=2027)
+    assert future.value.status_code == 422
+    with pytest.raises(ApiError) as unknown:
+        client.users.wrapped(id="nobody", year=2025)
+    assert unknown.value.status_code == 404
