@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 
 import api.admin.access
 import api.admin.achievements
+import api.admin.analytics
 import api.admin.leaderboards
 import api.admin.metrics
 import api.admin.points
@@ -100,6 +101,7 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
         api.admin.leaderboards.build_router(ingest),
         api.admin.access.build_router(ingest, served.keys),
         api.admin.webhooks.build_router(served.webhooks, served.check_url),
+        api.admin.analytics.build_router(reader, config, clock),
         unsupported.build_admin_router(),
     ):
         app.include_router(router, **on_admin)

@@ -1,4 +1,5 @@
-"""``client.users.wrapped`` through Trophy's SDK: a seeded year, every figure computed by hand.
+"""``client.users.wrapped`` through Trophy's SDK, and Laurel's analytics endpoints: a seeded
+year, every figure computed by hand.
 
 Wren records lessons on 3, 4 and 5 March 2025 (2, 5 and 1) and on 10 July (3); Xena 20 on 10
 July; Yuri nothing in 2025. Weeks start on Monday (3 March 2025 is one)."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 import pytest
 from trophy import (
     CreateAchievementRequestItem,
@@ -112,3 +114,59 @@ def test_a_quiet_year_a_future_year_and_an_unknown_user(client: TrophyApi) -> No
     with pytest.raises(ApiError) as unknown:
         client.users.wrapped(id="nobody", year=2025)
     assert unknown.value.status_code == 404
+
+
+def test_the_analytics_overview_and_retention_of_the_seeded_year(
+    client: TrophyApi, laurel: LaurelProcesses
+) -> None:
+    with httpx.Client(base_url=laurel.base_url, headers=laurel.headers, timeout=30) as admin:
+        march = admin.get(
+            "/admin/v1/analytics/overview", params={"since": "2025-03-03", "until": "2025-03-05"}
+        )
+        assert march.status_code == 200, march.text
+        days = march.json()["days"]
+        assert [(d["date"], d["activeUsers"], d["newUsers"], d["engagement"]) for d in days] == [
+            ("2025-03-03", 1, 1, 2.0),
+            ("2025-03-04", 1, 0, 5.0),
+            ("2025-03-05", 1, 0, 1.0),
+        ]
+        assert days[1]["metrics"]["lessons"] == {
+            "activeUsers": 1,
+            "events": 1,
+            "total": 5,
+            "engagement": 5.0,
+        }
+        assert march.json()["weeks"] == [{"start": "2025-03-03", "activeUsers": 1}]
+        assert march.json()["months"] == [{"start": "2025-03-01", "activeUsers": 1}]
+
+        july = admin.get(
+            "/admin/v1/analytics/overview", params={"since": "2025-07-10", "until": "2025-07-10"}
+        ).json()
+        (day,) = july["days"]
+        assert (day["activeUsers"], day["newUsers"], day["engagement"]) == (2, 1, 11.5)
+        assert (day["metrics"]["lessons"]["events"], day["metrics"]["lessons"]["total"]) == (2, 23)
+        assert july["months"] == [{"start": "2025-07-01", "activeUsers": 2}]
+
+        found = admin.get(
+            "/admin/v1/analytics/retention", params={"since": "2025-03-03", "until": "2025-07-13"}
+        )
+        assert found.status_code == 200, found.text
+        cohorts = {c["week"]: c for c in found.json()["cohorts"]}
+        wren = cohorts["2025-03-03"]  # back in the week of 7 July, 18 weeks on
+        assert (wren["users"], wren["retained"][0], wren["retained"][18]) == (1, 1.0, 1.0)
+        assert sum(wren["retained"]) == 2.0
+        xena = cohorts["2025-07-07"]
+        assert (xena["users"], sum(xena["retained"])) == (1, 1.0)
+        assert cohorts["2025-03-10"]["users"] == 0
+        # of the two first days in the span (Wren's, Xena's), only Wren came back the day after
+        assert {k: found.json()[k] for k in ("day1", "day7", "day30")} == {
+            "day1": 0.5,
+            "day7": 0.0,
+            "day30": 0.0,
+        }
+
+        backwards = admin.get(
+            "/admin/v1/analytics/overview", params={"since": "2025-03-05", "until": "2025-03-03"}
+        )
+        assert backwards.status_code == 422
+        assert "after" in backwards.json()["error"]

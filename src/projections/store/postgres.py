@@ -12,7 +12,7 @@ import orjson
 from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg_pool import AsyncConnectionPool
 
-from projections.core.fold import BatchResult, IdempotencyKey, Projection
+from projections.core.fold import BatchResult, DailyKey, IdempotencyKey, Projection
 from projections.core.leaderboards import Entry
 from projections.core.model import (
     ConfigHistory,
@@ -22,6 +22,7 @@ from projections.core.model import (
     UserState,
 )
 from projections.core.notices import Notices
+from projections.core.outcomes import MetricEventRecorded
 from projections.core.points import PointsState
 from projections.core.streaks import PeriodRecord, Streak
 from projections.store.codecs import (
@@ -51,6 +52,60 @@ _NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
 
 
 _USERS_IN = "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+_METRIC_DAYS = (
+    "WITH batch AS (SELECT * FROM {rows} AS b), "
+    "up AS (INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, change) "
+    "SELECT c0, c1, c2, c3, c4 FROM batch ON CONFLICT (tenant, user_id, metric_id, day) DO "
+    "UPDATE SET change = d.change + EXCLUDED.change "
+    "RETURNING d.tenant, d.user_id, d.metric_id, d.day, d.xmax = 0 AS fresh) "
+    "INSERT INTO {s}.metric_activity AS a (tenant, metric_id, day, users, events, total) "
+    "SELECT b.c0, b.c2, b.c3, count(*) FILTER (WHERE up.fresh), sum(b.c5), sum(b.c4) "
+    "FROM batch b JOIN up ON up.tenant = b.c0 AND up.user_id = b.c1 AND up.metric_id = b.c2 "
+    "AND up.day = b.c3 GROUP BY b.c0, b.c2, b.c3 ORDER BY b.c0, b.c2, b.c3 "
+    "ON CONFLICT (tenant, metric_id, day) DO UPDATE SET users = a.users + EXCLUDED.users, "
+    "events = a.events + EXCLUDED.events, total = a.total + EXCLUDED.total"
+)
+"""A batch's daily changes (with how many events made each), and the per-metric day rollup
+they move: a (user, metric, day) row inserted (``xmax = 0``), not updated, is a new active user
+of that metric that day."""
+
+_USER_DAYS = (
+    "WITH batch AS (SELECT c0 AS tenant, c1 AS user_id, c2 AS day FROM {rows} AS b), "
+    "fresh AS (INSERT INTO {s}.user_days (tenant, user_id, day) SELECT * FROM batch "
+    "ON CONFLICT DO NOTHING RETURNING tenant, user_id, day), "
+    "born AS (INSERT INTO {s}.user_activity (tenant, user_id, first_day) "
+    "SELECT tenant, user_id, min(day) FROM fresh GROUP BY tenant, user_id "
+    "ORDER BY tenant, user_id ON CONFLICT DO NOTHING RETURNING tenant, user_id, first_day), "
+    "seen AS (SELECT f.tenant, f.user_id, f.day, coalesce(b.first_day, a.first_day) AS first_day "
+    "FROM fresh f LEFT JOIN born b ON b.tenant = f.tenant AND b.user_id = f.user_id "
+    "LEFT JOIN {s}.user_activity a ON a.tenant = f.tenant AND a.user_id = f.user_id), "
+    "d AS (INSERT INTO {s}.tenant_daily AS t (tenant, day, users, new_users) "
+    "SELECT tenant, day, count(*), count(*) FILTER (WHERE day = first_day) FROM seen "
+    "GROUP BY tenant, day ORDER BY tenant, day ON CONFLICT (tenant, day) DO UPDATE SET "
+    "users = t.users + EXCLUDED.users, new_users = t.new_users + EXCLUDED.new_users), "
+    "r AS (INSERT INTO {s}.retention_daily AS r (tenant, cohort, after, users) "
+    "SELECT tenant, first_day, day - first_day, count(*) FROM seen "
+    "WHERE day - first_day IN (1, 7, 30) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (tenant, cohort, after) DO UPDATE SET users = r.users + EXCLUDED.users), "
+    "p AS (INSERT INTO {s}.user_periods (tenant, user_id, unit, start) "
+    "SELECT DISTINCT tenant, user_id, u.unit, date_trunc(u.unit, day)::date FROM seen "
+    "CROSS JOIN (VALUES ('week'), ('month')) AS u(unit) ORDER BY 1, 2, 3, 4 "
+    "ON CONFLICT DO NOTHING RETURNING tenant, user_id, unit, start), "
+    "tp AS (INSERT INTO {s}.tenant_periods AS t (tenant, unit, start, users) "
+    "SELECT tenant, unit, start, count(*) FROM p GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (tenant, unit, start) DO UPDATE SET users = t.users + EXCLUDED.users) "
+    "INSERT INTO {s}.retention_weekly AS w (tenant, cohort, week, users) "
+    "SELECT p.tenant, date_trunc('week', s.first_day)::date, p.start, count(*) FROM p "
+    "JOIN (SELECT DISTINCT tenant, user_id, first_day FROM seen) s "
+    "ON s.tenant = p.tenant AND s.user_id = p.user_id WHERE p.unit = 'week' "
+    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (tenant, cohort, week) DO UPDATE SET users = w.users + EXCLUDED.users"
+)
+"""Which users were active on the batch's days, and the rollups a first activity moves: the
+tenant's active and new users per day, per week and month, and the retention cohorts. Each is
+counted once: only rows this statement inserted (``RETURNING`` of ``ON CONFLICT DO NOTHING``)
+count. Aggregates are written in key order, so concurrent workers lock rows in one order."""
+
 _USER_QUERIES = (
     f"SELECT tenant, user_id, preferences, notices, {USER_COLUMNS} FROM {{s}}.users {_USERS_IN}",
     f"SELECT tenant, user_id, state FROM {{s}}.streaks {_USERS_IN}",
@@ -256,13 +311,7 @@ class _PostgresUnitOfWork:
                 for key, metric_id in sorted(result.changed_totals)
             ],
         )
-        await self._write(
-            "INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, change) "
-            "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id, metric_id, day) DO "
-            "UPDATE SET change = d.change + EXCLUDED.change",
-            "text, text, uuid, date, float8",
-            [(*key, change) for key, change in sorted(result.daily.items())],
-        )
+        await self._save_activity(result)
         await self._write(
             "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
             "SELECT * FROM {rows} AS batch",
@@ -374,6 +423,20 @@ class _PostgresUnitOfWork:
             ([t for t, _ in awards], [i for _, i in awards]),
         )
         return {award_id: body for award_id, body in await cur.fetchall()}
+
+    async def _save_activity(self, result: BatchResult) -> None:
+        """The daily changes, and the analytics rollups they move (``projection_0008``)."""
+        events: dict[DailyKey, int] = {}
+        for decision in result.decisions:
+            outcome = decision.outcome
+            if isinstance(outcome, MetricEventRecorded) and not outcome.replayed:
+                command = decision.command
+                key = (command.tenant, command.user_id, outcome.metric_id, outcome.day)
+                events[key] = events.get(key, 0) + 1
+        rows = [(*key, change, events.get(key, 0)) for key, change in sorted(result.daily.items())]
+        await self._write(_METRIC_DAYS, "text, text, uuid, date, float8, int", rows)
+        days = sorted({(tenant, user_id, day) for tenant, user_id, _, day in result.daily})
+        await self._write(_USER_DAYS, "text, text, date", days)
 
     async def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks

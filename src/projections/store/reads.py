@@ -89,6 +89,13 @@ class ProjectionReader:
         self.pool = pool
         self._schema: str | None = None
 
+    async def rows(self, text: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+        """The rows of query ``text``, where ``{s}`` names the active projection schema (for
+        read-side modules: analytics, reports)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(await self._q(conn, text), params)
+            return list(await cur.fetchall())
+
     async def forget_schema(self, _: str = "") -> None:
         """Re-read the active schema on the next query (after a replay's switch)."""
         self._schema = None

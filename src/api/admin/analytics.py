@@ -1,0 +1,138 @@
+"""Laurel's analytics (Admin API, per tenant): the overview (active, new and engaged users per
+day, week and month, and each metric's day) and retention (weekly cohorts, day 1/7/30), read
+from the rollups the processor keeps. Days are the users' local dates; weeks start on Monday."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.application.users import parse_date
+from api.auth import Tenant
+from api.requests import fail
+from projections.store.analytics import days_between, overview, retention
+from projections.store.config import CachedConfig
+from projections.store.reads import ProjectionReader
+from projections.store.trophy_json import whole
+
+MAX_DAYS = 1000
+RETENTION_AFTER = (1, 7, 30)
+
+
+def _span(
+    since: str | None, until: str | None, now: datetime, default_days: int
+) -> tuple[date, date]:
+    """``since`` and ``until`` checked: dates, in order, at most :data:`MAX_DAYS` apart."""
+    last = parse_date(until, "until") if until else now.date()
+    first = parse_date(since, "since") if since else last - timedelta(days=default_days - 1)
+    if first > last:
+        fail(422, f"since ({first}) is after until ({last})")
+    if (last - first).days >= MAX_DAYS:
+        fail(422, f"since and until span more than {MAX_DAYS} days")
+    return first, last
+
+
+def _periods(found: Mapping[date, int]) -> list[dict[str, Any]]:
+    return [{"start": start.isoformat(), "activeUsers": n} for start, n in sorted(found.items())]
+
+
+def _share(part: int, whole_: int) -> float:
+    return round(part / whole_, 4) if whole_ else 0.0
+
+
+def _ratio(total: float, users: int) -> float:
+    return round(total / users, 4) if users else 0.0
+
+
+def build_router(
+    reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
+) -> APIRouter:
+    """The analytics endpoints."""
+    router = APIRouter(tags=["analytics"])
+
+    @router.get("/analytics/overview")
+    async def analytics_overview(
+        tenant: Tenant,
+        since: Annotated[str | None, Query(description="first day (default: 30 days)")] = None,
+        until: Annotated[str | None, Query(description="last day (default: today)")] = None,
+    ) -> Any:
+        """Per day: active users (who recorded a metric event), new users (active for the first
+        time), engagement (the day's event values over its active users) and each metric's
+        active users, events, total and engagement; active users per week and month."""
+        now = clock()
+        first, last = _span(since, until, now, 30)
+        found = await overview(reader, tenant, first, last)
+        current = await config.current(tenant, now)
+        keys = {m.id: m.key for m in current.metrics if m.tenant == tenant}
+        by_day: dict[date, dict[str, Any]] = {}
+        totals: dict[date, float] = {}
+        for (metric_id, day), figures in found.metrics.items():
+            totals[day] = totals.get(day, 0.0) + figures.total
+            by_day.setdefault(day, {})[keys.get(metric_id, str(metric_id))] = {
+                "activeUsers": figures.users,
+                "events": figures.events,
+                "total": whole(figures.total),
+                "engagement": _ratio(figures.total, figures.users),
+            }
+        days = []
+        for day in days_between(first, last):
+            users, new = found.days.get(day, (0, 0))
+            days.append(
+                {
+                    "date": day.isoformat(),
+                    "activeUsers": users,
+                    "newUsers": new,
+                    "engagement": _ratio(totals.get(day, 0.0), users),
+                    "metrics": by_day.get(day, {}),
+                }
+            )
+        return {
+            "since": first.isoformat(),
+            "until": last.isoformat(),
+            "days": days,
+            "weeks": [
+                {"start": s.isoformat(), "activeUsers": n} for s, n in sorted(found.weeks.items())
+            ],
+            "months": [
+                {"start": s.isoformat(), "activeUsers": n} for s, n in sorted(found.months.items())
+            ],
+        }
+
+    @router.get("/analytics/retention")
+    async def analytics_retention(
+        tenant: Tenant,
+        since: Annotated[
+            str | None, Query(description="first cohort day (default: 12 weeks ago)")
+        ] = None,
+        until: Annotated[str | None, Query(description="last cohort day (default: today)")] = None,
+    ) -> Any:
+        """Weekly cohorts of users by their first active week: the cohort's size and the share
+        of it active in each week since (the first is 1); and day-1, day-7 and day-30
+        retention: of the users first active in the span, the share active again that many
+        days later (among those for whom that day has come)."""
+        now = clock()
+        first, last = _span(since, until, now, 84)
+        found = await retention(reader, tenant, first, last)
+        today = now.date()
+        cohorts = []
+        week = first - timedelta(days=first.weekday())
+        while week <= last:
+            size = found.weekly.get((week, week), 0)
+            later = []
+            step = week
+            while step <= today:
+                later.append(_share(found.weekly.get((week, step), 0), size))
+                step += timedelta(days=7)
+            cohorts.append({"week": week.isoformat(), "users": size, "retained": later})
+            week += timedelta(days=7)
+        after = {}
+        for n in RETENTION_AFTER:
+            eligible = sum(u for d, u in found.first_days.items() if d + timedelta(days=n) <= today)
+            back = sum(u for (d, a), u in found.after.items() if a == n)
+            after[f"day{n}"] = _share(back, eligible)
+        return {"since": first.isoformat(), "until": last.isoformat(), "cohorts": cohorts, **after}
+
+    return router
