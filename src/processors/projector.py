@@ -198,6 +198,8 @@ def _outcome_rows(
                 status=outcome_status(outcome),
                 body=outcome_body(outcome, Names(config, command.tenant, command.received_at)),
                 source=source,
+                type=command.type,
+                received_at=command.received_at,
             )
         )
     return outcomes

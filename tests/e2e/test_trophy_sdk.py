@@ -246,7 +246,6 @@ def test_access_administration_through_the_sdk(client: TrophyApi, laurel: Laurel
     [
         (lambda c: c.admin.settings.get(), "not supported"),
         (lambda c: c.admin.settings.update(aggregation_period="weekly"), "not supported"),
-        (lambda c: c.users.wrapped(id="nobody"), "not implemented"),
     ],
 )
 def test_deliberately_absent_methods_answer_404_in_words(client: TrophyApi, call, words) -> None:  # type: ignore[no-untyped-def]

@@ -7,9 +7,11 @@ July; Yuri nothing in 2025. Weeks start on Monday (3 March 2025 is one)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from trophy import (
     CreateAchievementRequestItem,
@@ -23,10 +25,12 @@ from trophy.core.api_error import ApiError
 from tests.e2e.test_trophy_sdk import sdk
 from tests.support.clock import ClockFile
 from tests.support.processes import LaurelProcesses
+from tests.support.reference import active_rows
 
 pytestmark = pytest.mark.e2e
 
 DAY_ONE = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+MIGRATIONS = Path(__file__).resolve().parents[2] / "src/projections/store/migrations"
 LESSONS = [
     ("wren", date(2025, 3, 3), 2),
     ("wren", date(2025, 3, 4), 5),
@@ -170,3 +174,75 @@ def test_the_analytics_overview_and_retention_of_the_seeded_year(
         )
         assert backwards.status_code == 422
         assert "after" in backwards.json()["error"]
+
+
+def test_the_event_log_lists_a_users_commands_with_their_outcomes(
+    client: TrophyApi, laurel: LaurelProcesses
+) -> None:
+    with httpx.Client(base_url=laurel.base_url, headers=laurel.headers, timeout=30) as admin:
+        found = admin.get(
+            "/admin/v1/events",
+            params={"userId": "wren", "type": "metric.event", "metric": "lessons"},
+        )
+        assert found.status_code == 200, found.text
+        log = found.json()
+        assert [e["receivedAt"][:10] for e in log] == [
+            "2025-07-10",
+            "2025-03-05",
+            "2025-03-04",
+            "2025-03-03",
+        ]
+        assert [e["outcome"]["total"] for e in log] == [11, 8, 7, 2]
+        assert {e["status"] for e in log} == {"applied"}
+        newest = admin.get(f"/v1/events/{log[0]['eventId']}")  # the same outcome, by id
+        assert newest.status_code == 200, newest.text
+        window = admin.get(
+            "/admin/v1/events",
+            params={
+                "userId": "wren",
+                "type": "metric.event",
+                "since": "2025-03-04T00:00:00Z",
+                "until": "2025-03-05T23:59:59Z",
+            },
+        ).json()
+        assert [e["receivedAt"][:10] for e in window] == ["2025-03-05", "2025-03-04"]
+        assert admin.get("/admin/v1/events", params={"userId": "nobody"}).json() == []
+        assert admin.get("/admin/v1/dead-letters").json() == []  # nothing was refused
+
+
+ROLLUPS = (
+    "user_days",
+    "user_activity",
+    "user_periods",
+    "tenant_daily",
+    "tenant_periods",
+    "retention_daily",
+    "retention_weekly",
+    "metric_activity",
+)
+
+
+def test_the_migrations_backfill_equals_what_the_processor_wrote(
+    client: TrophyApi, laurel: LaurelProcesses
+) -> None:
+    # an installation upgraded with activity recorded: the migration computes the rollups
+    # from the daily rows and the stored outcomes; they must be what the processor writes,
+    # or a later replay's rebuild would differ from the live schema
+    migration = (MIGRATIONS / "projection_0008_activity.sql").read_text()
+    backfill = migration[migration.index("-- What the processor would have written") :]
+    database = laurel.ns.database_url
+    written = {t: sorted(active_rows(database, "*", t)) for t in ROLLUPS}
+    assert written["metric_activity"]
+    with psycopg.connect(database, autocommit=False) as conn:
+        active = conn.execute("SELECT schema_name FROM laurel.active_projection").fetchone()
+        assert active is not None
+        schema = active[0]
+        try:
+            for table in ROLLUPS:
+                conn.execute(f'DELETE FROM "{schema}".{table}'.encode())
+            conn.execute(backfill.replace("{schema}", f'"{schema}"').encode())
+            for table in ROLLUPS:
+                rows = conn.execute(f'SELECT * FROM "{schema}".{table}'.encode()).fetchall()
+                assert sorted(rows) == written[table], table
+        finally:
+            conn.rollback()

@@ -1,6 +1,7 @@
 """Laurel's analytics (Admin API, per tenant): the overview (active, new and engaged users per
 day, week and month, and each metric's day) and retention (weekly cohorts, day 1/7/30), read
-from the rollups the processor keeps. Days are the users' local dates; weeks start on Monday."""
+from the rollups the processor keeps (days are the users' local dates; weeks start on Monday);
+and the event log: recent commands with their outcomes, and dead letters with their reasons."""
 
 from __future__ import annotations
 
@@ -12,13 +13,21 @@ from fastapi import APIRouter, Query
 
 from api.application.users import parse_date
 from api.auth import Tenant
+from api.presenters import iso
 from api.requests import fail
-from projections.store.analytics import days_between, overview, retention
+from projections.store.analytics import (
+    days_between,
+    dead_letters,
+    event_log,
+    overview,
+    retention,
+)
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
 from projections.store.trophy_json import whole
 
 MAX_DAYS = 1000
+MAX_LOG = 1000
 RETENTION_AFTER = (1, 7, 30)
 
 
@@ -134,5 +143,62 @@ def build_router(
             back = sum(u for (d, a), u in found.after.items() if a == n)
             after[f"day{n}"] = _share(back, eligible)
         return {"since": first.isoformat(), "until": last.isoformat(), "cohorts": cohorts, **after}
+
+    @router.get("/events")
+    async def event_log_commands(
+        tenant: Tenant,
+        user_id: Annotated[str | None, Query(alias="userId")] = None,
+        type: Annotated[
+            str | None, Query(description="metric.event, user.upsert, user.tick…")
+        ] = None,
+        status: Annotated[str | None, Query(description="applied, rejected…")] = None,
+        metric: Annotated[str | None, Query(description="a metric key")] = None,
+        since: Annotated[datetime | None, Query(description="received at or after")] = None,
+        until: Annotated[datetime | None, Query(description="received at or before")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LOG)] = 100,
+    ) -> Any:
+        """The event log: the tenant's decided commands, newest first, each with its outcome
+        as stored (what ``GET /v1/events/{id}`` answers) and where it is on the topic."""
+        filters = {
+            "user_id": user_id,
+            "type": type,
+            "status": status,
+            "metric": metric,
+            "since": since,
+            "until": until,
+        }
+        return [
+            {
+                "eventId": str(c.command_id),
+                "userId": c.user_id,
+                "type": c.type,
+                "status": c.status,
+                "receivedAt": iso(c.received_at) if c.received_at else None,
+                "outcome": c.body,
+                "source": {"topic": c.topic, "partition": c.partition, "offset": c.offset},
+            }
+            for c in await event_log(reader, tenant, filters, limit)
+        ]
+
+    @router.get("/dead-letters")
+    async def event_log_dead_letters(
+        tenant: Tenant, limit: Annotated[int, Query(ge=1, le=MAX_LOG)] = 100
+    ) -> Any:
+        """Records the processor set aside (refused data, undecodable records) whose key names
+        the tenant, newest first, with the reason."""
+        return [
+            {
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "reason": reason,
+                "recorded": iso(recorded),
+                "key": key,
+                "value": value,
+            }
+            for topic, partition, offset, reason, recorded, key, value in await dead_letters(
+                reader, tenant, limit
+            )
+        ]
 
     return router

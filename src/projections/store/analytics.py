@@ -1,11 +1,16 @@
 """The analytics queries: the rollups the processor keeps (``projection_0008_activity``) read
-back per tenant, zero-filled, over a span of local dates. Each reads O(days) rows."""
+back per tenant over a span of local dates (each reads O(days) rows), and the event log: the
+tenant's decided commands and dead letters, newest first."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
 
 from projections.store.reads import ProjectionReader
 
@@ -95,3 +100,82 @@ async def retention(reader: ProjectionReader, tenant: str, since: date, until: d
         first_days={d: n for d, n in firsts},
         after={(c, a): u for c, a, u in after},
     )
+
+
+@dataclass(frozen=True)
+class LoggedCommand:
+    """A decided command as the event log shows it."""
+
+    command_id: uuid.UUID
+    user_id: str
+    type: str | None
+    status: str
+    received_at: datetime | None
+    body: Mapping[str, Any]
+    topic: str
+    partition: int
+    offset: int
+
+
+async def event_log(
+    reader: ProjectionReader,
+    tenant: str,
+    filters: Mapping[str, Any],
+    limit: int,
+) -> list[LoggedCommand]:
+    """The tenant's decided commands, newest first, filtered by ``user_id``, ``type``,
+    ``status``, ``metric`` (key), ``since`` and ``until`` (when received) where given."""
+    where = ["tenant = %(tenant)s"]
+    clauses = {
+        "user_id": "user_id = %(user_id)s",
+        "type": "type = %(type)s",
+        "status": "status = %(status)s",
+        "metric": "body->>'metricKey' = %(metric)s",
+        "since": "received_at >= %(since)s",
+        "until": "received_at <= %(until)s",
+    }
+    where += [clauses[name] for name, value in filters.items() if value is not None]
+    rows = await reader.rows(
+        "SELECT command_id, user_id, type, status, received_at, body, topic, partition, "
+        'o."offset" FROM {s}.command_outcomes o WHERE '
+        + " AND ".join(where)
+        + " ORDER BY received_at DESC NULLS LAST, command_id DESC LIMIT %(limit)s",
+        {**filters, "tenant": tenant, "limit": limit},
+    )
+    return [LoggedCommand(*row) for row in rows]
+
+
+async def dead_letters(reader: ProjectionReader, tenant: str, limit: int) -> list[Any]:
+    """The records set aside as undecidable whose key names the tenant, newest first: (topic,
+    partition, offset, reason, when, the key and value as text where they decode)."""
+    rows = await reader.rows(
+        'SELECT topic, partition, "offset", reason, recorded, key, value FROM {s}.dead_letters '
+        "ORDER BY recorded DESC LIMIT %s",
+        (limit * 10,),
+    )
+    out = []
+    for topic, partition, offset, reason, recorded, key, value in rows:
+        owner = _tenant_of(key)
+        if owner == tenant:
+            out.append((topic, partition, offset, reason, recorded, _text(key), _text(value)))
+    return out[:limit]
+
+
+def _text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _tenant_of(key: bytes | None) -> str | None:
+    """The tenant a record key names (``[tenant, userId]``), if it is one."""
+    try:
+        parsed = orjson.loads(key) if key is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(parsed, list) and parsed and isinstance(parsed[0], str):
+        return parsed[0]
+    return None

@@ -47,6 +47,9 @@ class OutcomeRow:
     status: str
     body: Mapping[str, object]
     source: SourceRecord
+    type: str = ""
+    """The command's type (``metric.event``, ``user.tick``…)."""
+    received_at: datetime | None = None
 
 
 class ProjectionUnitOfWork(Protocol):

@@ -320,8 +320,8 @@ class _PostgresUnitOfWork:
         )
         await self._write(
             "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, "
-            'topic, partition, "offset") SELECT * FROM {rows} AS batch',
-            "text, uuid, text, text, jsonb, text, int, bigint",
+            'topic, partition, "offset", type, received_at) SELECT * FROM {rows} AS batch',
+            "text, uuid, text, text, jsonb, text, int, bigint, text, timestamptz",
             [
                 (
                     o.tenant,
@@ -332,6 +332,8 @@ class _PostgresUnitOfWork:
                     o.source.topic,
                     o.source.partition,
                     o.source.offset,
+                    o.type,
+                    o.received_at,
                 )
                 for o in outcomes
             ],

@@ -41,6 +41,7 @@ COMPARED: dict[str, str] = {
     "retention_weekly": "tenant, cohort, week, users",
     "retention_daily": "tenant, cohort, after, users",
     "idempotency_keys": "tenant, user_id, metric_key, key, event_id",
+    # (not type and received_at: rows decided before they were stored lack them)
     "command_outcomes": 'tenant, command_id, user_id, status, body, topic, partition, "offset"',
     "dead_letters": 'topic, partition, "offset", reason, key, value',
     "checkpoints": "topic, partition, last_offset",
