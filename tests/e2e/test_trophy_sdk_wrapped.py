@@ -6,6 +6,9 @@ July; Yuri nothing in 2025. Weeks start on Monday (3 March 2025 is one)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -246,3 +249,24 @@ def test_the_migrations_backfill_equals_what_the_processor_wrote(
                 assert sorted(rows) == written[table], table
         finally:
             conn.rollback()
+
+
+def test_the_overview_and_the_event_log_export_as_csv(
+    client: TrophyApi, laurel: LaurelProcesses
+) -> None:
+    with httpx.Client(base_url=laurel.base_url, headers=laurel.headers, timeout=30) as admin:
+        table = admin.get(
+            "/admin/v1/analytics/overview",
+            params={"since": "2025-03-04", "until": "2025-03-06", "format": "csv"},
+        )
+        assert table.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(table.text)))
+        assert rows[0][:5] == ["date", "activeUsers", "newUsers", "engagement", "metric"]
+        assert rows[1][:6] == ["2025-03-04", "1", "0", "5.0", "lessons", "1"]
+        assert rows[3][:5] == ["2025-03-06", "0", "0", "0.0", ""]  # a quiet day, still a row
+        query = {"userId": "xena", "type": "metric.event", "format": "csv"}
+        log = admin.get("/admin/v1/events", params=query)
+        (header, row) = list(csv.reader(io.StringIO(log.text)))
+        assert header == ["eventId", "userId", "type", "status", "receivedAt", "outcome"]
+        assert row[1:4] == ["xena", "metric.event", "applied"]
+        assert json.loads(row[5])["total"] == 20

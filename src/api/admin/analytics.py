@@ -5,11 +5,14 @@ and the event log: recent commands with their outcomes, and dead letters with th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 
 from api.application.users import parse_date
 from api.auth import Tenant
@@ -44,6 +47,19 @@ def _span(
     return first, last
 
 
+Format = Annotated[Literal["json", "csv"], Query(description="json, or csv (a table)")]
+_NO_METRIC = {"activeUsers": 0, "events": 0, "total": 0, "engagement": 0.0}
+
+
+def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> Response:
+    """``rows`` as a CSV attachment (RFC 4180, a header first)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+
 def _periods(found: Mapping[date, int]) -> list[dict[str, Any]]:
     return [{"start": start.isoformat(), "activeUsers": n} for start, n in sorted(found.items())]
 
@@ -67,6 +83,7 @@ def build_router(
         tenant: Tenant,
         since: Annotated[str | None, Query(description="first day (default: 30 days)")] = None,
         until: Annotated[str | None, Query(description="last day (default: today)")] = None,
+        format: Format = "json",
     ) -> Any:
         """Per day: active users (who recorded a metric event), new users (active for the first
         time), engagement (the day's event values over its active users) and each metric's
@@ -86,7 +103,7 @@ def build_router(
                 "total": whole(figures.total),
                 "engagement": _ratio(figures.total, figures.users),
             }
-        days = []
+        days: list[dict[str, Any]] = []
         for day in days_between(first, last):
             users, new = found.days.get(day, (0, 0))
             days.append(
@@ -97,6 +114,35 @@ def build_router(
                     "engagement": _ratio(totals.get(day, 0.0), users),
                     "metrics": by_day.get(day, {}),
                 }
+            )
+        if format == "csv":
+            return _csv(
+                [
+                    "date",
+                    "activeUsers",
+                    "newUsers",
+                    "engagement",
+                    "metric",
+                    "metricActiveUsers",
+                    "events",
+                    "total",
+                    "metricEngagement",
+                ],
+                [
+                    [
+                        d["date"],
+                        d["activeUsers"],
+                        d["newUsers"],
+                        d["engagement"],
+                        key,
+                        m["activeUsers"],
+                        m["events"],
+                        m["total"],
+                        m["engagement"],
+                    ]
+                    for d in days
+                    for key, m in (sorted(d["metrics"].items()) or [("", _NO_METRIC)])
+                ],
             )
         return {
             "since": first.isoformat(),
@@ -156,6 +202,7 @@ def build_router(
         since: Annotated[datetime | None, Query(description="received at or after")] = None,
         until: Annotated[datetime | None, Query(description="received at or before")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LOG)] = 100,
+        format: Format = "json",
     ) -> Any:
         """The event log: the tenant's decided commands, newest first, each with its outcome
         as stored (what ``GET /v1/events/{id}`` answers) and where it is on the topic."""
@@ -167,6 +214,22 @@ def build_router(
             "since": since,
             "until": until,
         }
+        logged = await event_log(reader, tenant, filters, limit)
+        if format == "csv":
+            return _csv(
+                ["eventId", "userId", "type", "status", "receivedAt", "outcome"],
+                [
+                    [
+                        c.command_id,
+                        c.user_id,
+                        c.type,
+                        c.status,
+                        c.received_at,
+                        orjson.dumps(c.body).decode(),
+                    ]
+                    for c in logged
+                ],
+            )
         return [
             {
                 "eventId": str(c.command_id),
@@ -177,7 +240,7 @@ def build_router(
                 "outcome": c.body,
                 "source": {"topic": c.topic, "partition": c.partition, "offset": c.offset},
             }
-            for c in await event_log(reader, tenant, filters, limit)
+            for c in logged
         ]
 
     @router.get("/dead-letters")
