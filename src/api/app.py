@@ -25,7 +25,7 @@ import api.application.rewards
 import api.application.streaks
 import api.application.users
 import api.application.wrapped
-from api import unsupported
+from api import dashboard, unsupported
 from api.admin.webhooks import CheckUrl
 from api.application.leaderboards import Standings
 from api.auth import admin_principal, principal
@@ -105,6 +105,8 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
         unsupported.build_admin_router(),
     ):
         app.include_router(router, **on_admin)
+
+    dashboard.mount(app)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

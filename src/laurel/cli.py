@@ -31,6 +31,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(f"Laurel is up in {elapsed:.1f}s. API: {stack.api_url}  (logs: {stack.logs_dir()})")
     print(f"  Application API: {stack.api_url}/v1   Admin API: {stack.api_url}/admin/v1")
+    print(f"  Dashboard: {stack.api_url}/dashboard")
     print(f"  Admin API key (X-API-KEY): {stack.admin_key()}   (kept in {stack.admin_key_file})")
     return 0
 
