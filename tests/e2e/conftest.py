@@ -21,11 +21,13 @@ def clock(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def laurel(
     request: pytest.FixtureRequest, module_namespace: Namespace
 ) -> Iterator[LaurelProcesses]:
-    """The api and the processor, on the module's clock when it has a ``DAY_ONE``."""
+    """The api and the processor, on the module's clock when it has a ``DAY_ONE``, with the
+    module's ``ENV`` (settings) if it has one."""
+    env = getattr(request.module, "ENV", None)
     if hasattr(request.module, "DAY_ONE"):
         clock: ClockFile = request.getfixturevalue("clock")
-        with running_on(module_namespace, clock) as procs:
+        with running_on(module_namespace, clock, env) as procs:
             yield procs
     else:
-        with running(module_namespace) as procs:
+        with running(module_namespace, env) as procs:
             yield procs

@@ -23,6 +23,17 @@ pytestmark = pytest.mark.e2e
 
 DAY_ONE = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)  # a Monday
 SCREENSHOTS = Path(os.environ.get("LAUREL_SCREENSHOTS", "build/screenshots"))
+ENV = {"LAUREL_WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8"}  # an endpoint nobody answers, on loopback
+
+
+TWO_LESSONS: dict[str, Any] = {"name": "Two", "key": "two", "trigger": "metric"}
+TWO_LESSONS |= {"status": "active", "metricValue": 2}
+TOP = {"name": "Top", "key": "top", "rankBy": "metric", "status": "active", "start": "2026-01-01"}
+
+
+def xp_system(metric_id: str) -> dict[str, Any]:
+    trigger = {"type": "metric", "points": 10, "status": "active", "metricThreshold": 1}
+    return {"name": "XP", "key": "xp", "triggers": [dict(trigger, metricId=metric_id)]}
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +41,19 @@ def admin(laurel: LaurelProcesses, clock: ClockFile) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=laurel.base_url, headers=laurel.headers, timeout=30) as client:
         made = client.post("/admin/v1/metrics", json=[{"name": "Lessons", "key": "lessons"}])
         assert made.status_code == 201, made.text
+        lessons = made.json()["created"][0]["id"]
+        hook = {"url": "http://127.0.0.1:9/hook", "events": ["points.changed"]}
+        for path, body in (
+            ("/admin/v1/achievements", [dict(TWO_LESSONS, metricId=lessons)]),
+            ("/admin/v1/points", [xp_system(lessons)]),
+            ("/admin/v1/leaderboards", [dict(TOP, metricId=lessons)]),
+            ("/admin/v1/webhooks", [hook]),
+        ):
+            created = client.post(path, json=body)
+            assert created.status_code == 201, created.text
+            assert not created.json()["issues"], created.text
+        settings = {"frequency": "daily", "metrics": [{"key": "lessons", "threshold": 1}]}
+        assert client.patch("/admin/v1/streaks/settings", json=settings).status_code == 200
         for user, days in (("jon", (0,)), ("ivy", (0, 1))):
             for day in days:
                 clock.set(DAY_ONE + timedelta(days=day))
@@ -141,3 +165,49 @@ def test_every_page_shows_the_apis_numbers(
     page.click("nav a[href='#overview']")
     page.wait_for_selector("[data-testid=days] tbody tr")
     shot(page, "overview-phone")
+
+
+def test_the_other_pages_show_the_apis_numbers(
+    page: Page, admin: httpx.Client, laurel: LaurelProcesses
+) -> None:
+    sign_in(page, laurel.admin_key)
+    page.wait_for_selector("[data-testid=days] tbody tr")
+
+    def visit(name: str, testid: str) -> list[list[str]]:
+        page.click(f"nav a[href='#{name}']")
+        page.wait_for_selector(f"[data-testid={testid}]")
+        shot(page, name)
+        return cells(page, testid)
+
+    streaks: Any = admin.get("/admin/v1/analytics/streaks").json()
+    assert visit("streaks", "streak-lengths") == [
+        [str(s["length"]), str(s["users"])] for s in streaks["lengths"]
+    ]
+    achievements = visit("achievements", "achievements")
+    (two,) = [a for a in admin.get("/v1/achievements").json() if a["key"] == "two"]
+    assert [r[3] for r in achievements if r[1] == "two"] == [str(two["completions"])] == ["2"]
+    summary = admin.get("/v1/points/xp/summary").json()
+    assert visit("points", "points-xp") == [
+        [str(b["from"]), str(b["to"]), str(b["users"])] for b in summary
+    ]
+    top = admin.get("/v1/leaderboards/top", params={"limit": 10}).json()["rankings"]
+    assert visit("leaderboards", "board-top") == [
+        [str(r["rank"]), r["userName"] or r["userId"], str(r["value"])] for r in top
+    ]
+    assert [r[1] for r in cells(page, "board-top")][:1] == ["ivy"]  # 2 + 3 lessons
+    (hook,) = admin.get("/admin/v1/webhooks").json()
+    deliveries = admin.get(f"/admin/v1/webhooks/{hook['id']}/deliveries").json()
+    shown = visit("webhooks", "deliveries")
+    assert [r[0] for r in shown] == [d["messageId"] for d in deliveries]
+    assert deliveries  # points.changed for both users, waiting: no webhooks process runs
+
+    page.click("nav a[href='#users']")
+    page.fill("[data-testid=user-search] input", "ivy")
+    page.click("[data-testid=user-search] button")
+    page.wait_for_selector("[data-testid=user-commands] tbody tr")
+    shot(page, "user")
+    assert cells(page, "user-profile")[0][0] == "ivy"
+    totals = {m["key"]: m["current"] for m in admin.get("/v1/users/ivy/metrics").json()}
+    assert cells(page, "user-totals") == [["lessons", f"{totals['lessons']:g}"]]
+    logged = admin.get("/admin/v1/events", params={"userId": "ivy", "limit": 200}).json()
+    assert [r[0] for r in cells(page, "user-commands")] == [e["eventId"] for e in logged]

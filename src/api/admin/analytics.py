@@ -19,11 +19,13 @@ from api.auth import Tenant
 from api.presenters import iso
 from api.requests import fail
 from projections.store.analytics import (
+    STREAK_KINDS,
     days_between,
     dead_letters,
     event_log,
     overview,
     retention,
+    streak_activity,
 )
 from projections.store.config import CachedConfig
 from projections.store.reads import ProjectionReader
@@ -68,11 +70,16 @@ def _share(part: int, whole_: int) -> float:
     return round(part / whole_, 4) if whole_ else 0.0
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def _ratio(total: float, users: int) -> float:
     return round(total / users, 4) if users else 0.0
 
 
-def build_router(
+def build_router(  # noqa: C901 (routes are closures, counted here)
     reader: ProjectionReader, config: CachedConfig, clock: Callable[[], datetime]
 ) -> APIRouter:
     """The analytics endpoints."""
@@ -189,6 +196,31 @@ def build_router(
             back = sum(u for (d, a), u in found.after.items() if a == n)
             after[f"day{n}"] = _share(back, eligible)
         return {"since": first.isoformat(), "until": last.isoformat(), "cohorts": cohorts, **after}
+
+    @router.get("/analytics/streaks")
+    async def analytics_streaks(
+        tenant: Tenant,
+        since: Annotated[str | None, Query(description="first day (default: 30 days)")] = None,
+        until: Annotated[str | None, Query(description="last day (default: today)")] = None,
+    ) -> Any:
+        """How many users have each streak length (as stored: a streak lost since a user's last
+        command counts until the scheduler's tick), and per day (UTC) the streaks extended and
+        lost and the freezes earned and consumed."""
+        first, last = _span(since, until, clock(), 30)
+        found = await streak_activity(reader, tenant, first, last)
+        names = {k: k.split(".", 1)[1] for k in STREAK_KINDS}
+        return {
+            "since": first.isoformat(),
+            "until": last.isoformat(),
+            "lengths": [{"length": n, "users": u} for n, u in sorted(found.lengths.items())],
+            "days": [
+                {
+                    "date": day.isoformat(),
+                    **{_camel(names[k]): found.days.get((day, k), 0) for k in STREAK_KINDS},
+                }
+                for day in days_between(first, last)
+            ],
+        }
 
     @router.get("/events")
     async def event_log_commands(

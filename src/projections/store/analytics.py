@@ -179,3 +179,36 @@ def _tenant_of(key: bytes | None) -> str | None:
     if isinstance(parsed, list) and parsed and isinstance(parsed[0], str):
         return parsed[0]
     return None
+
+
+@dataclass(frozen=True)
+class StreakActivity:
+    """The tenant's streak lengths as stored (each user's as of their last command), and the
+    transitions per day: extended, lost, freezes earned and consumed."""
+
+    lengths: dict[int, int]
+    days: dict[tuple[date, str], int]
+
+
+STREAK_KINDS = ("streak.extended", "streak.lost", "streak.freeze_earned", "streak.freeze_consumed")
+
+
+async def streak_activity(
+    reader: ProjectionReader, tenant: str, since: date, until: date
+) -> StreakActivity:
+    """Streak lengths now, and the streak transitions from ``since`` to ``until`` (UTC days)
+    from the outbox: O(transitions in the span)."""
+    lengths = await reader.rows(
+        "SELECT length, count(*) FROM {s}.streaks WHERE tenant = %s GROUP BY length",
+        (tenant,),
+    )
+    days = await reader.rows(
+        "SELECT (occurred AT TIME ZONE 'UTC')::date, kind, count(*) FROM {s}.outbox "
+        "WHERE tenant = %s AND kind = ANY(%s) AND occurred >= %s AND occurred < %s "
+        "GROUP BY 1, 2",
+        (tenant, list(STREAK_KINDS), since, until + timedelta(days=1)),
+    )
+    return StreakActivity(
+        lengths={n: users for n, users in lengths},
+        days={(d, kind): n for d, kind, n in days},
+    )

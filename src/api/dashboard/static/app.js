@@ -133,7 +133,103 @@ async function events(page) {
   );
 }
 
-const PAGES = { overview, retention, events };
+async function streaksPage(page) {
+  const data = await api("/admin/v1/analytics/streaks");
+  page.append(el("h2", {}, `Streaks, ${data.since} to ${data.until}`));
+  page.append(table(["length", "users"], data.lengths.map((l) => [l.length, l.users]), "streak-lengths"));
+  page.append(
+    chart("Extended and lost per day", data.days, [
+      { label: "extended", stroke: "#2f6fde", value: (d) => d.extended },
+      { label: "lost", stroke: "#c0392b", value: (d) => d.lost },
+    ]),
+  );
+  const rows = data.days
+    .slice()
+    .reverse()
+    .map((d) => [d.date, d.extended, d.lost, d.freezeEarned, d.freezeConsumed]);
+  page.append(table(["day", "extended", "lost", "freezes earned", "freezes consumed"], rows, "streak-days"));
+}
+
+async function achievementsPage(page) {
+  const found = await api("/v1/achievements");
+  page.append(el("h2", {}, "Achievements"));
+  const rows = found.map((a) => [a.name, a.key ?? "", a.trigger, a.completions, `${a.rarity}%`]);
+  page.append(table(["achievement", "key", "trigger", "completions", "rarity"], rows, "achievements"));
+}
+
+async function pointsPage(page) {
+  const systems = await api("/admin/v1/points");
+  page.append(el("h2", {}, "Points"));
+  for (const system of systems) {
+    page.append(el("h3", {}, `${system.name} (${system.key})`));
+    const summary = await api(`/v1/points/${encodeURIComponent(system.key)}/summary`);
+    page.append(table(["from", "to", "users"], summary.map((b) => [b.from, b.to, b.users]), "points-" + system.key));
+  }
+}
+
+async function leaderboardsPage(page) {
+  const boards = await api("/v1/leaderboards");
+  page.append(el("h2", {}, "Leaderboards"));
+  for (const board of boards) {
+    const found = await api(`/v1/leaderboards/${encodeURIComponent(board.key)}?limit=10`);
+    page.append(el("h3", {}, `${board.name} (${board.key})`));
+    const rows = found.rankings.map((r) => [r.rank, r.userName ?? r.userId, r.value]);
+    page.append(table(["rank", "user", "value"], rows, "board-" + board.key));
+  }
+}
+
+async function usersPage(page) {
+  const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
+  const id = params.get("id") || "";
+  const form = el("form", { class: "filters", "data-testid": "user-search" });
+  const input = el("input", { name: "id", placeholder: "user id", value: id });
+  form.append(input, el("button", { type: "submit" }, "Find"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.location.hash = "#users?" + new URLSearchParams({ id: input.value });
+  });
+  page.append(el("h2", {}, "Users"), form);
+  if (!id) return;
+  const user = encodeURIComponent(id);
+  const profile = await api(`/v1/users/${user}`);
+  page.append(table(["user", "name", "email", "time zone", "created"],
+    [[profile.id, profile.name ?? "", profile.email ?? "", profile.tz ?? "", profile.created]], "user-profile"));
+  const metrics = await api(`/v1/users/${user}/metrics`);
+  page.append(el("h3", {}, "Totals"));
+  page.append(table(["metric", "total"], metrics.map((m) => [m.key, m.current]), "user-totals"));
+  const streak = await api(`/v1/users/${user}/streak?historyPeriods=30`);
+  page.append(el("h3", {}, `Streak: ${streak.length} (${streak.frequency})`));
+  page.append(table(["period", "length"], streak.streakHistory.slice().reverse().map((h) => [h.periodStart, h.length]), "user-streak"));
+  const achievements = await api(`/v1/users/${user}/achievements`);
+  page.append(el("h3", {}, "Achievements"));
+  page.append(table(["achievement", "completed"], achievements.map((a) => [a.name, a.achievedAt ?? ""]), "user-achievements"));
+  const log = await api(`/admin/v1/events?userId=${user}&limit=200`);
+  page.append(el("h3", {}, "Commands"));
+  page.append(table(["event", "type", "status", "received"], log.map((e) => [e.eventId, e.type ?? "", e.status, e.receivedAt ?? ""]), "user-commands"));
+}
+
+async function webhooksPage(page) {
+  const endpoints = await api("/admin/v1/webhooks");
+  page.append(el("h2", {}, "Webhook deliveries"));
+  for (const endpoint of endpoints) {
+    page.append(el("h3", {}, `${endpoint.url} (${endpoint.status})`));
+    const log = await api(`/admin/v1/webhooks/${endpoint.id}/deliveries?limit=50`);
+    const rows = log.map((d) => [d.messageId, d.type, d.state, d.attempts, d.lastStatusCode ?? "", d.created]);
+    page.append(table(["message", "type", "state", "attempts", "last status", "created"], rows, "deliveries"));
+  }
+}
+
+const PAGES = {
+  overview,
+  retention,
+  streaks: streaksPage,
+  achievements: achievementsPage,
+  points: pointsPage,
+  leaderboards: leaderboardsPage,
+  users: usersPage,
+  events,
+  webhooks: webhooksPage,
+};
 
 async function route() {
   const signedIn = Boolean(store.getItem("laurel.key"));
