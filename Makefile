@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up down status test lint unit integration e2e bench bench-memory bench-leaderboards bench-webhooks
+.PHONY: up down status test lint unit integration e2e bench bench-memory bench-leaderboards bench-webhooks bench-analytics
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-memory: $(BIN)/.installed  ## the processor's RSS while it sees 1,000,000 
 
 bench-webhooks: $(BIN)/.installed  ## deliveries/s from a backlog of 20,000 messages vs a plain httpx POST loop
 	$(BIN)/python -m bench.webhooks
+
+bench-analytics: $(BIN)/.installed  ## the analytics overview and retention at 100,000 users x 400 days vs SQL over the daily rows
+	$(BIN)/python -m bench.analytics
 
 bench-leaderboards: $(BIN)/.installed  ## rankings at 1,000 and 1,000,000 participants vs naive SQL
 	$(BIN)/python -m bench.leaderboards

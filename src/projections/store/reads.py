@@ -85,9 +85,11 @@ class UserYear:
 class ProjectionReader:
     """Queries the active projection schema, which it caches until told of a switch."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], schema: str | None = None) -> None:
         self.pool = pool
-        self._schema: str | None = None
+        self._schema: str | None = schema
+        self._pinned = schema is not None
+        """Whether ``schema`` was given (a benchmark's scratch schema): then it is kept."""
 
     async def rows(self, text: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """The rows of query ``text``, where ``{s}`` names the active projection schema (for
@@ -98,7 +100,8 @@ class ProjectionReader:
 
     async def forget_schema(self, _: str = "") -> None:
         """Re-read the active schema on the next query (after a replay's switch)."""
-        self._schema = None
+        if not self._pinned:
+            self._schema = None
 
     async def _q(self, conn: AsyncConnection[Any], text: str) -> sql.Composed:
         if self._schema is None:
