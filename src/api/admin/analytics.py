@@ -33,6 +33,12 @@ from projections.store.trophy_json import whole
 
 MAX_DAYS = 1000
 MAX_LOG = 1000
+JSON_OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON, or with format=csv a CSV table",
+        "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+    }
+}
 RETENTION_AFTER = (1, 7, 30)
 
 
@@ -85,7 +91,7 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
     """The analytics endpoints."""
     router = APIRouter(tags=["analytics"])
 
-    @router.get("/analytics/overview")
+    @router.get("/analytics/overview", responses=JSON_OR_CSV)
     async def analytics_overview(
         tenant: Tenant,
         since: Annotated[str | None, Query(description="first day (default: 30 days)")] = None,
@@ -222,7 +228,7 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
             ],
         }
 
-    @router.get("/events")
+    @router.get("/events", responses=JSON_OR_CSV)
     async def event_log_commands(
         tenant: Tenant,
         user_id: Annotated[str | None, Query(alias="userId")] = None,
