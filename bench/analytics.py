@@ -51,12 +51,11 @@ NAIVE_NEW = (
     "WHERE tenant = %s GROUP BY user_id) f WHERE first BETWEEN %s AND %s GROUP BY first"
 )
 NAIVE_COHORTS = (
-    "WITH firsts AS (SELECT user_id, date_trunc('week', min(day))::date AS cohort "
-    "FROM {s}.metric_daily WHERE tenant = %s GROUP BY user_id), "
-    "weeks AS (SELECT DISTINCT user_id, date_trunc('week', day)::date AS week "
-    "FROM {s}.metric_daily WHERE tenant = %s) "
-    "SELECT f.cohort, w.week, count(*) FROM firsts f JOIN weeks w USING (user_id) "
-    "WHERE f.cohort BETWEEN date_trunc('week', %s::date)::date AND %s GROUP BY 1, 2"
+    "SELECT date_trunc('week', f.first)::date, date_trunc('week', d.day)::date, "
+    "count(DISTINCT d.user_id) FROM {s}.metric_daily d JOIN (SELECT user_id, min(day) AS first "
+    "FROM {s}.metric_daily WHERE tenant = %s GROUP BY user_id) f USING (user_id) "
+    "WHERE d.tenant = %s AND f.first BETWEEN date_trunc('week', %s::date)::date AND %s "
+    "GROUP BY 1, 2"
 )
 
 
@@ -149,7 +148,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--share", type=float, default=0.05, help="P(a user is active a day)")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     database_url = LocalStack(load_settings()).database_url()
     schema = f"bench_analytics_{uuid.uuid4().hex[:8]}"
