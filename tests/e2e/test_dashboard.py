@@ -131,6 +131,11 @@ def test_every_page_shows_the_apis_numbers(
             day["newUsers"],
             day["engagement"],
         )
+    with page.expect_download() as downloaded:  # every table also downloads as CSV
+        page.click("[data-testid=days-csv]")
+    exported = Path(downloaded.value.path()).read_text().splitlines()
+    assert exported[0] == "day,active users,new users,engagement,metrics"
+    assert [line.split(",")[0] for line in exported[1:]] == [row[0] for row in shown]
     busiest = {row[0]: row for row in shown}[DAY_ONE.date().isoformat()]
     assert busiest[1:3] == ["2", "2"]  # Ivy and Jon, both new
     assert page.locator("[data-testid=chart] canvas").count() >= 1  # uPlot drew
@@ -149,10 +154,12 @@ def test_every_page_shows_the_apis_numbers(
 
     page.click("nav a[href='#events']")
     page.wait_for_selector("[data-testid=event-filters]")
-    page.fill("[data-testid=event-filters] input", "ivy")
+    page.fill("[data-testid=event-filters] input[name=userId]", "ivy")
+    page.fill("[data-testid=event-filters] input[name=type]", "metric.event")
     page.click("[data-testid=event-filters] button")
     page.wait_for_selector("[data-testid=events] tbody tr")
-    logged: Any = admin.get("/admin/v1/events", params={"userId": "ivy", "limit": 200}).json()
+    chosen: dict[str, str | int] = {"userId": "ivy", "type": "metric.event", "limit": 200}
+    logged: Any = admin.get("/admin/v1/events", params=chosen).json()
     rows = cells(page, "events")
     assert [r[0] for r in rows] == [e["eventId"] for e in logged]
     assert {r[1] for r in rows} == {"ivy"}
@@ -186,10 +193,24 @@ def test_the_other_pages_show_the_apis_numbers(
     achievements = visit("achievements", "achievements")
     (two,) = [a for a in admin.get("/v1/achievements").json() if a["key"] == "two"]
     assert [r[3] for r in achievements if r[1] == "two"] == [str(two["completions"])] == ["2"]
+    rewards: Any = admin.get("/admin/v1/analytics/rewards").json()
+    assert cells(page, "completions-per-day") == [
+        [d["date"], key, str(n)]
+        for d in reversed(rewards["days"])
+        for key, n in d["achievements"].items()
+    ]
+    assert cells(page, "completions-per-day")[-1] == [DAY_ONE.date().isoformat(), "two", "2"]
     summary = admin.get("/v1/points/xp/summary").json()
     assert visit("points", "points-xp") == [
         [str(b["from"]), str(b["to"]), str(b["users"])] for b in summary
     ]
+    assert cells(page, "awards-per-day") == [
+        [d["date"], system, t["type"], str(t["awards"]), str(t["points"])]
+        for d in reversed(rewards["days"])
+        for system, triggers in d["points"].items()
+        for t in triggers.values()
+    ]
+    assert cells(page, "awards-per-day")[-1][1:] == ["xp", "metric", "2", "40"]  # 2+2 lessons
     top = admin.get("/v1/leaderboards/top", params={"limit": 10}).json()["rankings"]
     assert visit("leaderboards", "board-top") == [
         [str(r["rank"]), r["userName"] or r["userId"], str(r["value"])] for r in top
@@ -207,6 +228,8 @@ def test_the_other_pages_show_the_apis_numbers(
     page.wait_for_selector("[data-testid=user-commands] tbody tr")
     shot(page, "user")
     assert cells(page, "user-profile")[0][0] == "ivy"
+    held = admin.get("/v1/users/ivy/points/xp").json()
+    assert cells(page, "user-points") == [["xp", str(held["total"]), ""]]
     totals = {m["key"]: m["current"] for m in admin.get("/v1/users/ivy/metrics").json()}
     assert cells(page, "user-totals") == [["lessons", f"{totals['lessons']:g}"]]
     logged = admin.get("/admin/v1/events", params={"userId": "ivy", "limit": 200}).json()

@@ -20,6 +20,8 @@ from api.presenters import iso
 from api.requests import fail
 from projections.store.analytics import (
     STREAK_KINDS,
+    awards_per_day,
+    completions_per_day,
     days_between,
     dead_letters,
     event_log,
@@ -227,6 +229,41 @@ def build_router(  # noqa: C901 (routes are closures, counted here)
                 for day in days_between(first, last)
             ],
         }
+
+    @router.get("/analytics/rewards")
+    async def analytics_rewards(
+        tenant: Tenant,
+        since: Annotated[str | None, Query(description="first day (default: 30 days)")] = None,
+        until: Annotated[str | None, Query(description="last day (default: today)")] = None,
+    ) -> Any:
+        """Per day (UTC): each achievement's completions (backdated ones left out), and each
+        points system's awards by trigger (how many, and the points)."""
+        now = clock()
+        first, last = _span(since, until, now, 30)
+        current = await config.current(tenant, now)
+        names = {a.id: a.key or str(a.id) for a in current.achievements if a.tenant == tenant}
+        systems = {p.id: p.key for p in current.points_systems if p.tenant == tenant}
+        kinds = {str(t.id): t.type for t in current.points_triggers if t.tenant == tenant}
+        completed = await completions_per_day(reader, tenant, first, last)
+        awarded = await awards_per_day(reader, tenant, first, last)
+        days = []
+        for day in days_between(first, last):
+            achievements = {
+                names.get(a, str(a)): n
+                for (d, a), n in sorted(completed.items(), key=str)
+                if d == day
+            }
+            points: dict[str, dict[str, dict[str, Any]]] = {}
+            for (d, system, trigger), (count, given) in sorted(awarded.items(), key=str):
+                if d == day:
+                    by_trigger = points.setdefault(systems.get(system, str(system)), {})
+                    by_trigger[trigger] = {
+                        "type": kinds.get(trigger),
+                        "awards": count,
+                        "points": given,
+                    }
+            days.append({"date": day.isoformat(), "achievements": achievements, "points": points})
+        return {"since": first.isoformat(), "until": last.isoformat(), "days": days}
 
     @router.get("/events", responses=JSON_OR_CSV)
     async def event_log_commands(

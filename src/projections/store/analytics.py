@@ -212,3 +212,31 @@ async def streak_activity(
         lengths={n: users for n, users in lengths},
         days={(d, kind): n for d, kind, n in days},
     )
+
+
+async def completions_per_day(
+    reader: ProjectionReader, tenant: str, since: date, until: date
+) -> dict[tuple[date, uuid.UUID], int]:
+    """Achievement completions (not backdated) per UTC day and achievement, from ``since`` to
+    ``until``: O(completions in the span)."""
+    rows = await reader.rows(
+        "SELECT (achieved_at AT TIME ZONE 'UTC')::date, achievement_id, count(*) "
+        "FROM {s}.user_achievements WHERE tenant = %s AND NOT backdated "
+        "AND achieved_at >= %s AND achieved_at < %s GROUP BY 1, 2",
+        (tenant, since, until + timedelta(days=1)),
+    )
+    return {(d, a): n for d, a, n in rows}
+
+
+async def awards_per_day(
+    reader: ProjectionReader, tenant: str, since: date, until: date
+) -> dict[tuple[date, uuid.UUID, str], tuple[int, int]]:
+    """Points awards per UTC day, system and trigger (its id): how many, and the points given,
+    from ``since`` to ``until``: O(awards in the span)."""
+    rows = await reader.rows(
+        "SELECT (awarded_at AT TIME ZONE 'UTC')::date, system_id, body->'trigger'->>'id', "
+        "count(*), sum(awarded) FROM {s}.points_awards WHERE tenant = %s "
+        "AND awarded_at >= %s AND awarded_at < %s GROUP BY 1, 2, 3",
+        (tenant, since, until + timedelta(days=1)),
+    )
+    return {(d, s, t): (n, int(p)) for d, s, t, n, p in rows}

@@ -14,10 +14,21 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+function csvOf(headers, rows) {
+  const cell = (v) => {
+    const text = v instanceof Node ? v.textContent : String(v ?? "");
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [headers, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+}
+
 function table(headers, rows, testid) {
   const head = el("tr", {}, ...headers.map((h) => el("th", {}, h)));
-  const body = rows.map((cells) => el("tr", {}, ...cells.map((c) => (c instanceof Node ? el("td", {}, c) : el("td", {}, c)))));
-  return el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, ...body));
+  const body = rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c))));
+  const grid = el("table", { "data-testid": testid }, el("thead", {}, head), el("tbody", {}, ...body));
+  const download = el("a", { class: "csv", "data-testid": testid + "-csv", download: testid + ".csv" }, "CSV");
+  download.href = URL.createObjectURL(new Blob([csvOf(headers, rows)], { type: "text/csv" }));
+  return el("div", { class: "grid" }, grid, download);
 }
 
 function showError(message) {
@@ -105,17 +116,24 @@ async function retention(page) {
 
 async function events(page) {
   const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
-  const user = params.get("userId") || "";
+  const fields = [
+    ["userId", "user id"],
+    ["metric", "metric key"],
+    ["type", "type (metric.event…)"],
+    ["since", "since (2026-01-31T00:00Z)"],
+    ["until", "until"],
+  ];
   const form = el("form", { class: "filters", "data-testid": "event-filters" });
-  const input = el("input", { name: "userId", placeholder: "user id", value: user });
-  form.append(input, el("button", { type: "submit" }, "Filter"));
+  const inputs = fields.map(([name, hint]) => el("input", { name, placeholder: hint, value: params.get(name) || "" }));
+  form.append(...inputs, el("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    window.location.hash = "#events?" + new URLSearchParams({ userId: input.value });
+    const chosen = inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]);
+    window.location.hash = "#events?" + new URLSearchParams(chosen);
   });
   page.append(el("h2", {}, "Event log"), form);
   const query = new URLSearchParams({ limit: "200" });
-  if (user) query.set("userId", user);
+  for (const [name] of fields) if (params.get(name)) query.set(name, params.get(name));
   const log = await api("/admin/v1/events?" + query);
   const rows = log.map((e) => {
     const details = el("details", {}, el("summary", {}, e.eventId), el("pre", {}, JSON.stringify(e.outcome, null, 2)));
@@ -155,6 +173,14 @@ async function achievementsPage(page) {
   page.append(el("h2", {}, "Achievements"));
   const rows = found.map((a) => [a.name, a.key ?? "", a.trigger, a.completions, `${a.rarity}%`]);
   page.append(table(["achievement", "key", "trigger", "completions", "rarity"], rows, "achievements"));
+  const rewards = await api("/admin/v1/analytics/rewards");
+  const total = (d) => Object.values(d.achievements).reduce((a, b) => a + b, 0);
+  page.append(chart("Completions per day", rewards.days, [{ label: "completions", stroke: "#8e44ad", value: total }]));
+  const perDay = rewards.days
+    .filter((d) => total(d) > 0)
+    .reverse()
+    .flatMap((d) => Object.entries(d.achievements).map(([key, n]) => [d.date, key, n]));
+  page.append(table(["day", "achievement", "completions"], perDay, "completions-per-day"));
 }
 
 async function pointsPage(page) {
@@ -164,7 +190,20 @@ async function pointsPage(page) {
     page.append(el("h3", {}, `${system.name} (${system.key})`));
     const summary = await api(`/v1/points/${encodeURIComponent(system.key)}/summary`);
     page.append(table(["from", "to", "users"], summary.map((b) => [b.from, b.to, b.users]), "points-" + system.key));
+    const levels = await api(`/v1/points/${encodeURIComponent(system.key)}/level-summary`).catch(() => []);
+    page.append(table(["level", "users"], levels.map((l) => [l.level.name, l.users]), "levels-" + system.key));
   }
+  const rewards = await api("/admin/v1/analytics/rewards");
+  const rows = rewards.days
+    .slice()
+    .reverse()
+    .flatMap((d) =>
+      Object.entries(d.points).flatMap(([system, triggers]) =>
+        Object.values(triggers).map((t) => [d.date, system, t.type ?? "", t.awards, t.points]),
+      ),
+    );
+  page.append(el("h3", {}, "Awards per day by trigger"));
+  page.append(table(["day", "system", "trigger", "awards", "points"], rows, "awards-per-day"));
 }
 
 async function leaderboardsPage(page) {
@@ -200,6 +239,14 @@ async function usersPage(page) {
   const streak = await api(`/v1/users/${user}/streak?historyPeriods=30`);
   page.append(el("h3", {}, `Streak: ${streak.length} (${streak.frequency})`));
   page.append(table(["period", "length"], streak.streakHistory.slice().reverse().map((h) => [h.periodStart, h.length]), "user-streak"));
+  const systems = await api("/admin/v1/points");
+  const points = [];
+  for (const system of systems) {
+    const held = await api(`/v1/users/${user}/points/${encodeURIComponent(system.key)}`);
+    points.push([system.key, held.total, held.level ? held.level.name : ""]);
+  }
+  page.append(el("h3", {}, "Points"));
+  page.append(table(["system", "total", "level"], points, "user-points"));
   const achievements = await api(`/v1/users/${user}/achievements`);
   page.append(el("h3", {}, "Achievements"));
   page.append(table(["achievement", "completed"], achievements.map((a) => [a.name, a.achievedAt ?? ""]), "user-achievements"));
