@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from trophy import (
     CreateAchievementRequestItem,
+    CreateAttributeRequestItem,
     CreateMetricRequestItem,
     StreakSettingsMetric,
     UpsertedUser,
@@ -34,12 +35,12 @@ pytestmark = pytest.mark.e2e
 
 DAY_ONE = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MIGRATIONS = Path(__file__).resolve().parents[2] / "src/projections/store/migrations"
-LESSONS = [
-    ("wren", date(2025, 3, 3), 2),
-    ("wren", date(2025, 3, 4), 5),
-    ("wren", date(2025, 3, 5), 1),
-    ("wren", date(2025, 7, 10), 3),
-    ("xena", date(2025, 7, 10), 20),
+LESSONS = [  # (user, day, lessons, where: the event attribute "source")
+    ("wren", date(2025, 3, 3), 2, "web"),
+    ("wren", date(2025, 3, 4), 5, "app"),
+    ("wren", date(2025, 3, 5), 1, "web"),
+    ("wren", date(2025, 7, 10), 3, "web"),
+    ("xena", date(2025, 7, 10), 20, "app"),
 ]
 
 
@@ -64,10 +65,15 @@ def client(laurel: LaurelProcesses, clock: ClockFile) -> TrophyApi:
             )
         ]
     )
-    for user, day, value in LESSONS:
+    api.admin.attributes.create(
+        request=[CreateAttributeRequestItem(name="Source", key="source", type="event")]
+    )
+    for user, day, value, source in LESSONS:
         clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=12))
         user_patch = UpsertedUser(id=user, tz="UTC")
-        api.metrics.event(key="lessons", user=user_patch, value=value)
+        api.metrics.event(
+            key="lessons", user=user_patch, value=value, attributes={"source": source}
+        )
     clock.set(datetime(2026, 1, 15, 12, tzinfo=UTC))
     api.users.identify(id="yuri", tz="UTC")
     return api
@@ -101,6 +107,16 @@ def test_a_seeded_year_in_review(client: TrophyApi) -> None:
     # 11 lessons: of the 3 users, Wren (11) and Yuri (0) had at most that; Xena had 20
     assert lessons(year) == (11, 11, 0.0, 66.7)
     assert [a.key for a in year.achievements] == ["five-lessons"]
+    # by where the lessons were taken: on the web 2 + 1 + 3 (nobody else: all 3 users at most
+    # that), in the app 5 (Xena 20 there: Wren and Yuri at most that)
+    by_source = year.metrics["lessons"].by_attribute["source"]
+    assert {
+        v: (f.current_total, f.change_this_period, f.percentile_this_period)
+        for v, f in by_source.items()
+    } == {"web": (6, 6, 100.0), "app": (5, 5, 66.7)}
+    on_the_day = day.metrics["lessons"].by_attribute["source"]
+    assert (on_the_day["app"].change_this_period, on_the_day["web"].change_this_period) == (5, 0)
+    assert on_the_day["web"].current_total == 2  # 3 March's, before the day
     streak = year.longest_streak
     assert (streak.length, streak.frequency) == (3, "daily")
     assert (streak.started, streak.period_start, streak.period_end) == (

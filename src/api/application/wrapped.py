@@ -50,8 +50,9 @@ def build_router(
         profile = state.profile
         span = year_period(year or now.year)
         history = await reader.user_year(tenant, id, span)
+        by_value = await reader.attribute_year(tenant, id, span.end)
         current = await config.current(tenant, now)
-        block = _Blocks(reader, tenant, history, current, now, profile.tz)
+        block = _Blocks(reader, tenant, history, by_value, current, now, profile.tz)
         daily: dict[Any, float] = {}
         for days in history.metrics.values():
             for when, change in days.items():
@@ -91,6 +92,7 @@ class _Blocks:
         reader: ProjectionReader,
         tenant: str,
         history: UserYear,
+        by_value: Mapping[tuple[uuid.UUID, str, str], Mapping[date, float]],
         config: ConfigHistory,
         now: datetime,
         tz: str | None,
@@ -98,6 +100,8 @@ class _Blocks:
         self.reader = reader
         self.tenant = tenant
         self.history = history
+        self.by_value = by_value
+        """The user's daily changes per (metric, event attribute, value)."""
         self.config = config
         self.now = now
         self.tz = tz
@@ -110,9 +114,15 @@ class _Blocks:
         metrics = [m for m in config.metrics if m.tenant == tenant and m.holds_at(now)]
         systems = list(config.points_at(tenant, now).systems.values())
         names = Names(config, tenant, now)
+        attributes = await self._by_attribute(period)
         return {
             "metrics": {
-                m.key: {"name": m.name, "units": m.units, **figures, "byAttribute": {}}
+                m.key: {
+                    "name": m.name,
+                    "units": m.units,
+                    **figures,
+                    "byAttribute": attributes.get(m.id, {}),
+                }
                 for m, figures in zip(
                     metrics,
                     await self._figures("metric", [m.id for m in metrics], period),
@@ -152,6 +162,23 @@ class _Blocks:
                     "percentileThisPeriod": percentile(figures.change, others[key], self.users),
                 }
             )
+        return out
+
+    async def _by_attribute(self, period: Period) -> dict[uuid.UUID, dict[str, Any]]:
+        """Trophy's ``byAttribute`` of each metric: per event attribute and value the user
+        recorded, the same figures as the metric's."""
+        cells = sorted(self.by_value)
+        others = await self.reader.attribute_changes_in(self.tenant, cells, period)
+        out: dict[uuid.UUID, dict[str, Any]] = {}
+        for metric_id, attribute, value in cells:
+            figures = stats(self.by_value[(metric_id, attribute, value)], period)
+            changes = others[(metric_id, attribute, value)]
+            out.setdefault(metric_id, {}).setdefault(attribute, {})[value] = {
+                "currentTotal": whole(figures.current_total),
+                "changeThisPeriod": whole(figures.change),
+                "percentChange": round(figures.percent_change, 1),
+                "percentileThisPeriod": percentile(figures.change, changes, self.users),
+            }
         return out
 
     def _best_ranks(self, period: Period) -> Mapping[str, Any]:

@@ -12,6 +12,7 @@ import orjson
 from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg_pool import AsyncConnectionPool
 
+from projections.core.commands import RecordMetricEvent
 from projections.core.fold import BatchResult, DailyKey, IdempotencyKey, Projection
 from projections.core.leaderboards import Entry
 from projections.core.model import (
@@ -437,6 +438,24 @@ class _PostgresUnitOfWork:
                 events[key] = events.get(key, 0) + 1
         rows = [(*key, change, events.get(key, 0)) for key, change in sorted(result.daily.items())]
         await self._write(_METRIC_DAYS, "text, text, uuid, date, float8, int", rows)
+        by_value: dict[tuple[str, str, uuid.UUID, str, str, date], float] = {}
+        for decision in result.decisions:
+            outcome, command = decision.outcome, decision.command
+            if isinstance(outcome, MetricEventRecorded) and isinstance(command, RecordMetricEvent):
+                if outcome.replayed:
+                    continue
+                for attribute, value in command.attributes.items():
+                    cell = (command.tenant, command.user_id, outcome.metric_id, attribute, value)
+                    dated = (*cell, outcome.day)
+                    by_value[dated] = by_value.get(dated, 0.0) + command.value
+        await self._write(
+            "INSERT INTO {s}.metric_attribute_daily AS d (tenant, user_id, metric_id, "
+            "attribute, value, day, change) SELECT * FROM {rows} AS batch ON CONFLICT "
+            "(tenant, user_id, metric_id, attribute, value, day) DO UPDATE SET "
+            "change = d.change + EXCLUDED.change",
+            "text, text, uuid, text, text, date, float8",
+            [(*key, change) for key, change in sorted(by_value.items())],
+        )
         days = sorted({(tenant, user_id, day) for tenant, user_id, _, day in result.daily})
         await self._write(_USER_DAYS, "text, text, date", days)
 

@@ -428,6 +428,45 @@ class ProjectionReader:
                 out[key].append(float(change))
             return out
 
+    async def attribute_year(
+        self, tenant: str, user_id: str, until: date
+    ) -> dict[tuple[uuid.UUID, str, str], dict[date, float]]:
+        """The user's daily changes per (metric, event attribute, value) up to ``until``."""
+        rows = await self.rows(
+            "SELECT metric_id, attribute, value, day, change FROM {s}.metric_attribute_daily "
+            "WHERE tenant = %s AND user_id = %s AND day <= %s",
+            (tenant, user_id, until),
+        )
+        out: dict[tuple[uuid.UUID, str, str], dict[date, float]] = {}
+        for metric_id, attribute, value, day, change in rows:
+            out.setdefault((metric_id, attribute, value), {})[day] = float(change)
+        return out
+
+    async def attribute_changes_in(
+        self, tenant: str, cells: Sequence[tuple[uuid.UUID, str, str]], period: Period
+    ) -> dict[tuple[uuid.UUID, str, str], list[float]]:
+        """Every user's non-zero change in ``period`` of each (metric, attribute, value)."""
+        out: dict[tuple[uuid.UUID, str, str], list[float]] = {c: [] for c in cells}
+        if not cells:
+            return out
+        rows = await self.rows(
+            "SELECT metric_id, attribute, value, sum(change) FROM {s}.metric_attribute_daily "
+            "WHERE tenant = %s AND (metric_id, attribute, value) IN (SELECT * FROM "
+            "unnest(%s::uuid[], %s::text[], %s::text[])) AND day BETWEEN %s AND %s "
+            "GROUP BY metric_id, attribute, value, user_id HAVING sum(change) <> 0",
+            (
+                tenant,
+                [c[0] for c in cells],
+                [c[1] for c in cells],
+                [c[2] for c in cells],
+                period.start,
+                period.end,
+            ),
+        )
+        for metric_id, attribute, value, change in rows:
+            out[(metric_id, attribute, value)].append(float(change))
+        return out
+
     async def user_count(self, tenant: str) -> int:
         """How many users the tenant has."""
         async with self.pool.connection() as conn:
