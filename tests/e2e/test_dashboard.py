@@ -234,3 +234,5 @@ def test_the_other_pages_show_the_apis_numbers(
     assert cells(page, "user-totals") == [["lessons", f"{totals['lessons']:g}"]]
     logged = admin.get("/admin/v1/events", params={"userId": "ivy", "limit": 200}).json()
     assert [r[0] for r in cells(page, "user-commands")] == [e["eventId"] for e in logged]
+    kept = page.locator("[data-testid=user-calendar] .kept")
+    assert kept.count() == 2  # Ivy's two days, drawn on the streak calendar

@@ -114,6 +114,11 @@ async function retention(page) {
   page.append(table(headers, rows, "cohorts"));
 }
 
+function outcomeOf(logged) {
+  // the command's id, opening onto its stored outcome (what GET /v1/events/{id} answers)
+  return el("details", {}, el("summary", {}, logged.eventId), el("pre", {}, JSON.stringify(logged.outcome, null, 2)));
+}
+
 async function events(page) {
   const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
   const fields = [
@@ -135,10 +140,7 @@ async function events(page) {
   const query = new URLSearchParams({ limit: "200" });
   for (const [name] of fields) if (params.get(name)) query.set(name, params.get(name));
   const log = await api("/admin/v1/events?" + query);
-  const rows = log.map((e) => {
-    const details = el("details", {}, el("summary", {}, e.eventId), el("pre", {}, JSON.stringify(e.outcome, null, 2)));
-    return [details, e.userId, e.type ?? "", e.status, e.receivedAt ?? ""];
-  });
+  const rows = log.map((e) => [outcomeOf(e), e.userId, e.type ?? "", e.status, e.receivedAt ?? ""]);
   page.append(table(["event (outcome)", "user", "type", "status", "received"], rows, "events"));
   const letters = await api("/admin/v1/dead-letters?limit=50");
   page.append(el("h3", {}, "Dead letters"));
@@ -236,8 +238,14 @@ async function usersPage(page) {
   const metrics = await api(`/v1/users/${user}/metrics`);
   page.append(el("h3", {}, "Totals"));
   page.append(table(["metric", "total"], metrics.map((m) => [m.key, m.current]), "user-totals"));
-  const streak = await api(`/v1/users/${user}/streak?historyPeriods=30`);
+  const streak = await api(`/v1/users/${user}/streak?historyPeriods=35`);
   page.append(el("h3", {}, `Streak: ${streak.length} (${streak.frequency})`));
+  const calendar = el("div", { class: "calendar", "data-testid": "user-calendar" });
+  for (const h of streak.streakHistory) {
+    const state = h.length > 0 ? "kept" : h.usedFreeze || h.usedPause ? "covered" : "missed";
+    calendar.append(el("span", { class: state, title: `${h.periodStart}: ${h.length}` }, h.periodStart.slice(8)));
+  }
+  page.append(calendar);
   page.append(table(["period", "length"], streak.streakHistory.slice().reverse().map((h) => [h.periodStart, h.length]), "user-streak"));
   const systems = await api("/admin/v1/points");
   const points = [];
@@ -252,7 +260,8 @@ async function usersPage(page) {
   page.append(table(["achievement", "completed"], achievements.map((a) => [a.name, a.achievedAt ?? ""]), "user-achievements"));
   const log = await api(`/admin/v1/events?userId=${user}&limit=200`);
   page.append(el("h3", {}, "Commands"));
-  page.append(table(["event", "type", "status", "received"], log.map((e) => [e.eventId, e.type ?? "", e.status, e.receivedAt ?? ""]), "user-commands"));
+  const commands = log.map((e) => [outcomeOf(e), e.type ?? "", e.status, e.receivedAt ?? ""]);
+  page.append(table(["event (outcome)", "type", "status", "received"], commands, "user-commands"));
 }
 
 async function webhooksPage(page) {
