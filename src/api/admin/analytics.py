@@ -1,7 +1,8 @@
 """Laurel's analytics (Admin API, per tenant): the overview (active, new and engaged users per
 day, week and month, and each metric's day) and retention (weekly cohorts, day 1/7/30), read
 from the rollups the processor keeps (days are the users' local dates; weeks start on Monday);
-and the event log: recent commands with their outcomes, and dead letters with their reasons."""
+streaks and rewards per day; and the event log: recent commands with their outcomes, and dead
+letters with their reasons. The JSON behind the dashboard's pages."""
 
 from __future__ import annotations
 
