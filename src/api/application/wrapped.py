@@ -151,18 +151,19 @@ class _Blocks:
     ) -> list[dict[str, Any]]:
         mine = self.history.metrics if kind == "metric" else self.history.points
         others = await self.reader.changes_in(self.tenant, kind, ids, period) if ids else {}
-        out = []
-        for key in ids:
-            figures = stats(mine.get(key, {}), period)
-            out.append(
-                {
-                    "currentTotal": whole(figures.current_total),
-                    "changeThisPeriod": whole(figures.change),
-                    "percentChange": round(figures.percent_change, 1),
-                    "percentileThisPeriod": percentile(figures.change, others[key], self.users),
-                }
-            )
-        return out
+        return [self._json(mine.get(key, {}), others[key], period) for key in ids]
+
+    def _json(
+        self, daily: Mapping[date, float], others: list[float], period: Period
+    ) -> dict[str, Any]:
+        """Trophy's figures of one metric (or system, or attribute value) over ``period``."""
+        figures = stats(daily, period)
+        return {
+            "currentTotal": whole(figures.current_total),
+            "changeThisPeriod": whole(figures.change),
+            "percentChange": round(figures.percent_change, 1),
+            "percentileThisPeriod": percentile(figures.change, others, self.users),
+        }
 
     async def _by_attribute(self, period: Period) -> dict[uuid.UUID, dict[str, Any]]:
         """Trophy's ``byAttribute`` of each metric: per event attribute and value the user
@@ -170,15 +171,10 @@ class _Blocks:
         cells = sorted(self.by_value)
         others = await self.reader.attribute_changes_in(self.tenant, cells, period)
         out: dict[uuid.UUID, dict[str, Any]] = {}
-        for metric_id, attribute, value in cells:
-            figures = stats(self.by_value[(metric_id, attribute, value)], period)
-            changes = others[(metric_id, attribute, value)]
-            out.setdefault(metric_id, {}).setdefault(attribute, {})[value] = {
-                "currentTotal": whole(figures.current_total),
-                "changeThisPeriod": whole(figures.change),
-                "percentChange": round(figures.percent_change, 1),
-                "percentileThisPeriod": percentile(figures.change, changes, self.users),
-            }
+        for cell in cells:
+            metric_id, attribute, value = cell
+            figures = self._json(self.by_value[cell], others[cell], period)
+            out.setdefault(metric_id, {}).setdefault(attribute, {})[value] = figures
         return out
 
     def _best_ranks(self, period: Period) -> Mapping[str, Any]:

@@ -146,19 +146,20 @@ async def event_log(
 
 
 async def dead_letters(reader: ProjectionReader, tenant: str, limit: int) -> list[Any]:
-    """The records set aside as undecidable whose key names the tenant, newest first: (topic,
-    partition, offset, reason, when, the key and value as text where they decode)."""
+    """The records set aside whose key names the tenant, newest first: (topic, partition,
+    offset, reason, when, the key and value as text where they decode). A record key is the
+    canonical JSON ``[tenant, userId]`` (``ingest.contract.record_key``), so the tenant's keys
+    are those starting with its spelling of ``["tenant",``."""
+    prefix = orjson.dumps([tenant])[:-1] + b","
     rows = await reader.rows(
         'SELECT topic, partition, "offset", reason, recorded, key, value FROM {s}.dead_letters '
-        "ORDER BY recorded DESC LIMIT %s",
-        (limit * 10,),
+        "WHERE substring(key FROM 1 FOR %s) = %s ORDER BY recorded DESC LIMIT %s",
+        (len(prefix), prefix, limit),
     )
-    out = []
-    for topic, partition, offset, reason, recorded, key, value in rows:
-        owner = _tenant_of(key)
-        if owner == tenant:
-            out.append((topic, partition, offset, reason, recorded, _text(key), _text(value)))
-    return out[:limit]
+    return [
+        (topic, partition, offset, reason, recorded, _text(key), _text(value))
+        for topic, partition, offset, reason, recorded, key, value in rows
+    ]
 
 
 def _text(raw: bytes | None) -> str | None:
@@ -168,17 +169,6 @@ def _text(raw: bytes | None) -> str | None:
         return raw.decode()
     except UnicodeDecodeError:
         return None
-
-
-def _tenant_of(key: bytes | None) -> str | None:
-    """The tenant a record key names (``[tenant, userId]``), if it is one."""
-    try:
-        parsed = orjson.loads(key) if key is not None else None
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(parsed, list) and parsed and isinstance(parsed[0], str):
-        return parsed[0]
-    return None
 
 
 @dataclass(frozen=True)

@@ -429,25 +429,22 @@ class _PostgresUnitOfWork:
 
     async def _save_activity(self, result: BatchResult) -> None:
         """The daily changes, and the analytics rollups they move (``projection_0008``)."""
+        # one pass over the applied metric events: how many made each daily change, and the
+        # change per event attribute value
         events: dict[DailyKey, int] = {}
-        for decision in result.decisions:
-            outcome = decision.outcome
-            if isinstance(outcome, MetricEventRecorded) and not outcome.replayed:
-                command = decision.command
-                key = (command.tenant, command.user_id, outcome.metric_id, outcome.day)
-                events[key] = events.get(key, 0) + 1
-        rows = [(*key, change, events.get(key, 0)) for key, change in sorted(result.daily.items())]
-        await self._write(_METRIC_DAYS, "text, text, uuid, date, float8, int", rows)
         by_value: dict[tuple[str, str, uuid.UUID, str, str, date], float] = {}
         for decision in result.decisions:
             outcome, command = decision.outcome, decision.command
-            if isinstance(outcome, MetricEventRecorded) and isinstance(command, RecordMetricEvent):
-                if outcome.replayed:
-                    continue
+            if not isinstance(outcome, MetricEventRecorded) or outcome.replayed:
+                continue
+            key = (command.tenant, command.user_id, outcome.metric_id, outcome.day)
+            events[key] = events.get(key, 0) + 1
+            if isinstance(command, RecordMetricEvent):
                 for attribute, value in command.attributes.items():
-                    cell = (command.tenant, command.user_id, outcome.metric_id, attribute, value)
-                    dated = (*cell, outcome.day)
-                    by_value[dated] = by_value.get(dated, 0.0) + command.value
+                    cell = (*key[:3], attribute, value, outcome.day)
+                    by_value[cell] = by_value.get(cell, 0.0) + command.value
+        rows = [(*key, change, events.get(key, 0)) for key, change in sorted(result.daily.items())]
+        await self._write(_METRIC_DAYS, "text, text, uuid, date, float8, int", rows)
         await self._write(
             "INSERT INTO {s}.metric_attribute_daily AS d (tenant, user_id, metric_id, "
             "attribute, value, day, change) SELECT * FROM {rows} AS batch ON CONFLICT "

@@ -119,8 +119,23 @@ function outcomeOf(logged) {
   return el("details", {}, el("summary", {}, logged.eventId), el("pre", {}, JSON.stringify(logged.outcome, null, 2)));
 }
 
+function queryForm(testid, fields, button) {
+  // a page's query: inputs for ``fields`` ([name, hint]) filled from the hash, which submitting
+  // rewrites (so the page reloads with it); returns the form and the query's values
+  const [name, query] = window.location.hash.slice(1).split("?");
+  const params = new URLSearchParams(query || "");
+  const form = el("form", { class: "filters", "data-testid": testid });
+  const inputs = fields.map(([field, hint]) => el("input", { name: field, placeholder: hint, value: params.get(field) || "" }));
+  form.append(...inputs, el("button", { type: "submit" }, button));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]);
+    window.location.hash = `#${name}?` + new URLSearchParams(chosen);
+  });
+  return [form, params];
+}
+
 async function events(page) {
-  const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
   const fields = [
     ["userId", "user id"],
     ["metric", "metric key"],
@@ -128,14 +143,7 @@ async function events(page) {
     ["since", "since (2026-01-31T00:00Z)"],
     ["until", "until"],
   ];
-  const form = el("form", { class: "filters", "data-testid": "event-filters" });
-  const inputs = fields.map(([name, hint]) => el("input", { name, placeholder: hint, value: params.get(name) || "" }));
-  form.append(...inputs, el("button", { type: "submit" }, "Filter"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const chosen = inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]);
-    window.location.hash = "#events?" + new URLSearchParams(chosen);
-  });
+  const [form, params] = queryForm("event-filters", fields, "Filter");
   page.append(el("h2", {}, "Event log"), form);
   const query = new URLSearchParams({ limit: "200" });
   for (const [name] of fields) if (params.get(name)) query.set(name, params.get(name));
@@ -220,15 +228,8 @@ async function leaderboardsPage(page) {
 }
 
 async function usersPage(page) {
-  const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
+  const [form, params] = queryForm("user-search", [["id", "user id"]], "Find");
   const id = params.get("id") || "";
-  const form = el("form", { class: "filters", "data-testid": "user-search" });
-  const input = el("input", { name: "id", placeholder: "user id", value: id });
-  form.append(input, el("button", { type: "submit" }, "Find"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    window.location.hash = "#users?" + new URLSearchParams({ id: input.value });
-  });
   page.append(el("h2", {}, "Users"), form);
   if (!id) return;
   const user = encodeURIComponent(id);
