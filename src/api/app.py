@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 import api.admin.access
 import api.admin.achievements
@@ -32,6 +32,8 @@ from api.auth import admin_principal, principal
 from api.errors import install_error_handlers
 from api.guard import RequestGuard
 from api.limits import RateLimiter
+from api.metrics import ApiMetrics, RequestMetrics
+from api.request_ids import RequestIds
 from api.schemas import ERROR_RESPONSES
 from ingest.clock import Clock
 from ingest.service import Ingest
@@ -56,8 +58,17 @@ class Served:
     """Whether a webhook destination may be configured (its form and where it resolves)."""
 
 
-def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -> FastAPI:
-    """The application; ``lifespan`` opens and closes the connections behind ``served``."""
+def create_app(
+    served: Served,
+    version: str,
+    lifespan: Lifespan | None = None,
+    operations: APIRouter | None = None,
+    metrics: ApiMetrics | None = None,
+    access_log: bool = False,
+) -> FastAPI:
+    """The application; ``lifespan`` opens and closes the connections behind ``served``;
+    ``operations`` are the operator's endpoints (:mod:`api.operations`), ``metrics`` counts
+    every request (and logs each with ``access_log``)."""
     app = FastAPI(
         title="Laurel",
         version=version,
@@ -68,6 +79,9 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
     app.state.limiter = served.limiter
     install_error_handlers(app)
     app.add_middleware(RequestGuard, max_bytes=served.max_body_bytes)
+    if metrics is not None:  # outside the guard, so what it refuses is counted too
+        app.add_middleware(RequestMetrics, metrics=metrics, access_log=access_log)
+    app.add_middleware(RequestIds)  # outermost: every line logged for a request carries its id
     on_application: dict[str, Any] = {
         "prefix": "/v1",
         "dependencies": [Depends(principal)],
@@ -93,6 +107,8 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
         unsupported.build_application_router(),
     ):
         app.include_router(router, **on_application)
+        if metrics is not None:
+            metrics.mounted("/v1", router.routes)
     for router in (
         api.admin.metrics.build_router(ingest),
         api.admin.streaks.build_router(ingest),
@@ -105,8 +121,12 @@ def create_app(served: Served, version: str, lifespan: Lifespan | None = None) -
         unsupported.build_admin_router(),
     ):
         app.include_router(router, **on_admin)
+        if metrics is not None:
+            metrics.mounted("/admin/v1", router.routes)
 
     dashboard.mount(app)
+    if operations is not None:
+        app.include_router(operations)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

@@ -50,6 +50,13 @@ class KafkaCommandPublisher:
         )
         await self._started.start()
 
+    async def reachable(self) -> str | None:
+        """``None`` when the brokers answer a metadata request, else the problem (readiness)."""
+        if self._started is None:
+            return "the Kafka producer has not started"
+        await self._started.client.fetch_all_metadata()
+        return None
+
     async def stop(self) -> None:
         """Flush and close the producer."""
         if self._started is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import orjson
 
@@ -23,9 +23,17 @@ Key = tuple[str, uuid.UUID]
 class OutcomeWaiter:
     """Matches the processor's NOTIFY of decided commands to the requests waiting for them."""
 
-    def __init__(self, reader: ProjectionReader) -> None:
+    def __init__(
+        self, reader: ProjectionReader, on_timeout: Callable[[], None] | None = None
+    ) -> None:
         self._reader = reader
         self._pending: dict[Key, asyncio.Future[StoredOutcome]] = {}
+        self._on_timeout = on_timeout
+        """Called once for each wait that ends without its outcome (for the api's metrics)."""
+
+    def waiting(self) -> int:
+        """How many outcomes requests are waiting for now."""
+        return len(self._pending)
 
     @contextlib.asynccontextmanager
     async def expecting(self, tenant: str, command_id: uuid.UUID) -> AsyncIterator[Awaiter]:
@@ -51,6 +59,16 @@ class OutcomeWaiter:
         """Look up every pending outcome (after a reconnection)."""
         await self._resolve(list(self._pending))
 
+    async def last_look(self, key: Key) -> StoredOutcome | None:
+        """The outcome of a wait that timed out, if it raced the timeout; else ``None``, and
+        the timeout is reported."""
+        found = await self._reader.outcomes([key])
+        if found:
+            return found[0]
+        if self._on_timeout is not None:
+            self._on_timeout()
+        return None
+
     async def _resolve(self, keys: Iterable[Key]) -> None:
         keys = list(keys)
         if not keys:
@@ -75,5 +93,4 @@ class Awaiter:
             return await asyncio.wait_for(asyncio.shield(self._future), timeout_s)
         except TimeoutError:
             # One last look: the notification may have raced the timeout.
-            found = await self._waiter._reader.outcomes([self._key])
-            return found[0] if found else None
+            return await self._waiter.last_look(self._key)

@@ -7,19 +7,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from api.app import Served
 from api.app import create_app as create_http_app
 from api.application.leaderboards import Standings
 from api.limits import RateLimiter
+from api.metrics import ApiMetrics
+from api.operations import build_router
 from ingest.clock import Clock
 from ingest.publisher import KafkaCommandPublisher
 from ingest.service import Ingest
 from ingest.waiter import OutcomeWaiter
 from laurel import __version__
 from laurel.clock import clock_for
+from laurel.operations import database_check, kafka_check
 from laurel.settings import Settings
-from laurel.topics import ensure_topics
+from laurel.topics import ensure_configured_topics
 from laurel.webhooks import destinations
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.connections import connection_pool
@@ -33,6 +37,9 @@ from projections.store.webhooks import WebhookStore
 
 log = logging.getLogger("laurel.api")
 
+REQUEST_ID_FILTER = "api.request_ids.RequestIdFilter"
+"""The log filter tagging each line with the id of the request it was logged for."""
+
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The api process's application over PostgreSQL and Kafka; connections open in the
@@ -41,7 +48,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     database_url = settings.require_database_url()
     pool = connection_pool(database_url, max_size=settings.db_pool_max)
     reader = ProjectionReader(pool)
-    waiter = OutcomeWaiter(reader)
+    registry = CollectorRegistry()
+    metrics = ApiMetrics(registry)
+    waiter = OutcomeWaiter(reader, on_timeout=metrics.sync_timeouts.inc)
+    metrics.watch_waiters(waiter.waiting)
     publisher = KafkaCommandPublisher(
         settings.bootstrap_servers, settings.commands_topic, settings.api_producer_linger_ms
     )
@@ -83,12 +93,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                 )
         elif not await keys.has_admin():
             log.warning("no admin API key exists: set LAUREL_BOOTSTRAP_ADMIN_KEY (laurel up does)")
-        await ensure_topics(
-            settings.bootstrap_servers,
-            settings.commands_topic,
-            settings.dead_letter_topic,
-            settings.partitions,
-        )
+        await ensure_configured_topics(settings)
         await publisher.start()
         await listener.start()
         try:
@@ -108,4 +113,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         webhooks=WebhookStore(pool),
         check_url=destinations(settings).problem,
     )
-    return create_http_app(served, __version__, lifespan)
+    operations = build_router(registry, [database_check(pool), kafka_check(publisher)])
+    return create_http_app(served, __version__, lifespan, operations, metrics, settings.access_log)

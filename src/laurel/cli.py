@@ -5,35 +5,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from laurel.errors import LaurelError
+from laurel.logs import configure_logging
 from laurel.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from laurel.local import ServiceStatus
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
     from laurel.local import LocalStack
 
-    stack = LocalStack(settings)
+    stack = LocalStack(settings, brokers=args.brokers, processors=args.processors)
     started = time.monotonic()
     statuses = stack.up(install_prereqs=args.install_prereqs)
     elapsed = time.monotonic() - started
     if args.json:
-        print(json.dumps([service.as_json() for service in statuses]))
+        print(json.dumps({"services": [service.as_json() for service in statuses]}))
         return 0
-    for service in statuses:
-        print(
-            f"  {service.name:<10} {'up' if service.healthy else 'DOWN':<5} "
-            f"pid {service.pid!s:<8} {service.address}"
-        )
+    _print_services(statuses)
     print(f"Laurel is up in {elapsed:.1f}s. API: {stack.api_url}  (logs: {stack.logs_dir()})")
     print(f"  Application API: {stack.api_url}/v1   Admin API: {stack.api_url}/admin/v1")
-    print(f"  Dashboard: {stack.api_url}/dashboard")
+    print(f"  Dashboard: {stack.api_url}/dashboard   Metrics: {stack.api_url}/metrics")
     print(f"  Admin API key (X-API-KEY): {stack.admin_key()}   (kept in {stack.admin_key_file})")
     return 0
+
+
+def _print_services(statuses: Sequence[ServiceStatus]) -> None:
+    for service in statuses:
+        state = "up" if service.healthy else ("running, unready" if service.pid else "down")
+        metrics = f"  metrics {service.metrics}" if service.metrics else ""
+        print(f"  {service.name:<12} {state:<16} pid {service.pid!s:<8} {service.address}{metrics}")
 
 
 def _down(settings: Settings, args: argparse.Namespace) -> int:
@@ -47,13 +54,35 @@ def _down(settings: Settings, args: argparse.Namespace) -> int:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     from laurel.local import LocalStack
 
-    statuses = LocalStack(settings).status()
+    stack = LocalStack(settings)
+    statuses = stack.status()
+    try:
+        lags: list[dict[str, object]] | str = [
+            {
+                "partition": lag.partition,
+                "highWatermark": lag.high_watermark,
+                "lastOffset": lag.last_offset,
+                "lag": lag.lag,
+                "lastBatch": lag.updated.isoformat() if lag.updated else None,
+            }
+            for lag in stack.lags()
+        ]
+    except Exception as exc:  # Kafka or PostgreSQL down: the services above say which
+        lags = f"unavailable ({type(exc).__name__}: {exc})"
     if args.json:
-        print(json.dumps([service.as_json() for service in statuses]))
+        print(json.dumps({"services": [s.as_json() for s in statuses], "partitions": lags}))
     else:
-        for service in statuses:
-            state = "up" if service.healthy else ("running, unhealthy" if service.pid else "down")
-            print(f"{service.name:<10} {state:<18} pid {service.pid!s:<8} {service.address}")
+        _print_services(statuses)
+        if isinstance(lags, str):
+            print(f"partitions of {settings.commands_topic}: {lags}")
+        else:
+            print(f"partitions of {settings.commands_topic} (lag: high watermark - checkpoint):")
+            for row in lags:
+                print(
+                    f"  {row['partition']!s:>4}  lag {row['lag']!s:<8} "
+                    f"high watermark {row['highWatermark']!s:<10} "
+                    f"last batch {row['lastBatch'] or 'never'}"
+                )
     return 0 if all(service.healthy for service in statuses) else 3
 
 
@@ -69,7 +98,8 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from laurel.api import create_app
+    from laurel.api import REQUEST_ID_FILTER, create_app
+    from laurel.logs import logging_config
     from projections.store.migrate import migrate
 
     migrate(settings.require_database_url())
@@ -77,48 +107,18 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
-        log_level="info",
+        log_config=logging_config(settings.log_format, filters=[REQUEST_ID_FILTER]),
         access_log=False,
     )
     return 0
 
 
 def _processor(settings: Settings, args: argparse.Namespace) -> int:
-    from faust import Worker
-
-    from laurel.clock import clock_for
-    from laurel.topics import ensure_topics
-    from processors.app import ProcessorOptions, build_app
+    from laurel.processor import run_processor
     from projections.store.migrate import migrate
 
-    database_url = settings.require_database_url()
-    migrate(database_url)
-    asyncio.run(
-        ensure_topics(
-            settings.bootstrap_servers,
-            settings.commands_topic,
-            settings.dead_letter_topic,
-            settings.partitions,
-        )
-    )
-    data_dir = settings.home / "processor-data"
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    options = ProcessorOptions(
-        bootstrap_servers=settings.bootstrap_servers,
-        database_url=database_url,
-        commands_topic=settings.commands_topic,
-        dead_letter_topic=settings.dead_letter_topic,
-        group=settings.processor_group,
-        partitions=settings.partitions,
-        batch_max=settings.processor_batch_max,
-        cache_users=settings.processor_cache_users,
-        session_timeout_s=settings.processor_session_timeout_s,
-        scheduler_interval_s=settings.scheduler_interval_s,
-        clock=clock_for(settings.clock_file),
-        data_dir=data_dir,
-    )
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    Worker(build_app(options), loglevel="INFO", quiet=True).execute_from_commandline()
+    migrate(settings.require_database_url())
+    run_processor(settings)
     return 0
 
 
@@ -225,6 +225,21 @@ def _parser() -> argparse.ArgumentParser:
         help="install missing Java, Maven or PostgreSQL with apt (root only)",
     )
     up.add_argument("--json", action="store_true", help="print the status as JSON")
+    up.add_argument(
+        "--brokers",
+        type=int,
+        choices=range(1, 6),
+        metavar="N",
+        help="run a Kafka cluster of N nodes (KRaft; topics get min(N, 3) replicas); a home "
+        "keeps the size it was first started with (LAUREL_KAFKA_BROKERS)",
+    )
+    up.add_argument(
+        "--processors",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="run N processor workers in one consumer group (LAUREL_PROCESSORS)",
+    )
     up.set_defaults(run=_up)
     sub.add_parser("down", help="stop everything `up` started").set_defaults(run=_down)
     status = sub.add_parser("status", help="what runs where; exit 3 if anything is down")
@@ -265,9 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``laurel`` command with ``argv``; return its exit status (2 for an error Laurel
     names)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
+        configure_logging(settings.log_format)
         run: Command = args.run
         if args.command == "keys" and args.action in ("revoke", "activate") and not args.id:
             print("laurel keys: revoke and activate take the key's id", file=sys.stderr)

@@ -9,12 +9,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry
+
 from laurel.clock import clock_for
+from laurel.operations import database_check, operations_endpoints
 from laurel.settings import Settings
 from processors.announcer import Announcer
-from processors.ranker import Ranker
+from processors.metrics import RankerMetrics
+from processors.ranker import Ranker, RankerReport
 from projections.store.connections import connection_pool
 from projections.store.leadership import AdvisoryLeadership
 
@@ -35,24 +40,41 @@ async def run_ranker(settings: Settings) -> None:
     ranker = Ranker(pool, clock, timedelta(seconds=settings.rank_change_every_s))
     announcer = Announcer(pool, clock)
     leadership = AdvisoryLeadership(database_url, RANKER_LOCK, "ranker")
+    registry = CollectorRegistry()
+    metrics = RankerMetrics(registry)
+    metrics.held.set_function(ranker.held)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info(RANKER_READY)
     try:
-        while not stop.is_set():
-            if await leadership.leads():
-                for name, round_ in (
-                    ("ranker", ranker.run_once),
-                    ("announcer", announcer.run_once),
-                ):
-                    try:
-                        await round_()
-                    except Exception:
-                        log.exception("%s round failed; trying again next interval", name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.ranker_interval_s)
+        async with operations_endpoints(settings, registry, [database_check(pool)]):
+            log.info(RANKER_READY)
+            while not stop.is_set():
+                leads = await leadership.leads()
+                metrics.leader.set(1 if leads else 0)
+                if leads:
+                    await _round(metrics, ranker, announcer)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.ranker_interval_s)
     finally:
         await leadership.close()
         await pool.close()
+
+
+async def _round(metrics: RankerMetrics, ranker: Ranker, announcer: Announcer) -> None:
+    """One leading round: the ranker's, then the announcer's, each counted and timed."""
+    for part, round_ in (("ranker", ranker.run_once), ("announcer", announcer.run_once)):
+        started = time.perf_counter()
+        try:
+            report = await round_()
+        except Exception:
+            metrics.rounds.labels(part, "failed").inc()
+            log.exception("%s round failed; trying again next interval", part)
+            continue
+        metrics.rounds.labels(part, "ok").inc()
+        metrics.duration.labels(part).observe(time.perf_counter() - started)
+        if isinstance(report, RankerReport):
+            metrics.observed.inc(report.observed)
+            metrics.moved.inc(report.moved)
+            metrics.finalised.inc(report.finalised)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +59,14 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8080
+    ops_host: str = "127.0.0.1"
+    """Where the processor, the ranker and the webhooks process serve /metrics and /health/*."""
+    ops_port: Port = 9100
+    """The port they serve them on (``laurel up`` gives each process its own, from this one)."""
+    access_log: bool = False
+    """The api logs one line per request (method, path, route, status, time, request id)."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, with the request or command id it concerns."""
     kafka_port: Port = 19092
     kafka_controller_port: Port = 19093
     kafka_version: str = "4.1.1"
@@ -69,6 +77,14 @@ class Settings(BaseSettings):
     commands_topic: str = "laurel.commands.v1"
     dead_letter_topic: str = "laurel.commands.v1.dlq"
     partitions: int = Field(default=6, ge=1, le=1024)
+    topic_replicas: int | None = Field(default=None, ge=1, le=7)
+    """Replicas of a new topic; unset: the number of brokers, at most 3."""
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1, le=7)
+    """``min.insync.replicas`` of a new topic; unset: 2 with 3 replicas or more, else 1."""
+    kafka_brokers: int = Field(default=1, ge=1, le=5)
+    """Nodes of the local stack's Kafka cluster (``laurel up --brokers``)."""
+    processors: int = Field(default=1, ge=1, le=64)
+    """Processor workers the local stack runs (``laurel up --processors``)."""
     processor_group: str = "laurel-processor"
     processor_batch_max: int = Field(default=500, ge=1, le=100_000)
     api_producer_linger_ms: int = Field(default=0, ge=0, le=1_000)

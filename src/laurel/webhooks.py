@@ -9,9 +9,12 @@ import signal
 from datetime import timedelta
 
 import httpx
+from prometheus_client import CollectorRegistry
 
+from laurel.operations import database_check, operations_endpoints
 from laurel.settings import Settings
 from processors.webhooks.destinations import Destinations, checked_client, parse_cidrs
+from processors.webhooks.metrics import DeliveryMetrics
 from processors.webhooks.retry import parse_schedule
 from processors.webhooks.service import DeliveryPolicy, WebhookDeliverer
 from projections.store.connections import connection_pool
@@ -55,7 +58,10 @@ async def run_webhooks(settings: Settings) -> None:
     pool = connection_pool(database_url, max_size=4)
     await pool.open(wait=True, timeout=60)
     client = delivery_client(settings)
-    deliverer = WebhookDeliverer(WebhookStore(pool), client, delivery_policy(settings))
+    registry = CollectorRegistry()
+    deliverer = WebhookDeliverer(
+        WebhookStore(pool), client, delivery_policy(settings), DeliveryMetrics(registry)
+    )
     listener = NotificationListener(database_url)
     listener.on(WEBHOOKS_CHANNEL, deliverer.on_notification)
     listener.on_reconnect(deliverer.on_notification)
@@ -64,9 +70,10 @@ async def run_webhooks(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await listener.start()
-    log.info(WEBHOOKS_READY)
     try:
-        await deliverer.run(stop)
+        async with operations_endpoints(settings, registry, [database_check(pool)]):
+            log.info(WEBHOOKS_READY)
+            await deliverer.run(stop)
     finally:
         await listener.stop()
         await client.aclose()

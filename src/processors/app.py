@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence, Set
 from contextlib import asynccontextmanager
 from dataclasses import astuple, dataclass
@@ -29,6 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 from ingest.clock import Clock
 from ingest.publisher import KafkaCommandPublisher
 from processors.deadletters import KafkaDeadLetterSink
+from processors.metrics import ProcessorMetrics
 from processors.projector import (
     BatchReport,
     DeadLetterSink,
@@ -40,6 +42,7 @@ from processors.user_cache import UserStateCache
 from projections.store.connections import connection_pool
 from projections.store.ports import ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
+from projections.store.projection_schemas import partition_lags
 from projections.store.reads import ProjectionReader
 
 log = logging.getLogger("laurel.processor")
@@ -97,6 +100,7 @@ async def project_until_committed(
     sink: DeadLetterSink,
     retry_max_s: float,
     cache: UserStateCache | None = None,
+    metrics: ProcessorMetrics | None = None,
 ) -> BatchReport:
     """Project ``records``, retrying with backoff on any failure: a record is never skipped.
 
@@ -112,18 +116,25 @@ async def project_until_committed(
             return await project_batch(store, records, sink, cache)
         except (psycopg.DataError, psycopg.IntegrityError) as refused:
             if len(records) == 1:
-                log.error("dead-lettering a record the database refuses: %s", refused)
+                record = records[0]
+                log.error(
+                    "dead-lettering a record the database refuses: %s",
+                    refused,
+                    extra={"partition": record.partition, "offset": record.offset},
+                )
                 reason = f"refused by the database: {type(refused).__name__}: {refused}"
                 return await dead_letter_records(store, records, reason, sink)
             middle = len(records) // 2
             first, second = [
-                await project_until_committed(store, half, sink, retry_max_s, cache)
+                await project_until_committed(store, half, sink, retry_max_s, cache, metrics)
                 for half in (records[:middle], records[middle:])
             ]
             return BatchReport(
                 *(a + b for a, b in zip(astuple(first), astuple(second), strict=True))
             )
         except Exception:
+            if metrics is not None:
+                metrics.failures.inc()
             log.exception(
                 "batch of %d records failed; retrying in %.1fs (nothing is acknowledged)",
                 len(records),
@@ -133,8 +144,39 @@ async def project_until_committed(
             delay = min(delay * 2, retry_max_s)
 
 
-def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent and timers are closures, counted here)
-    """The Faust app with its projection agent; nothing connects until the worker starts."""
+class WorkerProbe:
+    """What the operator's endpoints ask a running worker: whether it has joined its consumer
+    group, and each assigned partition's lag (the broker's high watermark against the
+    projection's checkpoint, not the group's committed offset)."""
+
+    def __init__(self, app: faust.App, topic: str, metrics: ProcessorMetrics) -> None:
+        self.app = app
+        self.topic = topic
+        self.metrics = metrics
+        self.joined = False
+
+    async def has_joined(self) -> str | None:
+        """Readiness: ``None`` once the worker has joined its group (had an assignment)."""
+        return None if self.joined else "the processor has not joined its consumer group yet"
+
+    async def refresh_lags(self, pool: AsyncConnectionPool[Any]) -> None:
+        """Set the lag gauges for the partitions this worker holds now."""
+        if not self.joined:
+            return
+        assigned = [tp for tp in self.app.consumer.assignment() if tp.topic == self.topic]
+        high = await self.app.consumer.highwaters(*assigned) if assigned else {}
+        async with pool.connection() as conn:
+            lags = await partition_lags(
+                conn, self.topic, {tp.partition: offset for tp, offset in high.items()}
+            )
+        self.metrics.lags(lags)
+
+
+def build_app(  # noqa: C901 (the agent and timers are closures, counted here)
+    options: ProcessorOptions, metrics: ProcessorMetrics
+) -> tuple[faust.App, WorkerProbe]:
+    """The Faust app with its projection agent, and the probe the operator's endpoints read;
+    nothing connects until the worker starts."""
     app = faust.App(
         options.group,
         broker=f"kafka://{options.bootstrap_servers}",
@@ -159,6 +201,12 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
         partitions=options.partitions,
     )
 
+    probe = WorkerProbe(app, options.commands_topic, metrics)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def joined(_: object, assigned: Set[TP], *, signal: object, **__: object) -> None:
+        probe.joined = True
+
     cache = UserStateCache(options.cache_users, options.partitions) if options.cache_users else None
     if cache is not None:
         # mode types receivers as (sender, *Any): the revoked set is its first argument
@@ -182,9 +230,11 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
                         SourceRecord(m.topic, m.partition, m.offset, m.key, m.value)
                         for m in messages
                     ]
+                    started = time.perf_counter()
                     report = await project_until_committed(
-                        store, records, sink, options.retry_max_s, cache
+                        store, records, sink, options.retry_max_s, cache, metrics
                     )
+                    metrics.batch(report, time.perf_counter() - started, time.time())
                     for message in messages:
                         message.ack(app.consumer)
                     log.debug("batch %s", report)
@@ -218,10 +268,11 @@ def build_app(options: ProcessorOptions) -> faust.App:  # noqa: C901 (the agent 
                             # a replay may have switched the active schema since the last
                             # round: read which one it is afresh (one small query a round)
                             await reader.forget_schema()
-                            await scheduler.run_once()
+                            metrics.scheduled(await scheduler.run_once())
                         except Exception:
+                            metrics.scheduler_rounds.labels("failed").inc()
                             log.exception("scheduler round failed; trying again next interval")
                 finally:
                     await publisher.stop()
 
-    return app
+    return app, probe

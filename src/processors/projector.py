@@ -120,6 +120,11 @@ def _decode(fresh: Sequence[SourceRecord]) -> _Decoded:
             command = decode(record.key, record.value)
         except ContractError as exc:
             decoded.letters.append(DeadLetter(record, f"undecodable: {exc}"))
+            log.warning(
+                "dead-lettering an undecodable record: %s",
+                exc,
+                extra={"partition": record.partition, "offset": record.offset},
+            )
             continue
         decoded.commands.append(command)
         decoded.sources.setdefault((command.tenant, command.id), record)
@@ -190,6 +195,16 @@ def _outcome_rows(
         source = sources[(command.tenant, command.id)]
         if isinstance(outcome, CommandRejected) and outcome.code == "invalid":
             letters.append(DeadLetter(source, f"rejected: {outcome.reason}"))
+            log.warning(
+                "dead-lettering a command the rules reject as invalid: %s",
+                outcome.reason,
+                extra={
+                    "command_id": str(command.id),
+                    "tenant": command.tenant,
+                    "partition": source.partition,
+                    "offset": source.offset,
+                },
+            )
         outcomes.append(
             OutcomeRow(
                 tenant=command.tenant,

@@ -201,6 +201,10 @@ class Ranker:
         self._windows = ChangeWindows(rank_change_every)
         """When each group's ``leaderboard.changed`` may next be sent."""
 
+    def held(self) -> int:
+        """Rank changes held back by the window, waiting to be written."""
+        return len(self._waiting)
+
     async def run_once(self) -> RankerReport:
         """Observe every entry written since the last round, and finalise the runs now over."""
         now = self.clock()

@@ -55,6 +55,7 @@ def stack_env(home: Path) -> dict[str, str]:
         "LAUREL_KAFKA_PORT": str(free_port()),
         "LAUREL_KAFKA_CONTROLLER_PORT": str(free_port()),
         "LAUREL_POSTGRES_PORT": str(free_port()),
+        "LAUREL_OPS_PORT": str(free_port()),  # the workers take it, the next and +10
     }
 
 
@@ -89,10 +90,15 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
         assert f"http://127.0.0.1:{api_port}" in up.stdout
 
         status = laurel_cli(env, "status", "--json")
-        services = {s["name"]: s for s in json.loads(status.stdout)}
+        services = {s["name"]: s for s in json.loads(status.stdout)["services"]}
         assert set(services) == {"kafka", "postgres", "api", "processor", "webhooks", "ranker"}
         assert all(s["healthy"] for s in services.values()), services
         assert status.returncode == 0
+        for name in ("api", "processor", "webhooks", "ranker"):  # each scraped where it says
+            scraped = httpx.get(services[name]["metrics"], timeout=10)
+            assert scraped.status_code == 200, name
+            assert "laurel_" in scraped.text
+        assert services["kafka"]["metrics"] is None
         pids = [s["pid"] for s in services.values()]
 
         base = f"http://127.0.0.1:{api_port}"
@@ -111,19 +117,23 @@ def test_up_status_revive_and_down_leave_nothing_behind() -> None:
             "zoe's total",
         )
         assert http.get(f"{base}/v1/users/zoe/metrics/runs").json()["current"] == 5
+        partitions = json.loads(laurel_cli(env, "status", "--json").stdout)["partitions"]
+        assert len(partitions) == 6  # LAUREL_PARTITIONS' default
+        assert all(p["lag"] == 0 for p in partitions), partitions
+        assert sum(p["lastBatch"] is not None for p in partitions) == 1  # zoe's partition
 
         os.kill(services["processor"]["pid"], signal.SIGKILL)
         dead = services["processor"]["pid"]
         wait_for(lambda: not alive(dead), 10, "the processor to die", ProcessExit(dead))
         down_status = laurel_cli(env, "status", "--json")
         assert down_status.returncode == 3
-        assert {s["name"]: s["healthy"] for s in json.loads(down_status.stdout)}[
+        assert {s["name"]: s["healthy"] for s in json.loads(down_status.stdout)["services"]}[
             "processor"
         ] is False
 
         again = laurel_cli(env, "up", "--json")
         assert again.returncode == 0, again.stderr
-        revived = {s["name"]: s for s in json.loads(again.stdout)}
+        revived = {s["name"]: s for s in json.loads(again.stdout)["services"]}
         assert revived["processor"]["pid"] != services["processor"]["pid"]
         assert revived["api"]["pid"] == services["api"]["pid"]  # running ones are left alone
         pids.append(revived["processor"]["pid"])

@@ -34,6 +34,8 @@ class LaurelProcesses:
     _webhooks_starts: int = 0
     _ranker: subprocess.Popen[bytes] | None = None
     _others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ops_ports: dict[str, int] = field(default_factory=dict)
+    """Where each worker process (by role; the processor's last start) serves /metrics."""
 
     @property
     def base_url(self) -> str:
@@ -60,11 +62,24 @@ class LaurelProcesses:
             **self.extra_env,
         }
 
+    def ops_url(self, role: str) -> str:
+        """The operator's endpoints of the ``role`` process (the api's are on its port)."""
+        if role == "api":
+            return self.base_url
+        return f"http://127.0.0.1:{self.ops_ports[role]}"
+
+    def scrape(self, role: str) -> str:
+        """The ``role`` process's /metrics, as text."""
+        response = httpx.get(self.ops_url(role) + "/metrics", timeout=10)
+        response.raise_for_status()
+        return response.text
+
     def _spawn(self, role: str, log_name: str) -> subprocess.Popen[bytes]:
         log = (self.home / log_name).open("ab")
+        self.ops_ports[role] = free_port()
         return subprocess.Popen(
             [sys.executable, "-m", "laurel.cli", role],
-            env=self.env(),
+            env={**self.env(), "LAUREL_OPS_PORT": str(self.ops_ports[role])},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -103,11 +118,11 @@ class LaurelProcesses:
             if self._api.poll() is not None:
                 raise AssertionError((self.home / "api.log").read_text()[-4000:])
             try:
-                return httpx.get(self.base_url + "/health", timeout=1).status_code == 200
+                return httpx.get(self.base_url + "/health/ready", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
 
-        wait_for(healthy, 60, "the api to answer /health")
+        wait_for(healthy, 60, "the api to answer /health/ready")
 
     def _spawn_ready(self, role: str, log_name: str, ready: str) -> subprocess.Popen[bytes]:
         """Start ``laurel <role>`` and wait until it logs ``ready``."""

@@ -1,6 +1,7 @@
-"""A single-node Apache Kafka broker (KRaft, broker and controller in one JVM) from Maven Central.
+"""Apache Kafka from Maven Central: one node (KRaft, broker and controller in one JVM), or a
+cluster of such nodes forming one controller quorum.
 
-The broker's jars are resolved by Maven from the ``pom.xml`` beside this module into
+The jars are resolved by Maven from the ``pom.xml`` beside this module into
 ``<cache>/kafka-<version>/libs``, so only the first start needs the network.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from laurel.errors import ServiceFailed
 from laurel.stack.process import ManagedProcess, port_open, require_started
+from laurel.topics import min_insync
 
 _LOG4J2 = """\
 status = warn
@@ -40,7 +42,8 @@ logger.state.level = WARN
 
 @dataclass(frozen=True)
 class KafkaBroker:
-    """One combined broker+controller listening on 127.0.0.1."""
+    """One combined broker+controller listening on 127.0.0.1: alone, or one node of a
+    :class:`KafkaCluster`."""
 
     home: Path
     cache_dir: Path
@@ -48,11 +51,16 @@ class KafkaBroker:
     port: int
     controller_port: int
     heap: str = "512m"
+    name: str = "kafka"
+    """Its directory under ``home`` and its process's name."""
+    node_id: int = 1
+    quorum: tuple[tuple[int, int], ...] = ()
+    """Every controller of the cluster as (node id, controller port); empty: this node alone."""
 
     @property
     def dir(self) -> Path:
         """The broker's configuration, data and logs."""
-        return self.home / "kafka"
+        return self.home / self.name
 
     @property
     def libs(self) -> Path:
@@ -67,7 +75,7 @@ class KafkaBroker:
     @property
     def process(self) -> ManagedProcess:
         """The broker's process, recognised by its configuration file's path."""
-        return ManagedProcess("kafka", self.home, marker=str(self.config_file))
+        return ManagedProcess(self.name, self.home, marker=str(self.config_file))
 
     @property
     def bootstrap(self) -> str:
@@ -131,12 +139,21 @@ class KafkaBroker:
         """Write the broker's configuration and format its storage once."""
         self.dir.mkdir(parents=True, exist_ok=True)
         data = self.dir / "data"
+        replicas = min(3, max(1, len(self.quorum)))  # of the broker's internal topics
+        quorum = (
+            [
+                "controller.quorum.voters="
+                + ",".join(f"{node}@127.0.0.1:{port}" for node, port in self.quorum)
+            ]
+            if self.quorum
+            else [f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"]
+        )
         self.config_file.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    *quorum,
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
                     f"CONTROLLER://127.0.0.1:{self.controller_port}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
@@ -144,12 +161,12 @@ class KafkaBroker:
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={data}",
                     "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
+                    f"offsets.topic.replication.factor={replicas}",
                     "offsets.topic.num.partitions=10",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={replicas}",
+                    f"transaction.state.log.min.isr={min_insync(replicas)}",
+                    f"share.coordinator.state.topic.replication.factor={replicas}",
+                    f"share.coordinator.state.topic.min.isr={min_insync(replicas)}",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "",
@@ -157,23 +174,17 @@ class KafkaBroker:
             )
         )
         (self.dir / "log4j2.properties").write_text(_LOG4J2)
-        if (data / "meta.properties").exists():
+
+    def format(self, cluster_id: str) -> None:
+        """Format the node's storage for ``cluster_id`` unless it already is."""
+        if (self.dir / "data" / "meta.properties").exists():
             return
-        cluster_id = (
-            subprocess.run(
-                self._java("kafka.tools.StorageTool", "random-uuid"),
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        alone = () if self.quorum else ("--standalone",)
         result = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "--standalone",
+                *alone,
                 "-t",
                 cluster_id,
                 "-c",
@@ -186,15 +197,39 @@ class KafkaBroker:
         if result.returncode != 0:
             raise ServiceFailed(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
 
+    def new_cluster_id(self) -> str:
+        """A fresh cluster id from Kafka's storage tool."""
+        return (
+            subprocess.run(
+                self._java("kafka.tools.StorageTool", "random-uuid"),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+
     def start(self, timeout_s: float = 90.0) -> bool:
         """Fetch, configure and start the broker unless running; True when it started it."""
         if self.running():
             return False
         self.fetch()
         self.configure()
+        self.format(self.new_cluster_id())
+        self.wait_started(self.launch(), timeout_s)
+        return True
+
+    def launch(self) -> int:
+        """Start the configured, formatted node's process; returns where its log stood."""
         server_log = self.dir / "logs" / "server.log"
         offset = server_log.stat().st_size if server_log.exists() else 0
         self.process.start(self._java("kafka.Kafka", str(self.config_file), heap=self.heap))
+        return offset
+
+    def wait_started(self, offset: int, timeout_s: float = 90.0) -> None:
+        """Wait until the node launched when its log stood at ``offset`` serves clients."""
+        server_log = self.dir / "logs" / "server.log"
 
         def started() -> bool:
             try:
@@ -210,7 +245,6 @@ class KafkaBroker:
             timeout_s,
             logs=[server_log],
         )
-        return True
 
     def running(self) -> bool:
         """Whether the broker's process is alive."""
@@ -223,3 +257,83 @@ class KafkaBroker:
     def stop(self) -> bool:
         """Stop the broker; whether one was running."""
         return self.process.stop(timeout_s=30.0)
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    """The local stack's Kafka: one node, or ``size`` nodes that are all controllers (a quorum
+    that survives the loss of one) and brokers."""
+
+    nodes: tuple[KafkaBroker, ...]
+
+    @classmethod
+    def local(
+        cls,
+        home: Path,
+        cache_dir: Path,
+        version: str,
+        port: int,
+        controller_port: int,
+        heap: str,
+        size: int = 1,
+    ) -> KafkaCluster:
+        """``size`` nodes on 127.0.0.1: node *i* (from 0) listens on ``port + 2i`` and
+        ``controller_port + 2i``. One node lives in ``kafka/``, a cluster's in ``kafka-<id>/``."""
+        if size == 1:
+            return cls((KafkaBroker(home, cache_dir, version, port, controller_port, heap),))
+        quorum = tuple((i + 1, controller_port + 2 * i) for i in range(size))
+        return cls(
+            tuple(
+                KafkaBroker(
+                    home,
+                    cache_dir,
+                    version,
+                    port + 2 * i,
+                    controller_port + 2 * i,
+                    heap,
+                    name=f"kafka-{i + 1}",
+                    node_id=i + 1,
+                    quorum=quorum,
+                )
+                for i in range(size)
+            )
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        """Every node's address, for clients."""
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def start(self, timeout_s: float = 120.0) -> bool:
+        """Start the nodes that are not running (together: a node waits for the quorum);
+        True when it started any."""
+        down = [node for node in self.nodes if not node.running()]
+        if not down:
+            return False
+        first = self.nodes[0]
+        first.fetch()
+        for node in self.nodes:
+            node.configure()
+        formatted = [n for n in self.nodes if (n.dir / "data" / "meta.properties").exists()]
+        cluster_id = _cluster_id(formatted[0]) if formatted else first.new_cluster_id()
+        for node in self.nodes:
+            node.format(cluster_id)
+        offsets = [(node, node.launch()) for node in down]
+        for node, offset in offsets:
+            node.wait_started(offset, timeout_s)
+        return True
+
+    def running(self) -> bool:
+        """Whether every node's process is alive."""
+        return all(node.running() for node in self.nodes)
+
+    def stop(self) -> bool:
+        """Stop every node; whether any was running."""
+        return any([node.stop() for node in self.nodes])
+
+
+def _cluster_id(node: KafkaBroker) -> str:
+    for line in (node.dir / "data" / "meta.properties").read_text().splitlines():
+        if line.startswith("cluster.id="):
+            return line.split("=", 1)[1].strip()
+    raise ServiceFailed(f"{node.dir}/data/meta.properties names no cluster.id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -98,3 +99,19 @@ def migrate(database_url: str) -> list[str]:
         active = str(row[0]) if row else INITIAL_PROJECTION
         applied += create_projection_schema(conn, active)
         return applied
+
+
+async def pending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
+    """The migrations this code carries that the database lacks (``scope:NNNN_name``): empty
+    when the schema is current (a readiness check)."""
+    cur = await conn.execute("SELECT scope, version FROM laurel.schema_migrations")
+    applied = {(str(scope), int(version)) for scope, version in await cur.fetchall()}
+    cur = await conn.execute("SELECT schema_name FROM laurel.active_projection")
+    row = await cur.fetchone()
+    active = str(row[0]) if row else INITIAL_PROJECTION
+    return [
+        f"{scope}:{m.version:04d}_{m.name}"
+        for scope, kind in ((CONFIG_SCHEMA, "config"), (active, "projection"))
+        for m in _migrations(kind)
+        if (scope, m.version) not in applied
+    ]

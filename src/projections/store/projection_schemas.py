@@ -4,7 +4,9 @@ comparing two table by table, and switching the active-schema pointer."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -78,6 +80,42 @@ async def checkpoints(
         (topic,),
     )
     return {p: o for p, o in await cur.fetchall()}
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """How far the projection is behind one partition of the commands topic."""
+
+    partition: int
+    high_watermark: int
+    """The offset the next record written to the partition will get."""
+    last_offset: int
+    """The last offset the projection applied (-1: none)."""
+    updated: datetime | None
+    """When the projection last committed a batch of this partition."""
+
+    @property
+    def lag(self) -> int:
+        """Records on the partition the projection has not applied yet."""
+        return max(0, self.high_watermark - self.last_offset - 1)
+
+
+async def partition_lags(
+    conn: psycopg.AsyncConnection[Any], topic: str, high_watermarks: Mapping[int, int]
+) -> list[PartitionLag]:
+    """Each partition's lag: its high watermark against the active projection's checkpoint
+    (Laurel's own offsets, which the consumer group's committed offsets may trail)."""
+    cur = await conn.execute(
+        sql.SQL(
+            "SELECT partition, last_offset, updated FROM {}.checkpoints WHERE topic = %s"
+        ).format(sql.Identifier(await active_schema(conn))),
+        (topic,),
+    )
+    stored = {p: (o, at) for p, o, at in await cur.fetchall()}
+    return [
+        PartitionLag(p, high, *stored.get(p, (-1, None)))
+        for p, high in sorted(high_watermarks.items())
+    ]
 
 
 async def lock_active(conn: psycopg.AsyncConnection[Any]) -> str:
