@@ -217,6 +217,7 @@ def test_json_logs_name_the_request_and_the_record(
         return next((line for line in lines if line.get("request_id") == "req-ops-42"), None)
 
     line = wait_for(access_line, 30, "the request's access line")
+    assert line is not None
     assert line["logger"] == "laurel.access"
     assert line["route"] == "/v1/users/{id}"
     assert line["status"] == 404
@@ -238,6 +239,7 @@ def test_json_logs_name_the_request_and_the_record(
         )
 
     line = wait_for(dead_letter_line, 60, "the processor's dead-letter line")
+    assert line is not None
     assert line["level"] == "warning"
     assert isinstance(line["offset"], int)
     for log in ("ranker.log", "webhooks-1.log", "api.log"):  # every line of every process is JSON
