@@ -21,7 +21,7 @@ from psycopg import conninfo, sql
 
 from laurel.settings import Settings, load_settings
 from laurel.stack import prereqs
-from laurel.stack.kafka import KafkaBroker
+from laurel.stack.kafka import KafkaBroker, KafkaCluster
 from laurel.stack.postgres import PostgresCluster
 from laurel.topics import ensure_topics
 from projections.store.migrate import migrate
@@ -92,6 +92,23 @@ def _local(settings: Settings) -> Iterator[Infra]:
 
 
 @contextlib.contextmanager
+def kafka_cluster(size: int = 3) -> Iterator[KafkaCluster]:
+    """A private Kafka cluster of ``size`` KRaft nodes on free ports, as ``laurel up
+    --brokers`` runs one."""
+    settings = load_settings()
+    home = Path(tempfile.mkdtemp(prefix="laurel-cluster-"))
+    ports = [(free_port(), free_port()) for _ in range(size)]
+    cluster = KafkaCluster.on_ports(
+        home, settings.cache_dir, settings.kafka_version, ports, heap="384m"
+    )
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@contextlib.contextmanager
 def provide_infra() -> Iterator[Infra]:
     settings = load_settings()
     if settings.kafka_bootstrap_servers and settings.database_url:
@@ -104,8 +121,11 @@ def provide_infra() -> Iterator[Infra]:
             yield infra
 
 
-def new_namespace(infra: Infra, partitions: int = 3) -> Namespace:
-    """A fresh, migrated database and unique topic names."""
+def new_namespace(
+    infra: Infra, partitions: int = 3, bootstrap_servers: str | None = None
+) -> Namespace:
+    """A fresh, migrated database and unique topic names (on ``bootstrap_servers``, the
+    session's broker unless given)."""
     tag = uuid.uuid4().hex[:10]
     name = f"laurel_t_{tag}"
     with psycopg.connect(infra.admin_database_url, autocommit=True) as conn:
@@ -113,7 +133,7 @@ def new_namespace(infra: Infra, partitions: int = 3) -> Namespace:
     url = conninfo.make_conninfo(infra.admin_database_url, dbname=name)
     migrate(url)
     ns = Namespace(
-        bootstrap_servers=infra.bootstrap_servers,
+        bootstrap_servers=bootstrap_servers or infra.bootstrap_servers,
         database_url=url,
         commands_topic=f"t{tag}.commands",
         dead_letter_topic=f"t{tag}.commands.dlq",

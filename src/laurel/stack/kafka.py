@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -279,23 +280,37 @@ class KafkaCluster:
     ) -> KafkaCluster:
         """``size`` nodes on 127.0.0.1: node *i* (from 0) listens on ``port + 2i`` and
         ``controller_port + 2i``. One node lives in ``kafka/``, a cluster's in ``kafka-<id>/``."""
-        if size == 1:
+        ports = [(port + 2 * i, controller_port + 2 * i) for i in range(size)]
+        return cls.on_ports(home, cache_dir, version, ports, heap)
+
+    @classmethod
+    def on_ports(
+        cls,
+        home: Path,
+        cache_dir: Path,
+        version: str,
+        ports: Sequence[tuple[int, int]],
+        heap: str,
+    ) -> KafkaCluster:
+        """One node per (broker port, controller port) of ``ports``."""
+        if len(ports) == 1:
+            (port, controller_port), *_ = ports
             return cls((KafkaBroker(home, cache_dir, version, port, controller_port, heap),))
-        quorum = tuple((i + 1, controller_port + 2 * i) for i in range(size))
+        quorum = tuple((i + 1, controller) for i, (_, controller) in enumerate(ports))
         return cls(
             tuple(
                 KafkaBroker(
                     home,
                     cache_dir,
                     version,
-                    port + 2 * i,
-                    controller_port + 2 * i,
+                    port,
+                    controller,
                     heap,
                     name=f"kafka-{i + 1}",
                     node_id=i + 1,
                     quorum=quorum,
                 )
-                for i in range(size)
+                for i, (port, controller) in enumerate(ports)
             )
         )
 
