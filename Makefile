@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up down status test lint unit integration e2e bench bench-memory bench-leaderboards bench-webhooks bench-analytics
+.PHONY: up down status test lint unit integration e2e bench bench-memory bench-workers bench-leaderboards bench-webhooks bench-analytics
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ lint: $(BIN)/.installed
 node_modules/.package-lock.json: package.json package-lock.json  ## the Node SDK and kafkajs, as locked
 	npm ci --no-audit --no-fund
 
-test: lint node_modules/.package-lock.json  ## lint, type-check, then unit, integration and end-to-end tests (Python and Node SDKs) against real Kafka and Postgres
+KUSTOMIZE_VERSION := v5.7.1
+TOOLS := $(CURDIR)/.tools
+
+$(TOOLS)/kustomize:  ## kustomize from the Go module proxy, to render deploy/k8s in the tests
+	GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+test: lint node_modules/.package-lock.json $(TOOLS)/kustomize  ## lint, type-check, then unit, integration and end-to-end tests (Python and Node SDKs) against real Kafka and Postgres
 	$(BIN)/pytest
 
 unit: $(BIN)/.installed
@@ -39,6 +45,9 @@ bench: $(BIN)/.installed  ## every figure of the README's performance section, w
 
 bench-memory: $(BIN)/.installed  ## the processor's RSS while it sees 1,000,000 distinct users
 	$(BIN)/python -m bench.memory
+
+bench-workers: $(BIN)/.installed  ## the processor with 1, 2 and 3 workers in one group on a 6-partition topic
+	$(BIN)/python -m bench.workers
 
 bench-webhooks: $(BIN)/.installed  ## deliveries/s from a backlog of 20,000 messages vs a plain httpx POST loop
 	$(BIN)/python -m bench.webhooks

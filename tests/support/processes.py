@@ -36,6 +36,8 @@ class LaurelProcesses:
     _others: list[subprocess.Popen[bytes]] = field(default_factory=list)
     ops_ports: dict[str, int] = field(default_factory=dict)
     """Where each worker process (by role; the processor's last start) serves /metrics."""
+    processor_ports: list[int] = field(default_factory=list)
+    """Where every processor started so far serves /metrics, in order of start."""
 
     @property
     def base_url(self) -> str:
@@ -97,6 +99,7 @@ class LaurelProcesses:
         self._processor_starts += 1
         name = f"processor-{self._processor_starts}.log"
         self._processor = self._spawn("processor", name)
+        self.processor_ports.append(self.ops_ports["processor"])
         if wait_ready:
             log = self.home / name
             wait_for(

@@ -19,8 +19,10 @@ def compose() -> dict[str, Any]:
 def test_services_and_health_checks() -> None:
     services = compose()["services"]
     assert set(services) == {"kafka", "postgres", "api", "processor", "ranker", "webhooks"}
-    for name in ("kafka", "postgres", "api"):
+    for name in ("kafka", "postgres", "api", "processor", "ranker", "webhooks"):
         assert "healthcheck" in services[name], name
+    for name in ("api", "processor", "ranker", "webhooks"):  # the readiness Laurel serves
+        assert "/health/ready" in " ".join(services[name]["healthcheck"]["test"]), name
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 
@@ -32,6 +34,7 @@ def test_laurel_processes_point_at_the_stack_and_wait_for_it() -> None:
         service = services[name]
         env = service["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env["LAUREL_OPS_HOST"] == "0.0.0.0"  # reachable by the health check and scrapers
         assert env["DATABASE_URL"] == (
             f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/"
             f"{pg['POSTGRES_DB']}"
