@@ -114,10 +114,9 @@ class LocalStack:
         what an earlier ``up`` recorded in the home."""
         self.settings = settings
         home = settings.home
-        recorded = self._recorded()
-        self._brokers_asked = brokers
-        self.brokers = brokers or recorded.get("kafka_brokers") or settings.kafka_brokers
-        self.processor_count = processors or settings.processors
+        self._brokers_asked = brokers or self._set(settings, "kafka_brokers")
+        self.brokers = self._asked(brokers, "kafka_brokers")
+        self.processor_count = self._asked(processors, "processors")
         self.kafka = (
             KafkaCluster.local(
                 home,
@@ -173,8 +172,18 @@ class LocalStack:
     def _layout_file(self) -> Path:
         return self.settings.home / "stack.json"
 
+    def _set(self, settings: Settings, field: str) -> int | None:
+        """The setting's value when its variable was set, else ``None``."""
+        return int(getattr(settings, field)) if field in settings.model_fields_set else None
+
+    def _asked(self, flag: int | None, field: str) -> int:
+        """A size of the stack: the flag, else the variable, else what the last ``up`` in this
+        home ran, else the default."""
+        found = flag or self._set(self.settings, field) or self._recorded().get(field)
+        return found or int(getattr(self.settings, field))
+
     def _recorded(self) -> dict[str, int]:
-        """What the last ``up`` in this home ran (the Kafka cluster's size)."""
+        """What the last ``up`` in this home ran (the Kafka cluster's size, the workers)."""
         try:
             found = json.loads(self._layout_file.read_text())
         except (FileNotFoundError, ValueError):
@@ -280,13 +289,14 @@ class LocalStack:
             for w in workers
         ]
         require_free(listeners)
+        layout = {"kafka_brokers": self.brokers, "processors": self.processor_count}
+        self._layout_file.write_text(json.dumps(layout))
 
         started: list[str] = []
         try:
             if self.kafka is not None and kafka_down:
                 started.append("kafka")
                 self.kafka.start()
-                self._layout_file.write_text(json.dumps({"kafka_brokers": self.brokers}))
             if cluster is not None and start_postgres:
                 started.append("postgres")
                 cluster.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.support.infra import free_port
 from tests.support.processes import LaurelProcesses
@@ -222,3 +224,46 @@ def test_admin_keys_rotate_and_revoke_through_the_cli(laurel: LaurelProcesses) -
 def test_the_processor_keeps_its_files_under_its_home(laurel: LaurelProcesses) -> None:
     assert (laurel.home / "processor-data").is_dir()
     assert not Path(f"{laurel.ns.group}-data").exists()  # Faust's default, the working directory
+
+
+def test_up_runs_a_three_broker_cluster_and_two_processor_workers() -> None:
+    home = fresh_home()
+    env = stack_env(home)
+    try:
+        up = laurel_cli(env, "up", "--brokers", "3", "--processors", "2", "--json")
+        assert up.returncode == 0, up.stdout + up.stderr
+        services = {s["name"]: s for s in json.loads(up.stdout)["services"]}
+        assert {"kafka-1", "kafka-2", "kafka-3", "processor", "processor-2"} <= set(services)
+        assert "kafka" not in services
+        assert all(s["healthy"] for s in services.values()), services
+        bootstrap = ",".join(services[f"kafka-{i}"]["address"] for i in (1, 2, 3))
+
+        async def replicas() -> set[int]:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                described = await admin.describe_topics(["laurel.commands.v1"])
+            finally:
+                await admin.close()
+            return {len(p["replicas"]) for t in described for p in t["partitions"]}
+
+        assert asyncio.run(replicas()) == {3}
+        held = [
+            httpx.get(services[name]["metrics"], timeout=10).text
+            for name in ("processor", "processor-2")
+        ]
+        assert all("laurel_processor_partitions_assigned" in text for text in held)
+
+        status = json.loads(laurel_cli(env, "status", "--json").stdout)
+        assert {s["name"] for s in status["services"]} == set(services)  # the size is kept
+        assert len(status["partitions"]) == 6
+
+        other = laurel_cli(env, "up", "--brokers", "1")
+        assert other.returncode == 2
+        assert "holds a 3-broker Kafka cluster" in other.stderr
+    finally:
+        down = laurel_cli(env, "down")
+    assert down.returncode == 0, down.stderr
+    for name in ("kafka", "processor-2"):
+        assert name in down.stdout
+    wait_for(lambda: processes_of(home) == [], 60, "every process of the stack to exit")
