@@ -18,7 +18,7 @@ import psutil
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.infra import free_port
+from tests.support.infra import free_port, free_port_block
 from tests.support.processes import LaurelProcesses
 from tests.support.waiting import ProcessExit, wait_for
 
@@ -51,13 +51,17 @@ def stack_env(home: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
+    # up to three Kafka nodes (broker +2i, controller +2i+1), then the workers' endpoints
+    # (webhooks, the ranker, two processors at +10 and +11)
+    kafka = free_port_block([*range(6), 10, 11, 20, 21])
+    ops = kafka + 10
     return env | {
         "LAUREL_HOME": str(home),
         "LAUREL_API_PORT": str(free_port()),
-        "LAUREL_KAFKA_PORT": str(free_port()),
-        "LAUREL_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "LAUREL_KAFKA_PORT": str(kafka),
+        "LAUREL_KAFKA_CONTROLLER_PORT": str(kafka + 1),
         "LAUREL_POSTGRES_PORT": str(free_port()),
-        "LAUREL_OPS_PORT": str(free_port()),  # the workers take it, the next and +10
+        "LAUREL_OPS_PORT": str(ops),
     }
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from laurel.settings import Settings, load_settings
 from laurel.stack import prereqs
 from laurel.stack.kafka import KafkaBroker, KafkaCluster
 from laurel.stack.postgres import PostgresCluster
+from laurel.stack.preflight import in_use
 from laurel.topics import ensure_topics
 from projections.store.migrate import migrate
 
@@ -51,6 +53,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_port_block(offsets: Sequence[int]) -> int:
+    """A base port such that ``base + o`` is free for every offset (for services that derive
+    ports from one setting, as ``laurel up`` does), below the kernel's ephemeral range, whose
+    ports outgoing connections take at any moment."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 30_000)
+        if not any(in_use("127.0.0.1", base + offset) for offset in offsets):
+            return base
+    raise RuntimeError(f"no block of free ports {list(offsets)} found")
 
 
 def _docker_answers() -> bool:
