@@ -119,7 +119,11 @@ class WebhookDeliverer:
             attempt = await send(self.client, claimed, self.policy.schedule, datetime.now(UTC))
             await self.store.record(claimed, attempt, self.policy.disable_after)
         except Exception:  # the lease runs out and another attempt follows
-            log.exception("recording delivery %s failed", claimed.message_id)
+            log.exception(
+                "recording delivery %s failed",
+                claimed.message_id,
+                extra={"message_id": str(claimed.message_id)},
+            )
             return
         outcome = attempt.state
         self.metrics.attempted(attempt, claimed.attempts)
@@ -131,5 +135,9 @@ class WebhookDeliverer:
                 attempt.error,
                 claimed.attempts,
                 outcome,
+                extra={
+                    "message_id": str(claimed.message_id),
+                    "endpoint_id": str(claimed.endpoint.id),
+                },
             )
         self.wake.set()  # a later message of the same user may be due now
