@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -27,9 +25,7 @@ from tests.support.infra import Namespace
 from tests.support.processes import LaurelProcesses
 from tests.support.waiting import wait_for
 
-from bench.processor import configure
-from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
-from ingest.ids import new_command_id
+from bench.processor import configure, records
 from laurel.local import LocalStack
 from laurel.settings import load_settings
 from laurel.topics import ensure_topics
@@ -49,27 +45,16 @@ def metric(port: int, name: str) -> float:
 
 
 async def write(bootstrap: str, topic: str, tenant: str, events: int, users: int) -> None:
-    rng = random.Random(1)
-    start = datetime.now(UTC)
+    """``bench.processor``'s events, written under their keys (the partitioner spreads them)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
     try:
-        sent = []
-        for i in range(events):
-            user = f"user-{rng.randrange(users)}"
-            command = RecordMetricEvent(
-                id=new_command_id(),
-                tenant=tenant,
-                user_id=user,
-                received_at=start + timedelta(seconds=30 * i),
-                metric_key="lessons",
-                value=1,
-                attributes={},
-                user=UserPatch(),
-            )
-            sent.append(await producer.send(topic, encode(command), key=record_key(tenant, user)))
+        sent = [
+            await producer.send(topic, r.value, key=r.key)
+            for r in records(tenant, topic, events, users, seed=1)
+        ]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from processors.replay import partition_ids
 from projections.store.projection_schemas import PartitionLag, partition_lags
 
 
 async def topic_lags(bootstrap_servers: str, database_url: str, topic: str) -> list[PartitionLag]:
     """Every partition of ``topic`` with its lag (none when the topic does not exist yet)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [p["partition"] for t in described if t["topic"] == topic for p in t["partitions"]]
+    partitions = await partition_ids(bootstrap_servers, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:

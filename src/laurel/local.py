@@ -114,6 +114,7 @@ class LocalStack:
         what an earlier ``up`` recorded in the home."""
         self.settings = settings
         home = settings.home
+        self._layout = self._recorded()
         self._brokers_asked = brokers or self._set(settings, "kafka_brokers")
         self.brokers = self._asked(brokers, "kafka_brokers")
         self.processor_count = self._asked(processors, "processors")
@@ -179,7 +180,7 @@ class LocalStack:
     def _asked(self, flag: int | None, field: str) -> int:
         """A size of the stack: the flag, else the variable, else what the last ``up`` in this
         home ran, else the default."""
-        found = flag or self._set(self.settings, field) or self._recorded().get(field)
+        found = flag or self._set(self.settings, field) or self._layout.get(field)
         return found or int(getattr(self.settings, field))
 
     def _recorded(self) -> dict[str, int]:
@@ -198,7 +199,7 @@ class LocalStack:
 
     def _check_cluster_size(self) -> None:
         """A home's Kafka keeps its size: data formatted for one size cannot serve another."""
-        recorded = self._recorded().get("kafka_brokers")
+        recorded = self._layout.get("kafka_brokers")
         if (
             self.kafka is not None
             and self._brokers_asked is not None

@@ -28,7 +28,7 @@ async def migrations() -> str | None:
 
 
 async def hangs() -> str | None:
-    await asyncio.sleep(3600)
+    await asyncio.Event().wait()  # never set: a dependency that never answers
     return None
 
 
