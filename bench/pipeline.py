@@ -322,7 +322,9 @@ async def main() -> None:
         f"({args.events:,} events, 5,000 users)",
     )
     row("laurel: processor / Faust no-op", f"{rate / faust_rate:.3f}")
-    steps = await batch_step.measure(database_url, args.step_events, 2_000)
+    steps = await batch_step.measure(
+        database_url, args.step_events, 2_000, settings.processor_gc_threshold
+    )
     for name, found in steps.items():
         figures = " / ".join(f"{r:,.0f}" for r in found)
         row(f"laurel: batch step in-process, {name}", f"{figures} ev/s", "(two rounds)")

@@ -5,8 +5,9 @@ Start the stack first (``make up``; only its PostgreSQL is used), then
 daily streak, and a points system paying per event — and one of them also two leaderboards (the
 metric, and the points in daily runs). The same commands (events from 2,000 users over a few
 days) are folded and written in batches of 500 with the projector the live processor runs, for
-each tenant in turn and then again in the other order, with the processor's user-state cache
-and without it (every state read from PostgreSQL, as before the cache); it prints events/s.
+each case of :data:`CASES` in turn and then again in the other order: as the processor runs
+it, without leaderboards, without the user-state cache (every state read from PostgreSQL) and
+with Python's default garbage-collector thresholds; it prints events/s.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tests.support.config import add_document, create_metric, set_streak_settings
@@ -25,6 +28,7 @@ from ingest.contract import RecordMetricEvent, UserPatch, encode, record_key
 from ingest.ids import new_command_id
 from laurel.local import LocalStack
 from laurel.settings import load_settings
+from processors.collector import tuned_collector
 from processors.projector import project_batch
 from processors.user_cache import UserStateCache
 from projections.core.streaks import StreakSettings
@@ -102,15 +106,30 @@ async def fold_all(
     return len(batch) / (time.perf_counter() - start)
 
 
+@dataclass(frozen=True)
+class Case:
+    """One way of running the step: leaderboards on or off, the user-state cache on or off, the
+    collector tuned as the processor tunes it or left at Python's defaults."""
+
+    leaderboards: bool
+    cached: bool = True
+    tuned_gc: bool = True
+
+
 CASES = {
-    "without leaderboards": (False, False),
-    "with 2 leaderboards": (True, False),
-    "with 2 leaderboards, cache": (True, True),
+    "without leaderboards": Case(leaderboards=False),
+    "with 2 leaderboards": Case(leaderboards=True),
+    "with 2 leaderboards, no cache": Case(leaderboards=True, cached=False),
+    "with 2 leaderboards, Python's gc": Case(leaderboards=True, tuned_gc=False),
 }
+"""The second is the processor as it runs; each of the others changes one thing."""
 
 
-async def measure(database_url: str, events: int, users: int) -> dict[str, list[float]]:
-    """Events/s of each of :data:`CASES`, two rounds (the second in the other order)."""
+async def measure(
+    database_url: str, events: int, users: int, gc_threshold: int
+) -> dict[str, list[float]]:
+    """Events/s of each of :data:`CASES`, two rounds (the second in the other order);
+    ``gc_threshold`` is the processor's setting (``LAUREL_PROCESSOR_GC_THRESHOLD``)."""
     pool = connection_pool(database_url, max_size=2)
     await pool.open(wait=True)
     store = PostgresProjectionStore(pool)
@@ -120,11 +139,12 @@ async def measure(database_url: str, events: int, users: int) -> dict[str, list[
         for round_ in range(2):
             order = list(rates) if round_ == 0 else list(reversed(rates))
             for n, name in enumerate(order):
-                boards, cached = CASES[name]
+                case = CASES[name]
                 tenant = f"bench-{run}-{round_}-{n}"
-                configure(database_url, tenant, leaderboards=boards)
+                configure(database_url, tenant, leaderboards=case.leaderboards)
                 batch = records(tenant, f"bench-{tenant}", events, users, round_)
-                rates[name].append(await fold_all(store, batch, cached))
+                with tuned_collector(gc_threshold) if case.tuned_gc else nullcontext():
+                    rates[name].append(await fold_all(store, batch, case.cached))
     finally:
         await pool.close()
     return rates
@@ -135,12 +155,13 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=2_000)
     args = parser.parse_args()
-    database_url = LocalStack(load_settings()).database_url()
-    rates = await measure(database_url, args.events, args.users)
+    settings = load_settings()
+    database_url = LocalStack(settings).database_url()
+    rates = await measure(database_url, args.events, args.users, settings.processor_gc_threshold)
     print(f"processor batch step in-process, {args.events:,} events, {args.users:,} users")
     for name, found in rates.items():
         figures = " / ".join(f"{r:,.0f}" for r in found)
-        print(f"{name:<28} {figures} ev/s (two rounds)")
+        print(f"{name:<33} {figures} ev/s (two rounds)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from laurel.operations import database_check, operations_endpoints
 from laurel.settings import Settings
 from laurel.topics import ensure_configured_topics
 from processors.app import ProcessorOptions, build_app
+from processors.collector import tune_collector
 from processors.metrics import ProcessorMetrics
 from projections.store.connections import connection_pool
 
@@ -42,6 +43,7 @@ def run_processor(settings: Settings) -> None:
     registry = CollectorRegistry()
     asyncio.set_event_loop(asyncio.new_event_loop())
     app, probe = build_app(options, ProcessorMetrics(registry))
+    tune_collector(settings.processor_gc_threshold)
 
     @app.task  # type: ignore[untyped-decorator]
     async def operations() -> None:

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     processor_cache_users: int = Field(default=100_000, ge=0)
     """User states the processor keeps in memory (an LRU; 0 turns the cache off)."""
     processor_session_timeout_s: float = Field(default=10.0, ge=1.0)
+    processor_gc_threshold: int = Field(default=100_000, ge=0)
+    """Net allocations between the processor's young garbage collections (0: Python's 700)."""
 
     environment: str = Field(default="Production", min_length=1, max_length=64)
     """This installation's environment name, listed by GET /admin/v1/environments."""

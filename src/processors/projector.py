@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from ingest.contract import Command, ContractError, RecordMetricEvent, decode
@@ -19,6 +19,7 @@ from processors.user_cache import CachedBatch, UserStateCache
 from projections.core.fold import BatchResult, IdempotencyKey, Projection, fold
 from projections.core.model import ConfigHistory, UserKey, UserState
 from projections.core.outcomes import CommandRejected, outcome_status
+from projections.core.values import replace
 from projections.store.ports import (
     DeadLetter,
     OutcomeRow,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
@@ -48,6 +48,7 @@ from projections.core.validation import (
     check_metric_event,
     check_streak_metrics,
 )
+from projections.core.values import replace
 from projections.core.zones import local_date
 
 IdempotencyKey = tuple[str, str, str, str]

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, TypeAlias
 
 from projections.core.achievements import AttributeFilter, filters_match
+from projections.core.values import replace
 from projections.core.versions import Versioned
 from projections.core.zones import zone
 

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, TypeAlias
 
 from projections.core.periods import next_period, period_end, period_start, weekday
 from projections.core.streaks import Streak, StreakRules
+from projections.core.values import replace
 from projections.core.zones import local_date, zone
 
 EMAIL_ZONE = "America/New_York"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from projections.core import points as pts
@@ -23,6 +23,7 @@ from projections.core.achievements import (
 )
 from projections.core.model import ConfigHistory, PointsConfig, UserState
 from projections.core.periods import start_of_day
+from projections.core.values import replace
 from projections.core.zones import local_date
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, TypeAlias
 
@@ -32,6 +32,7 @@ from projections.core.periods import (
     start_of_day,
     weekday,
 )
+from projections.core.values import replace
 from projections.core.zones import local_date
 
 EvaluationMode: TypeAlias = Literal["AND", "OR"]

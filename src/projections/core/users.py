@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from projections.core.commands import UNSET, StreakPreferencesPatch, UserPatch
 from projections.core.model import UserProfile
 from projections.core.streaks import StreakPreferences
+from projections.core.values import replace
 
 
 def apply_patch(profile: UserProfile | None, patch: UserPatch, at: datetime) -> UserProfile:
