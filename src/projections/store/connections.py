@@ -63,7 +63,7 @@ def _unsupported(value: object) -> str:
 
 
 async def execute_rows(
-    conn: AsyncConnection[Any], statement: sql.Composed, rows: Sequence[Sequence[Any]]
+    conn: AsyncConnection[Any], statement: bytes | sql.Composed, rows: Sequence[Sequence[Any]]
 ) -> None:
     """Run ``statement``, whose one parameter is a :func:`json_rows` item, with ``rows``: one
     round trip and one parameter for any number of rows (none: no trip).
