@@ -45,7 +45,7 @@ async def load_config(
 
 class ConfigDecoder:
     """:func:`decode_config` remembering its last answer. Consecutive batches mostly read the
-    very same rows, and decoding the documents into rules was a sixth of a one-record batch;
+    very same rows, and decoding the documents into rules was a tenth of a one-record batch;
     the rows are still read in every batch's transaction, so a change is seen at once."""
 
     def __init__(self) -> None:
