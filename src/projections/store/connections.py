@@ -1,8 +1,9 @@
-"""Connections to PostgreSQL: the pool every process uses, the active projection schema, and
-column-array writes."""
+"""Connections to PostgreSQL: the pool every process uses, the active projection schema,
+statements composed once, and batch writes of rows as one JSON parameter."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +57,20 @@ def json_rows(types: Sequence[str]) -> sql.Composable:
     return sql.SQL(f"(SELECT {columns} FROM jsonb_array_elements(%s::jsonb) AS e)")
 
 
+@functools.lru_cache(maxsize=512)
+def statement(text: str, schema: str | None = None, types: str | None = None) -> bytes:
+    """``text`` with ``{s}`` the ``schema`` and ``{rows}`` a :func:`json_rows` item of ``types``
+    (PostgreSQL's names, separated by commas), as the bytes psycopg sends. Composed once per
+    statement and schema: composing ~30 statements in every batch was a fifth of a one-record
+    batch's CPU."""
+    parts: dict[str, sql.Composable] = {}
+    if schema is not None:
+        parts["s"] = sql.Identifier(schema)
+    if types is not None:
+        parts["rows"] = json_rows(types.split(", "))
+    return sql.SQL(text).format(**parts).as_bytes(None)
+
+
 def _unsupported(value: object) -> str:
     if isinstance(value, bytes):
         return value.hex()
@@ -63,9 +78,10 @@ def _unsupported(value: object) -> str:
 
 
 async def execute_rows(
-    conn: AsyncConnection[Any], statement: bytes | sql.Composed, rows: Sequence[Sequence[Any]]
+    conn: AsyncConnection[Any], query: bytes, rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Run ``statement``, whose one parameter is a :func:`json_rows` item, with ``rows``: one
+    """Run ``query`` (a :func:`statement`), whose one parameter is a :func:`json_rows` item,
+    with ``rows``: one
     round trip and one parameter for any number of rows (none: no trip).
 
     orjson writes the whole batch in C and PostgreSQL parses it in C; column arrays
@@ -73,7 +89,7 @@ async def execute_rows(
     batch's write time.
     """
     if rows:
-        await conn.execute(statement, (Jsonb(rows, dumps=_dump_rows),))
+        await conn.execute(query, (Jsonb(rows, dumps=_dump_rows),))
 
 
 def _dump_rows(rows: object) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -10,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.commands import RecordMetricEvent
@@ -36,7 +35,7 @@ from projections.store.codecs import (
     streak_state_json,
 )
 from projections.store.config_history import ConfigDecoder, load_config
-from projections.store.connections import active_schema, execute_rows, json_rows
+from projections.store.connections import active_schema, execute_rows, statement
 from projections.store.outbox import outbox_rows
 from projections.store.ports import DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
@@ -188,7 +187,7 @@ class _PostgresUnitOfWork:
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
 
     def _q(self, text: str) -> bytes:
-        return _statement(self.schema, text)
+        return statement(text, self.schema)
 
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
         parts = sorted(set(partitions))
@@ -612,22 +611,11 @@ class _PostgresUnitOfWork:
             [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
         )
 
-    async def _write(self, statement: str, types: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run ``statement`` with ``{rows}`` standing for ``rows``, whose columns are of
+    async def _write(self, text: str, types: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``text`` with ``{rows}`` standing for ``rows``, whose columns are of
         ``types`` (PostgreSQL's names, separated by commas)."""
         assert not rows or len(rows[0]) == types.count(",") + 1
-        await execute_rows(self.conn, _statement(self.schema, statement, types), rows)
-
-
-@functools.lru_cache(maxsize=512)
-def _statement(schema: str, text: str, types: str | None = None) -> bytes:
-    """``text`` with ``{s}`` the schema and ``{rows}`` a :func:`json_rows` item of ``types``, as
-    the bytes psycopg sends: built once per schema and statement instead of once per batch
-    (composing them was a fifth of a one-record batch's CPU)."""
-    parts: dict[str, sql.Composable] = {"s": sql.Identifier(schema)}
-    if types is not None:
-        parts["rows"] = json_rows(types.split(", "))
-    return sql.SQL(text).format(**parts).as_bytes(None)
+        await execute_rows(self.conn, statement(text, self.schema, types), rows)
 
 
 def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from projections.store.connections import execute_rows, json_rows
+from projections.store.connections import execute_rows, statement
 from projections.store.webhook_messages import PING, Message, message_id
 
 WEBHOOKS_CHANNEL = "laurel_webhooks"
@@ -108,8 +108,7 @@ async def announce(conn: AsyncConnection[Any], messages: Sequence[Message]) -> N
         (m.id, m.tenant, m.user_id, m.type, m.created, m.body, ordinal)
         for ordinal, m in enumerate(messages)
     ]
-    types = ANNOUNCE_TYPES.split(", ")
-    await execute_rows(conn, sql.SQL(ANNOUNCE).format(rows=json_rows(types)), rows)
+    await execute_rows(conn, statement(ANNOUNCE, types=ANNOUNCE_TYPES), rows)
 
 
 @dataclass(frozen=True)
