@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ingest.contract import Command, ContractError, RecordMetricEvent, decode
 from processors.user_cache import CachedBatch, UserStateCache
-from projections.core.fold import BatchResult, IdempotencyKey, Projection, fold
+from projections.core.fold import BatchResult, Projection, fold
 from projections.core.model import ConfigHistory, UserKey, UserState
 from projections.core.outcomes import CommandRejected, outcome_status
 from projections.core.values import replace
 from projections.store.ports import (
+    BatchQuery,
     DeadLetter,
     OutcomeRow,
     ProjectionStore,
@@ -61,32 +62,39 @@ async def project_batch(
 
     With a ``cache``, the states of users it holds (see :mod:`processors.user_cache`) are not
     read from the store, and the batch's states are put in it once the batch committed.
+
+    What the batch reads is asked for with the checkpoints' lock, before the lock says which
+    records are fresh: for every record (a record at or below its checkpoint only costs a
+    read), and without the states the cache expects to serve (should the lock show the cache
+    stale, those are read afterwards).
     """
     if not records:
         return BatchReport(0, 0, 0, 0)
     topic = records[0].topic
+    decoded = [(record, _decode(record)) for record in records]
+    commands = [(r, c) for r, c in decoded if not isinstance(c, ContractError)]
     async with store.unit_of_work() as uow:
-        checkpoints = await uow.lock_checkpoints(topic, {r.partition for r in records})
-        fresh = [r for r in records if r.offset > checkpoints[r.partition]]
-        _warn_on_gaps(fresh, checkpoints)
+        expected = (
+            cache.expected(uow.schema, topic, _homes(commands, cache))
+            if cache is not None
+            else frozenset()
+        )
+        read = await uow.read(_query(topic, records, [c for _, c in commands], expected))
+        checkpoints = read.checkpoints
+        fresh = [(r, c) for r, c in decoded if r.offset > checkpoints[r.partition]]
+        _warn_on_gaps([r for r, _ in fresh], checkpoints)
+        batch = _fresh(fresh)
         cached = cache.begin(uow.schema, topic, checkpoints) if cache is not None else None
-        decoded = _decode(fresh)
-        commands, sources, letters = decoded.commands, decoded.sources, decoded.letters
-        if commands:
-            homes = _homes(commands, sources, cached)
-            projection = await _load(uow, commands, sources.keys(), homes, cached)
-            times = [c.received_at for c in commands]
-            config = await uow.config({c.tenant for c in commands}, min(times), max(times))
-            result = fold(projection, commands, config)
-        else:
-            homes, projection, config = {}, Projection(), ConfigHistory()
-            result = fold(projection, (), config)
-        outcomes = _outcome_rows(result, sources, config, letters)
-        if letters:
-            await dead_letters.send(letters)
-        new_checkpoints = {r.partition: r.offset for r in fresh}  # ascending offsets
+        homes = _homes(batch.commands, cache) if cached is not None else {}
+        projection = await _projection(uow, read.projection, homes, cached, expected)
+        config = read.config if batch.commands else ConfigHistory()
+        result = fold(projection, [c for _, c in batch.commands], config)
+        outcomes = _outcome_rows(result, batch.sources, config, batch.letters)
+        if batch.letters:
+            await dead_letters.send(batch.letters)
+        new_checkpoints = {r.partition: r.offset for r, _ in fresh}  # ascending offsets
         await uow.save(
-            result, outcomes, letters, {(topic, p): o for p, o in new_checkpoints.items()}
+            result, outcomes, batch.letters, {(topic, p): o for p, o in new_checkpoints.items()}
         )
     if cached is not None:  # committed: what was read and written is what the store holds
         states = {**projection.users, **result.users}
@@ -102,84 +110,107 @@ async def project_batch(
         received=len(records),
         skipped=len(records) - len(fresh),
         applied=len(outcomes),
-        dead_lettered=len(letters),
+        dead_lettered=len(batch.letters),
+    )
+
+
+def _decode(record: SourceRecord) -> Command | ContractError:
+    try:
+        return decode(record.key, record.value)
+    except ContractError as exc:
+        return exc
+
+
+def _query(
+    topic: str,
+    records: Sequence[SourceRecord],
+    commands: Sequence[Command],
+    expected: frozenset[UserKey],
+) -> BatchQuery:
+    """What the batch reads: about every command of ``records``, fresh or not."""
+    if not commands:
+        return BatchQuery(topic, frozenset(r.partition for r in records))
+    times = [c.received_at for c in commands]
+    return BatchQuery(
+        topic,
+        frozenset(r.partition for r in records),
+        users=frozenset((c.tenant, c.user_id) for c in commands) - expected,
+        commands=frozenset((c.tenant, c.id) for c in commands),
+        idempotency=frozenset(
+            (c.tenant, c.user_id, c.metric_key, c.idempotency_key)
+            for c in commands
+            if isinstance(c, RecordMetricEvent) and c.idempotency_key is not None
+        ),
+        tenants=frozenset(c.tenant for c in commands),
+        since=min(times),
+        until=max(times),
     )
 
 
 @dataclass(frozen=True)
-class _Decoded:
-    commands: list[Command]
+class _Batch:
+    commands: list[tuple[SourceRecord, Command]]
     sources: dict[tuple[str, uuid.UUID], SourceRecord]
     """Each command's first record (a command may be on the topic twice)."""
     letters: list[DeadLetter]
 
 
-def _decode(fresh: Sequence[SourceRecord]) -> _Decoded:
-    decoded = _Decoded([], {}, [])
-    for record in fresh:
-        try:
-            command = decode(record.key, record.value)
-        except ContractError as exc:
-            decoded.letters.append(DeadLetter(record, f"undecodable: {exc}"))
+def _fresh(fresh: Sequence[tuple[SourceRecord, Command | ContractError]]) -> _Batch:
+    """The records above their checkpoints: commands to fold, and dead letters."""
+    batch = _Batch([], {}, [])
+    for record, command in fresh:
+        if isinstance(command, ContractError):
+            batch.letters.append(DeadLetter(record, f"undecodable: {command}"))
             log.warning(
                 "dead-lettering an undecodable record: %s",
-                exc,
+                command,
                 extra={"partition": record.partition, "offset": record.offset},
             )
             continue
-        decoded.commands.append(command)
-        decoded.sources.setdefault((command.tenant, command.id), record)
-    return decoded
+        batch.commands.append((record, command))
+        batch.sources.setdefault((command.tenant, command.id), record)
+    return batch
 
 
 def _homes(
-    commands: Sequence[Command],
-    sources: Mapping[tuple[str, uuid.UUID], SourceRecord],
-    cached: CachedBatch | None,
+    commands: Sequence[tuple[SourceRecord, Command]], cache: UserStateCache | None
 ) -> dict[UserKey, int | None]:
     """Each user's partition, or ``None`` when the user's state must not be cached (no cache,
     or a record of the user that is not on its key's partition)."""
     homes: dict[UserKey, int | None] = {}
-    for command in commands:
+    for record, command in commands:
         user = (command.tenant, command.user_id)
-        record = sources[(command.tenant, command.id)]
         home = (
             record.partition
-            if cached is not None and cached.at_home(record.key, record.partition)
+            if cache is not None and cache.at_home(record.key, record.partition)
             else None
         )
         homes[user] = home if homes.get(user, home) == home else None
     return homes
 
 
-async def _load(
+async def _projection(
     uow: ProjectionUnitOfWork,
-    commands: Sequence[Command],
-    command_ids: Iterable[tuple[str, uuid.UUID]],
+    stored: Projection,
     homes: Mapping[UserKey, int | None],
     cached: CachedBatch | None,
+    expected: frozenset[UserKey],
 ) -> Projection:
-    """What the fold needs: user states from the cache where it holds them, the rest (and the
-    commands and idempotency keys already decided) from the store."""
+    """What the fold needs: user states from the cache where it holds them, the rest from
+    ``stored``; the ``expected`` states the cache no longer serves (the lock showed a checkpoint
+    this worker did not write) are read now."""
+    if cached is None:
+        return stored
     known: dict[UserKey, UserState] = {}
-    if cached is not None:
-        for user, partition in homes.items():
-            state = cached.get(user, partition) if partition is not None else None
-            if state is not None:
-                known[user] = state
-            elif partition is None:
-                cached.forget(user)
-    idem_keys: list[IdempotencyKey] = [
-        (c.tenant, c.user_id, c.metric_key, c.idempotency_key)
-        for c in commands
-        if isinstance(c, RecordMetricEvent) and c.idempotency_key is not None
-    ]
-    stored = await uow.load(
-        users=[user for user in homes if user not in known],
-        commands=command_ids,
-        idempotency=idem_keys,
-    )
-    return replace(stored, users={**stored.users, **known})
+    for user, partition in homes.items():
+        state = cached.get(user, partition) if partition is not None else None
+        if state is not None:
+            known[user] = state
+        elif partition is None:
+            cached.forget(user)
+    missing = [u for u in homes if u in expected and u not in known]
+    late = (await uow.load(missing, (), ())).users if missing else {}
+    return replace(stored, users={**stored.users, **late, **known})
 
 
 def _outcome_rows(

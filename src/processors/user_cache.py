@@ -77,6 +77,33 @@ class UserStateCache:
             generations[partition] = self._generations.setdefault(tp, 0)
         return CachedBatch(self, schema, topic, generations)
 
+    def at_home(self, key: bytes | None, partition: int) -> bool:
+        """Whether a record with ``key`` belongs on ``partition`` (only such users are cached)."""
+        return key is not None and home_partition(key, self.partitions) == partition
+
+    def expected(
+        self, schema: str, topic: str, homes: Mapping[UserKey, int | None]
+    ) -> frozenset[UserKey]:
+        """The users of ``homes`` (user: partition) whose states :meth:`begin` will let the
+        batch take from the cache if the locked checkpoints are the ones this worker last
+        committed in ``schema``: the batch need not read them with its lock. Nothing changes
+        (no hit is counted, no entry moves)."""
+        found: list[UserKey] = []
+        for key, partition in homes.items():
+            if partition is None:
+                continue
+            tp = (topic, partition)
+            written, entry = self._written.get(tp), self._entries.get(key)
+            if (
+                written is not None
+                and written[0] == schema
+                and entry is not None
+                and entry.partition == tp
+                and entry.generation == self._generations[tp]
+            ):
+                found.append(key)
+        return frozenset(found)
+
     def drop(self, partitions: Iterable[TopicPartition]) -> None:
         """Forget ``partitions`` (revoked, or written by someone else)."""
         for tp in partitions:
@@ -108,10 +135,6 @@ class CachedBatch:
         self._schema = schema
         self._topic = topic
         self._generations = generations
-
-    def at_home(self, key: bytes | None, partition: int) -> bool:
-        """Whether a record with ``key`` belongs on ``partition`` (only such users are cached)."""
-        return key is not None and home_partition(key, self._cache.partitions) == partition
 
     def get(self, key: UserKey, partition: int) -> UserState | None:
         """The user's cached state, or ``None`` when it must be read from the store."""

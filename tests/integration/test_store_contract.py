@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from ingest.contract import Command, RecordMetricEvent, UpsertUser, UserPatch, encode, record_key
@@ -18,7 +19,7 @@ from projections.core.fold import Projection, fold
 from projections.core.model import ConfigHistory, MetricVersion
 from projections.store.connections import connection_pool
 from projections.store.memory import MemoryProjectionStore
-from projections.store.ports import ProjectionStore, SourceRecord
+from projections.store.ports import OutcomeRow, ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
 from tests.support.config import create_metric
 from tests.support.infra import Infra, new_namespace
@@ -121,3 +122,32 @@ async def test_a_unit_of_work_that_fails_leaves_nothing(
         await save_then_fail()
     async with projection.unit_of_work() as uow:
         assert await uow.lock_checkpoints("t", [0]) == {0: -1}
+
+
+async def test_a_write_postgresql_refuses_raises_its_error_and_keeps_nothing(
+    infra: Infra,
+) -> None:
+    """The writes go with COMMIT (pipeline mode): a refused one still raises its typed error
+    from the unit of work, nothing of the transaction stays, and the connection is usable."""
+    namespace = await asyncio.to_thread(new_namespace, infra)
+    pool = connection_pool(namespace.database_url, max_size=1)  # the next unit reuses it
+    await pool.open(wait=True)
+    try:
+        projection = PostgresProjectionStore(pool)
+        empty = fold(Projection(), (), ConfigHistory())
+        source = SourceRecord("t", 0, 7, None, None)
+        # jsonb cannot hold \u0000: PostgreSQL refuses the outcome's row (SQLSTATE 22P05)
+        refused = OutcomeRow("", uuid.uuid4(), "ada", "applied", {"name": "a\x00b"}, source)
+
+        async def save_refused() -> None:
+            async with projection.unit_of_work() as uow:
+                await uow.lock_checkpoints("t", [0])
+                await uow.save(empty, [refused], [], {("t", 0): 7})
+
+        with pytest.raises(psycopg.DataError):
+            await save_refused()
+        async with projection.unit_of_work() as uow:
+            assert await uow.lock_checkpoints("t", [0]) == {0: -1}
+            assert (await uow.load([], [("", refused.command_id)], [])).decided == frozenset()
+    finally:
+        await pool.close()

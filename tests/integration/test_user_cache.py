@@ -119,7 +119,7 @@ class RevokedWhileSaving:
         self.topic = topic
         self.lock_checkpoints = inner.lock_checkpoints
         self.load = inner.load
-        self.config = inner.config
+        self.read = inner.read
 
     async def save(
         self,

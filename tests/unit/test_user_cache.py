@@ -67,11 +67,25 @@ def test_a_user_seen_on_another_partition_is_not_served_from_there() -> None:
     key = record_key("", "ada")
     home = home_partition(key, 2)
     batch = cache.begin("s", TOPIC, {0: -1, 1: -1})
-    assert batch.at_home(key, home)
-    assert not batch.at_home(key, 1 - home)
-    assert not batch.at_home(None, home)
+    assert cache.at_home(key, home)
+    assert not cache.at_home(key, 1 - home)
+    assert not cache.at_home(None, home)
     batch.committed({home: 0}, [(home, state("ada"))])
     other = cache.begin("s", TOPIC, {0: 0 if home == 0 else -1, 1: 0 if home == 1 else -1})
     assert other.get(("", "ada"), 1 - home) is None
     other.forget(("", "ada"))
     assert len(cache) == 0
+
+
+def test_expected_names_the_users_begin_will_serve_if_the_checkpoints_are_its_own() -> None:
+    cache = UserStateCache(10, 2)
+    cache.begin("s1", TOPIC, {0: -1, 1: -1}).committed(
+        {0: 4, 1: 7}, [(0, state("ada")), (1, state("bob"))]
+    )
+    homes = {("", "ada"): 0, ("", "bob"): 1, ("", "cy"): 0, ("", "dee"): None}
+    assert cache.expected("s1", TOPIC, homes) == {("", "ada"), ("", "bob")}
+    assert cache.hits == 0  # only a look
+    assert cache.expected("s2", TOPIC, homes) == frozenset()  # another projection schema
+    assert cache.expected("s1", TOPIC, {("", "ada"): 1}) == frozenset()  # not where it lives
+    cache.begin("s1", TOPIC, {1: 8})  # somebody else wrote partition 1
+    assert cache.expected("s1", TOPIC, homes) == {("", "ada")}

@@ -3,11 +3,11 @@ settings and documents (achievements, points, leaderboards) in force during a ti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 
 from projections.core.model import (
     AttributeVersion,
@@ -63,22 +63,36 @@ class ConfigDecoder:
 async def _fetch(
     conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
 ) -> ConfigRows:
+    async with conn.pipeline():  # the four queries in one round trip
+        cursors = await send_config_queries(conn, tenants, since, until)
+    return await config_rows(cursors)
+
+
+async def send_config_queries(
+    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
+) -> list[AsyncCursor[Any]]:
+    """Send the four queries of the configuration history without reading their answers (in
+    pipeline mode, they go with whatever else the caller sends); :func:`config_rows` reads
+    them."""
     tenant_list = sorted(set(tenants))
     window = "tenant = ANY(%s) AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
-    async with conn.pipeline():  # the four queries in one round trip
-        cursors = [
-            await conn.execute(query, (tenant_list, until, since))
-            for query in (
-                "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
-                f"FROM laurel.metrics WHERE {window}",
-                "SELECT tenant, id, key, name, type, valid_from, valid_to "
-                f"FROM laurel.attributes WHERE {window}",
-                "SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings "
-                f"WHERE {window}",
-                "SELECT tenant, kind, id, body, created, valid_from, valid_to "
-                f"FROM laurel.documents WHERE {window}",
-            )
-        ]
+    return [
+        await conn.execute(query, (tenant_list, until, since))
+        for query in (
+            "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
+            f"FROM laurel.metrics WHERE {window}",
+            "SELECT tenant, id, key, name, type, valid_from, valid_to "
+            f"FROM laurel.attributes WHERE {window}",
+            "SELECT tenant, settings, valid_from, valid_to FROM laurel.streak_settings "
+            f"WHERE {window}",
+            "SELECT tenant, kind, id, body, created, valid_from, valid_to "
+            f"FROM laurel.documents WHERE {window}",
+        )
+    ]
+
+
+async def config_rows(cursors: Sequence[AsyncCursor[Any]]) -> ConfigRows:
+    """The answers of :func:`send_config_queries`."""
     return tuple([tuple(await cursor.fetchall()) for cursor in cursors])
 
 

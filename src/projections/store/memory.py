@@ -7,12 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 from projections.core.fold import BatchResult, DailyKey, IdempotencyKey, PauseStatus, Projection
 from projections.core.model import ConfigHistory, UserKey, UserState
 from projections.core.streaks import Pause, PeriodRecord, Transition
-from projections.store.ports import DeadLetter, OutcomeRow
+from projections.store.ports import BatchQuery, BatchRead, DeadLetter, OutcomeRow
 
 
 @dataclass
@@ -56,10 +56,12 @@ class _MemoryUnitOfWork:
             },
         )
 
-    async def config(
-        self, tenants: Iterable[str], since: datetime, until: datetime
-    ) -> ConfigHistory:
-        return self._config
+    async def read(self, query: BatchQuery) -> BatchRead:
+        return BatchRead(
+            await self.lock_checkpoints(query.topic, query.partitions),
+            await self.load(query.users, query.commands, query.idempotency),
+            self._config if query.tenants else ConfigHistory(),
+        )
 
     async def save(
         self,

@@ -2,7 +2,9 @@
 
 A unit of work is one transaction: it locks the partitions' checkpoints (fencing any other
 worker that still believes it owns them), loads what the batch touches, and saves the fold's
-result, the outcomes, the dead letters and the new checkpoints together.
+result, the outcomes, the dead letters and the new checkpoints together. :meth:`read` asks for
+the locks, the states and the configuration at once, so a store can answer them in one round
+trip.
 """
 
 from __future__ import annotations
@@ -16,6 +18,36 @@ from typing import Protocol
 
 from projections.core.fold import BatchResult, IdempotencyKey, Projection
 from projections.core.model import ConfigHistory, UserKey
+
+
+@dataclass(frozen=True)
+class BatchQuery:
+    """What a batch reads before it folds (:meth:`ProjectionUnitOfWork.read`)."""
+
+    topic: str
+    partitions: frozenset[int]
+    """Whose checkpoints to lock."""
+    users: frozenset[UserKey] = frozenset()
+    """Whose states to load."""
+    commands: frozenset[tuple[str, uuid.UUID]] = frozenset()
+    """Which of these commands are decided already."""
+    idempotency: frozenset[IdempotencyKey] = frozenset()
+    """Which of these idempotency keys are used already."""
+    tenants: frozenset[str] = frozenset()
+    """Whose configuration versions holding at some time in [since, until] to load (none when
+    empty)."""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BatchRead:
+    """The answers to a :class:`BatchQuery`."""
+
+    checkpoints: Mapping[int, int]
+    """The last applied offset per partition (-1 when none), locked."""
+    projection: Projection
+    config: ConfigHistory
 
 
 @dataclass(frozen=True)
@@ -71,11 +103,10 @@ class ProjectionUnitOfWork(Protocol):
         """The projection restricted to what a batch names."""
         ...
 
-    async def config(
-        self, tenants: Iterable[str], since: datetime, until: datetime
-    ) -> ConfigHistory:
-        """Configuration versions of ``tenants`` holding at some time in [since, until]: the
-        batch is folded with it, and :meth:`save` renders what it stores with its names."""
+    async def read(self, query: BatchQuery) -> BatchRead:
+        """:meth:`lock_checkpoints`, :meth:`load` and the configuration of ``query`` at once.
+        The batch is folded with that configuration, and :meth:`save` renders what it stores
+        with its names."""
         ...
 
     async def save(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -9,7 +10,9 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection, AsyncCursor
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.commands import RecordMetricEvent
@@ -34,10 +37,10 @@ from projections.store.codecs import (
     streak_state,
     streak_state_json,
 )
-from projections.store.config_history import ConfigDecoder, load_config
+from projections.store.config_history import ConfigDecoder, config_rows, send_config_queries
 from projections.store.connections import active_schema, execute_rows, statement
 from projections.store.outbox import outbox_rows
-from projections.store.ports import DeadLetter, OutcomeRow
+from projections.store.ports import BatchQuery, BatchRead, DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
 from projections.store.trophy_json import award_bodies
 from projections.store.users import USER_COLUMNS, profile_from_row, user_params
@@ -170,6 +173,30 @@ class _UserRows:
         }
 
 
+class _Loading:
+    """The answers to :meth:`_PostgresUnitOfWork._send_load`, read into a projection."""
+
+    def __init__(
+        self, users: _UserRows, decided: AsyncCursor[Any] | None, used: AsyncCursor[Any] | None
+    ) -> None:
+        self._users = users
+        self._decided = decided
+        self._used = used
+
+    async def projection(self) -> Projection:
+        states = await self._users.states()
+        decided = frozenset(
+            (t, c) for t, c in (await self._decided.fetchall() if self._decided else ())
+        )
+        found: dict[IdempotencyKey, uuid.UUID] = {
+            (tenant, user_id, metric_key, key): event_id
+            for tenant, user_id, metric_key, key, event_id in (
+                await self._used.fetchall() if self._used is not None else ()
+            )
+        }
+        return Projection(users=states, decided=decided, idempotency=found)
+
+
 class _PostgresUnitOfWork:
     def __init__(
         self, conn: AsyncConnection[Any], schema: str, announce: bool, decoder: ConfigDecoder
@@ -189,16 +216,40 @@ class _PostgresUnitOfWork:
     def _q(self, text: str) -> bytes:
         return statement(text, self.schema)
 
-    async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
-        parts = sorted(set(partitions))
-        async with self.conn.pipeline():
-            locked = await self._lock_checkpoints(topic, parts)
-            endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
-        if endpoints is not None:
-            self._subscribed = Subscriptions(await endpoints.fetchall())
-        return {p: o for p, o in await locked.fetchall()}
+    # The unit of work runs in pipeline mode (see PostgresProjectionStore.unit_of_work): each
+    # method sends all its statements before it reads an answer, and reading one answer sends
+    # whatever is queued before it. read() is one round trip; save() and COMMIT are another.
 
-    async def _lock_checkpoints(self, topic: str, parts: list[int]) -> AsyncCursor[Any]:
+    async def read(self, query: BatchQuery) -> BatchRead:
+        parts = sorted(query.partitions)
+        locked = await self._send_lock(query.topic, parts)
+        endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
+        stored = await self._send_load(query.users, query.commands, query.idempotency)
+        config = (
+            await send_config_queries(self.conn, query.tenants, query.since, query.until)
+            if query.tenants and query.since is not None and query.until is not None
+            else None
+        )
+        checkpoints = await self._locked(locked, endpoints)
+        projection = await stored.projection()
+        if config is not None:
+            self._config = self._decoder.decode(await config_rows(config))
+        return BatchRead(checkpoints, projection, self._config)
+
+    async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
+        locked = await self._send_lock(topic, sorted(set(partitions)))
+        endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
+        return await self._locked(locked, endpoints)
+
+    async def load(
+        self,
+        users: Iterable[UserKey],
+        commands: Iterable[tuple[str, uuid.UUID]],
+        idempotency: Iterable[IdempotencyKey],
+    ) -> Projection:
+        return await (await self._send_load(users, commands, idempotency)).projection()
+
+    async def _send_lock(self, topic: str, parts: list[int]) -> AsyncCursor[Any]:
         await self.conn.execute(
             self._q(
                 "INSERT INTO {s}.checkpoints (topic, partition, last_offset) "
@@ -214,46 +265,47 @@ class _PostgresUnitOfWork:
             (topic, parts),
         )
 
-    async def load(
+    async def _locked(
+        self, locked: AsyncCursor[Any], endpoints: AsyncCursor[Any] | None
+    ) -> dict[int, int]:
+        checkpoints = {p: o for p, o in await locked.fetchall()}
+        if endpoints is not None:
+            self._subscribed = Subscriptions(await endpoints.fetchall())
+        return checkpoints
+
+    async def _send_load(
         self,
         users: Iterable[UserKey],
         commands: Iterable[tuple[str, uuid.UUID]],
         idempotency: Iterable[IdempotencyKey],
-    ) -> Projection:
+    ) -> _Loading:
         keys = sorted(set(users))
         command_list = sorted(set(commands))
         idem = sorted(set(idempotency))
-        # Every query is sent before any answer is read: one round trip (pipeline mode).
-        async with self.conn.pipeline():
-            user_rows = await self._select_users(keys)
-            decided_cur = await self.conn.execute(
+        decided = (
+            await self.conn.execute(
                 self._q(
                     "SELECT tenant, command_id FROM {s}.command_outcomes WHERE (tenant, "
                     "command_id) IN (SELECT * FROM unnest(%b::text[], %b::uuid[]))"
                 ),
                 ([c[0] for c in command_list], [c[1] for c in command_list]),
             )
-            idem_cur = (
-                await self.conn.execute(
-                    self._q(
-                        "SELECT tenant, user_id, metric_key, key, event_id FROM "
-                        "{s}.idempotency_keys WHERE (tenant, user_id, metric_key, key) IN "
-                        "(SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]))"
-                    ),
-                    tuple([key[i] for key in idem] for i in range(4)),
-                )
-                if idem
-                else None  # no command of the batch carries a key
+            if command_list
+            else None
+        )
+        used = (
+            await self.conn.execute(
+                self._q(
+                    "SELECT tenant, user_id, metric_key, key, event_id FROM "
+                    "{s}.idempotency_keys WHERE (tenant, user_id, metric_key, key) IN "
+                    "(SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]))"
+                ),
+                tuple([key[i] for key in idem] for i in range(4)),
             )
-        states = await user_rows.states()
-        decided = frozenset((t, c) for t, c in await decided_cur.fetchall())
-        found: dict[IdempotencyKey, uuid.UUID] = {
-            (tenant, user_id, metric_key, key): event_id
-            for tenant, user_id, metric_key, key, event_id in (
-                await idem_cur.fetchall() if idem_cur is not None else ()
-            )
-        }
-        return Projection(users=states, decided=decided, idempotency=found)
+            if idem
+            else None  # no command of the batch carries a key
+        )
+        return _Loading(await self._select_users(keys), decided, used)
 
     async def _select_users(self, keys: Sequence[UserKey]) -> _UserRows:
         if not keys:  # every user's state came from the cache
@@ -262,12 +314,6 @@ class _PostgresUnitOfWork:
         cursors = [await self.conn.execute(self._q(query), params) for query in _USER_QUERIES]
         return _UserRows(keys, cursors)
 
-    async def config(
-        self, tenants: Iterable[str], since: datetime, until: datetime
-    ) -> ConfigHistory:
-        self._config = await load_config(self.conn, tenants, since, until, self._decoder)
-        return self._config
-
     async def save(
         self,
         result: BatchResult,
@@ -275,18 +321,8 @@ class _PostgresUnitOfWork:
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
-        # One INSERT ... SELECT FROM unnest(<column arrays>) per table, a parameter per column
-        # instead of per row; all sent in one pipeline, so one round trip for the batch.
-        async with self.conn.pipeline():
-            await self._save(result, outcomes, dead_letters, checkpoints)
-
-    async def _save(
-        self,
-        result: BatchResult,
-        outcomes: Sequence[OutcomeRow],
-        dead_letters: Sequence[DeadLetter],
-        checkpoints: Mapping[tuple[str, int], int],
-    ) -> None:
+        # One INSERT ... SELECT FROM <the rows as one JSON array> per table, all sent with the
+        # COMMIT: nothing is read back (unless a webhook message shows stored rows).
         users = [user_params(s) for s in result.users.values() if s.profile is not None]
         await self._write(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences, notices) "
@@ -650,9 +686,24 @@ class PostgresProjectionStore:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[_PostgresUnitOfWork]:
-        """One transaction in the active projection schema, holding its pointer ``FOR SHARE``."""
-        async with self.pool.connection() as conn, conn.transaction():
-            # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this batch,
-            # and this batch sees the switch if it came first.
-            schema = self.schema or await active_schema(conn, lock=True)
-            yield _PostgresUnitOfWork(conn, schema, self.announce, self._decoder)
+        """One transaction in the active projection schema, holding its pointer ``FOR SHARE``.
+
+        The transaction runs in pipeline mode: ``BEGIN`` goes with the pointer's read, and the
+        batch's writes with ``COMMIT``, so a batch costs three round trips (the pointer, the
+        reads, the writes). A write PostgreSQL refuses raises its error (``psycopg.DataError``…)
+        when the block ends, and nothing of the transaction is kept.
+        """
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline(), conn.transaction():
+                    # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this
+                    # batch, and this batch sees the switch if it came first.
+                    schema = self.schema or await active_schema(conn, lock=True)
+                    yield _PostgresUnitOfWork(conn, schema, self.announce, self._decoder)
+            except BaseException:
+                # A statement that failed among those sent with COMMIT leaves the transaction
+                # aborted, not rolled back: end it before the connection goes back to the pool.
+                if conn.info.transaction_status == TransactionStatus.INERROR:
+                    with contextlib.suppress(psycopg.Error):
+                        await conn.rollback()
+                raise
