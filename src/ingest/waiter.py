@@ -1,8 +1,8 @@
 """Waiting for the processor's outcome of a command, pushed by PostgreSQL NOTIFY.
 
 A request registers its command id *before* publishing, so a commit that happens before the
-request starts waiting is not missed. Each notification names the ``[tenant, commandId]`` pairs a
-batch decided; outcomes with a waiter are read in one query and resolve their futures. After a
+request starts waiting is not missed. Each notification carries the outcomes a small batch
+decided, or names those of a large one; named outcomes with a waiter are read in one query. After a
 reconnection (notifications may have been lost) every pending id is looked up once.
 """
 
@@ -13,8 +13,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 
-import orjson
-
+from projections.store.decided import read_payload
 from projections.store.reads import ProjectionReader, StoredOutcome
 
 Key = tuple[str, uuid.UUID]
@@ -47,13 +46,12 @@ class OutcomeWaiter:
             self._pending.pop(key, None)
 
     async def on_notification(self, payload: str) -> None:
-        """Handle a NOTIFY payload: a JSON array of ``[tenant, commandId]`` pairs."""
-        wanted = [
-            key
-            for tenant, command_id in orjson.loads(payload)
-            if (key := (tenant, uuid.UUID(command_id))) in self._pending
-        ]
-        await self._resolve(wanted)
+        """Handle a NOTIFY payload (:mod:`projections.store.decided`): outcomes it carries
+        resolve their waiters at once; those it names are read first."""
+        decided = read_payload(payload)
+        for outcome in decided.outcomes:
+            self._set(outcome)
+        await self._resolve([key for key in decided.ids if key in self._pending])
 
     async def recheck(self) -> None:
         """Look up every pending outcome (after a reconnection)."""
@@ -74,9 +72,12 @@ class OutcomeWaiter:
         if not keys:
             return
         for outcome in await self._reader.outcomes(keys):
-            future = self._pending.get((outcome.tenant, outcome.command_id))
-            if future is not None and not future.done():
-                future.set_result(outcome)
+            self._set(outcome)
+
+    def _set(self, outcome: StoredOutcome) -> None:
+        future = self._pending.get((outcome.tenant, outcome.command_id))
+        if future is not None and not future.done():
+            future.set_result(outcome)
 
 
 class Awaiter:

@@ -27,10 +27,10 @@ from laurel.topics import ensure_configured_topics
 from laurel.webhooks import destinations
 from projections.store.config import CONFIG_CHANNEL, CachedConfig, ConfigStore
 from projections.store.connections import connection_pool
+from projections.store.decided import OUTCOMES_CHANNEL
 from projections.store.documents import DocumentStore
 from projections.store.keys import KEYS_CHANNEL, KeyStore
 from projections.store.listener import NotificationListener
-from projections.store.postgres import OUTCOMES_CHANNEL
 from projections.store.ranking_cache import RankingCache
 from projections.store.reads import PROJECTION_CHANNEL, ProjectionReader
 from projections.store.webhooks import WebhookStore

@@ -89,11 +89,12 @@ async def execute_rows(
     batch's write time.
     """
     if rows:
-        await conn.execute(query, (Jsonb(rows, dumps=_dump_rows),))
+        await conn.execute(query, (Jsonb(rows, dumps=dump_json),))
 
 
-def _dump_rows(rows: object) -> bytes:
-    return orjson.dumps(rows, default=_unsupported, option=orjson.OPT_NAIVE_UTC)
+def dump_json(value: object) -> bytes:
+    """``value`` as the JSON Laurel stores (orjson; naive datetimes as UTC, bytes as hex)."""
+    return orjson.dumps(value, default=_unsupported, option=orjson.OPT_NAIVE_UTC)
 
 
 async def execute_columns(

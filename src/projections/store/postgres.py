@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.pq import TransactionStatus
@@ -39,6 +38,7 @@ from projections.store.codecs import (
 )
 from projections.store.config_history import ConfigDecoder, config_rows, send_config_queries
 from projections.store.connections import active_schema, execute_rows, statement
+from projections.store.decided import OUTCOMES_CHANNEL, notification_payloads
 from projections.store.outbox import outbox_rows
 from projections.store.ports import BatchQuery, BatchRead, DeadLetter, OutcomeRow
 from projections.store.ranking import group_key, group_values
@@ -47,12 +47,9 @@ from projections.store.users import USER_COLUMNS, profile_from_row, user_params
 from projections.store.webhook_messages import Shown, batch_messages, stored_needs
 from projections.store.webhooks import SUBSCRIPTIONS, Subscriptions, announce
 
-OUTCOMES_CHANNEL = "laurel_outcomes"
-"""NOTIFY channel carrying the ``[tenant, commandId]`` pairs a batch decided."""
 COMMITS_CHANNEL = "laurel_commits"
 """NOTIFY channel told of every batch the processor commits (for whoever follows the
 projection: the tests wait on it instead of polling)."""
-_NOTIFY_LIMIT = 7800  # PostgreSQL caps a NOTIFY payload at 8000 bytes
 
 
 _USERS_IN = "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
@@ -409,7 +406,7 @@ class _PostgresUnitOfWork:
             "text, int, bigint",
             [(topic, partition, offset) for (topic, partition), offset in checkpoints.items()],
         )
-        for payload in _notify_payloads([(o.tenant, str(o.command_id)) for o in outcomes]):
+        for payload in notification_payloads(outcomes):
             await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
         if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
             await self.conn.execute("SELECT pg_notify(%s, '')", (COMMITS_CHANNEL,))
@@ -652,23 +649,6 @@ class _PostgresUnitOfWork:
         ``types`` (PostgreSQL's names, separated by commas)."""
         assert not rows or len(rows[0]) == types.count(",") + 1
         await execute_rows(self.conn, statement(text, self.schema, types), rows)
-
-
-def _notify_payloads(pairs: Sequence[tuple[str, str]]) -> list[str]:
-    """Split ``pairs`` into JSON arrays that each fit in one NOTIFY payload."""
-    payloads: list[str] = []
-    chunk: list[tuple[str, str]] = []
-    size = 2
-    for pair in pairs:
-        item = len(orjson.dumps(pair)) + 1
-        if chunk and size + item > _NOTIFY_LIMIT:
-            payloads.append(orjson.dumps(chunk).decode())
-            chunk, size = [], 2
-        chunk.append(pair)
-        size += item
-    if chunk:
-        payloads.append(orjson.dumps(chunk).decode())
-    return payloads
 
 
 class PostgresProjectionStore:
