@@ -45,6 +45,7 @@ from projections.store.ranking_cache import (
     RankingCache,
     StoredEntry,
     entries_since,
+    read_only_snapshot,
     snapshot_xmin,
 )
 from projections.store.ranks import (
@@ -53,7 +54,6 @@ from projections.store.ranks import (
     RankChange,
     RankStore,
     StoredRank,
-    read_only_snapshot,
 )
 from projections.store.trophy_json import board_json, user_json
 from projections.store.webhook_messages import (

@@ -17,17 +17,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
-from projections.store.connections import active_schema
+from projections.store.connections import statement
 from projections.store.ranking import Ranking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_POINTER_AND_XMIN = (
+    "SELECT schema_name, pg_snapshot_xmin(pg_current_snapshot())::text "
+    "FROM laurel.active_projection"
+)
+"""The active projection schema and the snapshot's ``xmin`` (see :func:`snapshot_xmin`)."""
+_GROUP = (
+    "SELECT user_id, value, reached_at FROM {s}.leaderboard_entries "
+    "WHERE tenant = %s AND leaderboard_id = %s AND run = %s AND grp = %s"
+)
 
 
 def micros(at: datetime) -> int:
@@ -60,6 +70,11 @@ class StoredEntry:
     reached_at: datetime
 
 
+async def read_only_snapshot(conn: AsyncConnection[Any]) -> None:
+    """Make the transaction just begun on ``conn`` one read-only snapshot."""
+    await conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+
 async def snapshot_xmin(conn: AsyncConnection[Any]) -> int:
     """The oldest transaction still running as of the current snapshot: every transaction with
     a smaller id has ended, so none can commit rows it wrote later."""
@@ -71,14 +86,27 @@ async def snapshot_xmin(conn: AsyncConnection[Any]) -> int:
 
 async def entries_since(conn: AsyncConnection[Any], schema: str, since: int) -> list[StoredEntry]:
     """Entries written by transactions from id ``since`` on, as the current snapshot sees them."""
-    cur = await conn.execute(
-        sql.SQL(
+    return await read_entries(await send_entries_since(conn, schema, since))
+
+
+async def send_entries_since(
+    conn: AsyncConnection[Any], schema: str, since: int
+) -> AsyncCursor[Any]:
+    """:func:`entries_since`'s query, sent (in pipeline mode, with what follows it) but not
+    read: :func:`read_entries` reads it."""
+    return await conn.execute(
+        statement(
             "SELECT tenant, leaderboard_id, run, user_id, grp, value, reached_at "
-            "FROM {s}.leaderboard_entries WHERE written >= %s::text::xid8"
-        ).format(s=sql.Identifier(schema)),
+            "FROM {s}.leaderboard_entries WHERE written >= %s::text::xid8",
+            schema,
+        ),
         (str(since),),
     )
-    return [StoredEntry(*row) for row in await cur.fetchall()]
+
+
+async def read_entries(cursor: AsyncCursor[Any]) -> list[StoredEntry]:
+    """The entries :func:`send_entries_since` asked for."""
+    return [StoredEntry(*row) for row in await cursor.fetchall()]
 
 
 class RankingCache:
@@ -126,28 +154,44 @@ class RankingCache:
             if self._done >= ticket and (want is None or want in self._groups):
                 return  # a read that started after this call was made has covered it
             covered = self._requested
-            async with self.pool.connection() as conn, conn.transaction():
-                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                schema = await active_schema(conn)
-                xmin = await snapshot_xmin(conn)
+            # Pipeline mode: BEGIN, the snapshot's settings and the pointer with its xmin are
+            # one round trip; the entries to follow, the group to load and COMMIT another.
+            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+                await read_only_snapshot(conn)
+                cur = await conn.execute(_POINTER_AND_XMIN)
+                row = await cur.fetchone()
+                if row is None:
+                    raise RuntimeError("no active projection schema: run `laurel migrate`")
+                schema, xmin = str(row[0]), int(row[1])
                 if schema != self._schema:
                     self._forget()
                     self._schema = schema
-                elif self._watermark is not None:
-                    await self._follow(conn, schema, self._watermark)
-                self._watermark = xmin
-                if want is not None and want not in self._groups:
-                    await self._load(conn, schema, want)
+                following = (
+                    await send_entries_since(conn, schema, self._watermark)
+                    if self._watermark is not None and self._groups
+                    else None
+                )
+                loading = (
+                    await conn.execute(statement(_GROUP, schema), astuple(want))
+                    if want is not None and want not in self._groups
+                    else None
+                )
+            # the answers came with COMMIT
+            if following is not None:
+                self._follow(await read_entries(following))
+            self._watermark = xmin
+            if loading is not None and want is not None:
+                self._put(want, await loading.fetchall())
             self._done = covered
 
     def _forget(self) -> None:
         self._groups.clear()
         self._by_run.clear()
 
-    async def _follow(self, conn: AsyncConnection[Any], schema: str, since: int) -> None:
+    def _follow(self, entries: Sequence[StoredEntry]) -> None:
         if not self._groups:
             return
-        for entry in await entries_since(conn, schema, since):
+        for entry in entries:
             for group, ranking in self._by_run.get(
                 (entry.tenant, entry.board_id, entry.run), {}
             ).items():
@@ -156,15 +200,7 @@ class RankingCache:
                 else:  # the user moved to another breakdown group (or has none now)
                     ranking.remove(entry.user_id)
 
-    async def _load(self, conn: AsyncConnection[Any], schema: str, key: GroupKey) -> None:
-        cur = await conn.execute(
-            sql.SQL(
-                "SELECT user_id, value, reached_at FROM {s}.leaderboard_entries "
-                "WHERE tenant = %s AND leaderboard_id = %s AND run = %s AND grp = %s"
-            ).format(s=sql.Identifier(schema)),
-            (key.tenant, key.board_id, key.run, key.group),
-        )
-        rows = await cur.fetchall()
+    def _put(self, key: GroupKey, rows: Sequence[tuple[Any, ...]]) -> None:
         ranking = Ranking(None, ((u, v, micros(r)) for u, v, r in rows))
         self._groups[key] = ranking
         self._by_run.setdefault((key.tenant, key.board_id, key.run), {})[key.group] = ranking

@@ -37,11 +37,6 @@ StoredRank = tuple[int | None, float, datetime]
 """A ``leaderboard_ranks`` row: rank, value and when it was written."""
 
 
-async def read_only_snapshot(conn: AsyncConnection[Any]) -> None:
-    """Make the transaction just begun on ``conn`` one read-only snapshot."""
-    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-
-
 def entry_key(observation: Observation) -> EntryKey:
     """(tenant, board, run, user) of an observation."""
     return (
