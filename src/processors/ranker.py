@@ -38,7 +38,7 @@ from ingest.clock import Clock
 from projections.core.leaderboards import Leaderboard
 from projections.core.model import ConfigHistory
 from projections.store.config_history import load_config
-from projections.store.connections import active_schema
+from projections.store.connections import active_schema_and_xmin
 from projections.store.ranking import group_values
 from projections.store.ranking_cache import (
     GroupKey,
@@ -46,7 +46,6 @@ from projections.store.ranking_cache import (
     StoredEntry,
     entries_since,
     read_only_snapshot,
-    snapshot_xmin,
 )
 from projections.store.ranks import (
     EntryKey,
@@ -211,7 +210,7 @@ class Ranker:
         async with self.pool.connection() as conn:
             async with conn.transaction():  # what changed, in one snapshot
                 await read_only_snapshot(conn)
-                schema = await active_schema(conn)
+                schema, xmin = await active_schema_and_xmin(conn)
                 if schema != self._schema or len(self._stored) > MAX_REMEMBERED:
                     self._stored.clear()  # a replay switched schemas (or memory is full)
                     self._waiting.clear()
@@ -219,7 +218,6 @@ class Ranker:
                     self._schema = schema
                 ranks = RankStore(conn, schema)
                 since = await ranks.position()
-                xmin = await snapshot_xmin(conn)
                 changed = await entries_since(conn, schema, since)
                 open_runs = await ranks.open_runs(now.date())
                 tenants = {e.tenant for e in changed} | {r[0] for r in open_runs}

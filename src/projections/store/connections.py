@@ -36,10 +36,25 @@ async def active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> st
     """The projection schema that serves reads and receives writes."""
     suffix = " FOR SHARE" if lock else ""
     cur = await conn.execute(f"SELECT schema_name FROM laurel.active_projection{suffix}")
-    row = await cur.fetchone()
+    return str(_pointer(await cur.fetchone())[0])
+
+
+async def active_schema_and_xmin(conn: AsyncConnection[Any]) -> tuple[str, int]:
+    """:func:`active_schema`, and the current snapshot's ``xmin`` — the oldest transaction
+    still running as of the snapshot: every transaction with a smaller id has ended, so none
+    can commit rows it wrote later — in one statement."""
+    cur = await conn.execute(
+        b"SELECT schema_name, pg_snapshot_xmin(pg_current_snapshot())::text "
+        b"FROM laurel.active_projection"
+    )
+    row = _pointer(await cur.fetchone())
+    return str(row[0]), int(row[1])
+
+
+def _pointer(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
     if row is None:
         raise RuntimeError("no active projection schema: run `laurel migrate`")
-    return str(row[0])
+    return row
 
 
 def _column(index: int, type_: str) -> str:
@@ -81,8 +96,7 @@ async def execute_rows(
     conn: AsyncConnection[Any], query: bytes, rows: Sequence[Sequence[Any]]
 ) -> None:
     """Run ``query`` (a :func:`statement`), whose one parameter is a :func:`json_rows` item,
-    with ``rows``: one
-    round trip and one parameter for any number of rows (none: no trip).
+    with ``rows``: one round trip and one parameter for any number of rows (none: no trip).
 
     orjson writes the whole batch in C and PostgreSQL parses it in C; column arrays
     (:func:`execute_columns`) are dumped element by element in Python, which cost a third of a

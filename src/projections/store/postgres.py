@@ -183,7 +183,7 @@ class _Loading:
     async def projection(self) -> Projection:
         states = await self._users.states()
         decided = frozenset(
-            (t, c) for t, c in (await self._decided.fetchall() if self._decided else ())
+            (t, c) for t, c in (await self._decided.fetchall() if self._decided is not None else ())
         )
         found: dict[IdempotencyKey, uuid.UUID] = {
             (tenant, user_id, metric_key, key): event_id
@@ -205,7 +205,7 @@ class _PostgresUnitOfWork:
         self._subscribed = Subscriptions()
         """What the active endpoints wanted when the batch began."""
         self._config = ConfigHistory()
-        """What :meth:`config` loaded: the batch was folded with it, and the awards' history
+        """What :meth:`read` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
@@ -218,25 +218,21 @@ class _PostgresUnitOfWork:
     # whatever is queued before it. read() is one round trip; save() and COMMIT are another.
 
     async def read(self, query: BatchQuery) -> BatchRead:
-        parts = sorted(query.partitions)
-        locked = await self._send_lock(query.topic, parts)
-        endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
+        locking = await self._send_lock(query.topic, query.partitions)
         stored = await self._send_load(query.users, query.commands, query.idempotency)
         config = (
             await send_config_queries(self.conn, query.tenants, query.since, query.until)
             if query.tenants and query.since is not None and query.until is not None
             else None
         )
-        checkpoints = await self._locked(locked, endpoints)
+        checkpoints = await self._locked(*locking)
         projection = await stored.projection()
         if config is not None:
             self._config = self._decoder.decode(await config_rows(config))
         return BatchRead(checkpoints, projection, self._config)
 
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
-        locked = await self._send_lock(topic, sorted(set(partitions)))
-        endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
-        return await self._locked(locked, endpoints)
+        return await self._locked(*await self._send_lock(topic, partitions))
 
     async def load(
         self,
@@ -246,7 +242,12 @@ class _PostgresUnitOfWork:
     ) -> Projection:
         return await (await self._send_load(users, commands, idempotency)).projection()
 
-    async def _send_lock(self, topic: str, parts: list[int]) -> AsyncCursor[Any]:
+    async def _send_lock(
+        self, topic: str, partitions: Iterable[int]
+    ) -> tuple[AsyncCursor[Any], AsyncCursor[Any] | None]:
+        """Send the checkpoints' lock and (when announcing) the webhook subscriptions;
+        :meth:`_locked` reads them."""
+        parts = sorted(set(partitions))
         await self.conn.execute(
             self._q(
                 "INSERT INTO {s}.checkpoints (topic, partition, last_offset) "
@@ -254,13 +255,15 @@ class _PostgresUnitOfWork:
             ),
             (topic, parts),
         )
-        return await self.conn.execute(
+        locked = await self.conn.execute(
             self._q(
                 "SELECT partition, last_offset FROM {s}.checkpoints "
                 "WHERE topic = %s AND partition = ANY(%s) ORDER BY partition FOR UPDATE"
             ),
             (topic, parts),
         )
+        endpoints = await self.conn.execute(SUBSCRIPTIONS) if self._announce else None
+        return locked, endpoints
 
     async def _locked(
         self, locked: AsyncCursor[Any], endpoints: AsyncCursor[Any] | None

@@ -25,15 +25,10 @@ from typing import Any
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
-from projections.store.connections import statement
+from projections.store.connections import active_schema_and_xmin, statement
 from projections.store.ranking import Ranking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_POINTER_AND_XMIN = (
-    "SELECT schema_name, pg_snapshot_xmin(pg_current_snapshot())::text "
-    "FROM laurel.active_projection"
-)
-"""The active projection schema and the snapshot's ``xmin`` (see :func:`snapshot_xmin`)."""
 _GROUP = (
     "SELECT user_id, value, reached_at FROM {s}.leaderboard_entries "
     "WHERE tenant = %s AND leaderboard_id = %s AND run = %s AND grp = %s"
@@ -73,15 +68,6 @@ class StoredEntry:
 async def read_only_snapshot(conn: AsyncConnection[Any]) -> None:
     """Make the transaction just begun on ``conn`` one read-only snapshot."""
     await conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-
-
-async def snapshot_xmin(conn: AsyncConnection[Any]) -> int:
-    """The oldest transaction still running as of the current snapshot: every transaction with
-    a smaller id has ended, so none can commit rows it wrote later."""
-    cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 async def entries_since(conn: AsyncConnection[Any], schema: str, since: int) -> list[StoredEntry]:
@@ -158,11 +144,7 @@ class RankingCache:
             # one round trip; the entries to follow, the group to load and COMMIT another.
             async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 await read_only_snapshot(conn)
-                cur = await conn.execute(_POINTER_AND_XMIN)
-                row = await cur.fetchone()
-                if row is None:
-                    raise RuntimeError("no active projection schema: run `laurel migrate`")
-                schema, xmin = str(row[0]), int(row[1])
+                schema, xmin = await active_schema_and_xmin(conn)
                 if schema != self._schema:
                     self._forget()
                     self._schema = schema
