@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 
 import faust
@@ -21,6 +22,7 @@ def main() -> None:
         f"bench-noop-{topic_name}",
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        datadir=tempfile.mkdtemp(prefix="bench-noop-"),  # not the working directory
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
     )

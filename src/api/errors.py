@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import psycopg
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
+
+from projections.store.connections import DATABASE_UNAVAILABLE
 
 log = logging.getLogger("laurel.api")
 
@@ -46,7 +46,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "1"},
         )
 
-    for infrastructure in (KafkaError, psycopg.OperationalError, PoolTimeout):
+    for infrastructure in (KafkaError, *DATABASE_UNAVAILABLE):
         app.add_exception_handler(infrastructure, unavailable)
 
     @app.exception_handler(Exception)

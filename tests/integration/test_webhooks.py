@@ -277,6 +277,22 @@ def test_sigkill_of_the_webhooks_process_mid_delivery_loses_nothing(
         assert len({m["id"] for m in of_user(receiver, "/held", user)}) == 1
 
 
+def test_the_webhooks_process_outlives_its_database_sessions_cut(
+    admin: httpx.Client, receiver: Receiver, laurel: LaurelProcesses
+) -> None:
+    """A PostgreSQL restart cuts every session; the webhooks process backs off, reconnects and
+    delivers what was decided meanwhile, instead of exiting."""
+    url = receiver.on("/outlived")
+    endpoint(admin, url, ["points.changed"])
+    assert laurel.cut_webhooks_database_sessions() >= 1
+    lesson(admin, "ola")
+    receiver.wait(
+        lambda: bool(of_user(receiver, "/outlived", "ola")), 60, "the message after the cut"
+    )
+    assert laurel.webhooks_running
+    assert "the database is unavailable" in laurel.webhooks_log()
+
+
 def test_boosts_and_runs_are_announced_when_trophy_announces_them(
     admin: httpx.Client, receiver: Receiver, clock: ClockFile
 ) -> None:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from projections.store.keys import new_key
 from tests.support.infra import Namespace, free_port
@@ -160,6 +163,30 @@ class LaurelProcesses:
         os.killpg(self._webhooks.pid, signal.SIGKILL)
         self._webhooks.wait(30)
         self._webhooks = None
+
+    @property
+    def webhooks_running(self) -> bool:
+        return self._webhooks is not None and self._webhooks.poll() is None
+
+    def cut_webhooks_database_sessions(self) -> int:
+        """Terminate the webhooks process's PostgreSQL sessions, as a restart of the server
+        does (``AdminShutdown`` on the next statement); returns how many there were."""
+        assert self._webhooks is not None
+        top = psutil.Process(self._webhooks.pid)
+        server_port = int(conninfo_to_dict(self.ns.database_url).get("port") or 5432)
+        ports = [
+            c.laddr.port
+            for proc in (top, *top.children(recursive=True))
+            for c in proc.net_connections("tcp")
+            if c.raddr and c.raddr.port == server_port
+        ]
+        with psycopg.connect(self.ns.database_url, autocommit=True) as conn:
+            cut = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE client_port = ANY(%s)",
+                (ports,),
+            ).fetchone()
+        return int(cut[0]) if cut is not None else 0
 
     def replay(self) -> subprocess.CompletedProcess[str]:
         """Run ``laurel replay`` against this namespace to its end (its output captured)."""

@@ -18,18 +18,21 @@ import httpx
 
 from processors.webhooks.metrics import DeliveryMetrics
 from processors.webhooks.sender import send
+from projections.store.connections import DATABASE_UNAVAILABLE
 from projections.store.webhooks import Claimed, WebhookStore
 
 log = logging.getLogger("laurel.webhooks")
 
 PRUNE_EVERY_S = 3600.0
 BACKLOG_EVERY_S = 5.0
+UNAVAILABLE_FIRST_S = 0.5
 
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How deliveries are made: retry delays, the receiver's time limit, when a failing
-    endpoint is disabled, how long the log is kept, and how many are sent at once."""
+    endpoint is disabled, how long the log is kept, how many are sent at once, and the longest
+    wait between tries while the database is unavailable."""
 
     schedule: tuple[float, ...]
     timeout_s: float = 30.0
@@ -37,6 +40,7 @@ class DeliveryPolicy:
     retention: timedelta = timedelta(days=30)
     concurrency: int = 32
     poll_s: float = 1.0
+    unavailable_max_s: float = 30.0
 
     @property
     def lease_s(self) -> float:
@@ -62,30 +66,50 @@ class WebhookDeliverer:
         self.wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._claim_at_least = max(1, policy.concurrency // 4)
+        self._pruned = self._counted = 0.0  # monotonic times of the last prune and count
 
     async def on_notification(self, _: str = "") -> None:
         """New deliveries are due (``NOTIFY laurel_webhooks``)."""
         self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set, then let the deliveries in flight finish."""
-        pruned = counted = 0.0
+        """Deliver until ``stop`` is set, then let the deliveries in flight finish.
+
+        While PostgreSQL cannot be reached (a restart, a failover), the loop waits and tries
+        again, backing off up to ``policy.unavailable_max_s``: the process outlives it, and
+        what fell due meanwhile is claimed once it is back.
+        """
+        delay = UNAVAILABLE_FIRST_S
         try:
             while not stop.is_set():
-                if time.monotonic() - pruned > PRUNE_EVERY_S:
-                    removed = await self.store.prune(self.policy.retention)
-                    pruned = time.monotonic()
-                    if removed:
-                        log.info("pruned %d webhook messages past retention", removed)
-                if time.monotonic() - counted > BACKLOG_EVERY_S:
-                    self.metrics.waiting(*await self.store.backlog())
-                    counted = time.monotonic()
-                self.wake.clear()  # before the claim: a later notification is not lost
-                if not await self.step():
-                    await self._idle(stop)
+                try:
+                    await self._round(stop)
+                except DATABASE_UNAVAILABLE as exc:
+                    log.warning(
+                        "the database is unavailable (%r); trying again in %.1fs", exc, delay
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, self.policy.unavailable_max_s)
+                else:
+                    delay = UNAVAILABLE_FIRST_S
         finally:
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=self.policy.timeout_s)
+
+    async def _round(self, stop: asyncio.Event) -> None:
+        """Prune and count when they are due, claim, and wait for work if nothing was due."""
+        if time.monotonic() - self._pruned > PRUNE_EVERY_S:
+            removed = await self.store.prune(self.policy.retention)
+            self._pruned = time.monotonic()
+            if removed:
+                log.info("pruned %d webhook messages past retention", removed)
+        if time.monotonic() - self._counted > BACKLOG_EVERY_S:
+            self.metrics.waiting(*await self.store.backlog())
+            self._counted = time.monotonic()
+        self.wake.clear()  # before the claim: a later notification is not lost
+        if not await self.step():
+            await self._idle(stop)
 
     async def step(self) -> int:
         """Claim as many due deliveries as there is room for and start sending them; returns

@@ -8,9 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, OperationalError, sql
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
+"""What a statement raises while PostgreSQL cannot be reached (a restart, a dropped
+connection, a pool with no connection to give): worth retrying, unlike a statement refused."""
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
