@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 
+import uvloop
 from faust import Worker
 from prometheus_client import CollectorRegistry
 
@@ -23,6 +24,9 @@ from projections.store.connections import connection_pool
 def run_processor(settings: Settings) -> None:
     """Run one processor worker until SIGTERM or SIGINT (Faust handles both)."""
     database_url = settings.require_database_url()
+    # uvloop: the worker's loop and the consumer thread's both (Faust makes that one with
+    # asyncio.new_event_loop, which follows the policy).
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(ensure_configured_topics(settings))
     data_dir = settings.home / "processor-data"
     data_dir.parent.mkdir(parents=True, exist_ok=True)

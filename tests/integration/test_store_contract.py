@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -17,11 +18,12 @@ from ingest.contract import Command, RecordMetricEvent, UpsertUser, UserPatch, e
 from processors.projector import BatchReport, project_batch
 from projections.core.fold import Projection, fold
 from projections.core.model import ConfigHistory, MetricVersion
+from projections.core.streaks import StreakSettings
 from projections.store.connections import connection_pool
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import OutcomeRow, ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
-from tests.support.config import create_metric
+from tests.support.config import add_document, create_metric, set_streak_settings
 from tests.support.infra import Infra, new_namespace
 from tests.support.reference import DiscardSink
 
@@ -149,5 +151,63 @@ async def test_a_write_postgresql_refuses_raises_its_error_and_keeps_nothing(
         async with projection.unit_of_work() as uow:
             assert await uow.lock_checkpoints("t", [0]) == {0: -1}
             assert (await uow.load([], [("", refused.command_id)], [])).decided == frozenset()
+    finally:
+        await pool.close()
+
+
+def _epoch(database_url: str, tenant: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT epoch FROM laurel.config_epochs WHERE tenant = %s", (tenant,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_every_configuration_write_moves_its_tenants_epoch_alone(infra: Infra) -> None:
+    """The processor keeps a tenant's configuration while its epoch stays: each write to the
+    four configuration tables (insert, update, delete) must move it, and only its tenant's."""
+    url = (await asyncio.to_thread(new_namespace, infra)).database_url
+    seen = [_epoch(url, "acme"), _epoch(url, "other")]
+    writes: list[Callable[[], object]] = [
+        lambda: create_metric(url, "lessons", tenant="acme"),
+        lambda: set_streak_settings(url, StreakSettings(), tenant="acme"),
+        lambda: add_document(url, "achievement", {"key": "a"}, tenant="acme"),
+        lambda: _sql(
+            url,
+            "INSERT INTO laurel.attributes (tenant, id, key, name, type, created, valid_from) "
+            "VALUES ('acme', gen_random_uuid(), 'plan', 'Plan', 'user', now(), now())",
+        ),
+        lambda: _sql(url, "UPDATE laurel.metrics SET name = 'Renamed' WHERE tenant = 'acme'"),
+        lambda: _sql(url, "DELETE FROM laurel.documents WHERE tenant = 'acme'"),
+    ]
+    for write in writes:
+        write()
+        now = [_epoch(url, "acme"), _epoch(url, "other")]
+        assert now[0] > seen[0]
+        assert now[1] == seen[1]
+        seen = now
+
+
+def _sql(database_url: str, query: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(query.encode())
+
+
+async def test_a_configuration_change_between_batches_is_seen_by_the_next(infra: Infra) -> None:
+    """The first batch warms the store's configuration cache; a metric created after it is
+    known to the very next batch."""
+    namespace = await asyncio.to_thread(new_namespace, infra)
+    create_metric(namespace.database_url, "lessons")
+    pool = connection_pool(namespace.database_url)
+    await pool.open(wait=True)
+    try:
+        projection = PostgresProjectionStore(pool)
+        await project(projection, records([event(1.0)]))
+        lectures = create_metric(namespace.database_url, "lectures")
+        second = replace(event(4.0), metric_key="lectures")
+        await project(projection, [SourceRecord("t", 0, 1, record_key(*ADA), encode(second))])
+        async with projection.unit_of_work() as uow:
+            totals = (await uow.load([ADA], [], [])).users[ADA].totals
+        assert totals[lectures] == 4.0
     finally:
         await pool.close()

@@ -3,7 +3,9 @@ settings and documents (achievements, points, leaderboards) in force during a ti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -30,54 +32,97 @@ ConfigRows: TypeAlias = tuple[tuple[Any, ...], ...]
 """The rows of the four configuration queries, one tuple of rows per query."""
 
 
+EPOCHS = b"SELECT tenant, epoch FROM laurel.config_epochs WHERE tenant = ANY(%s)"
+"""The configuration epochs of some tenants (migration ``config_0007``): each changes with
+every write to the tenant's configuration tables, in the same transaction."""
+
+
 async def load_config(
     conn: AsyncConnection[Any],
     tenants: Iterable[str],
     since: datetime,
-    until: datetime,
-    decoder: ConfigDecoder | None = None,
+    until: datetime | None,
 ) -> ConfigHistory:
-    """Configuration versions of ``tenants`` that hold at some instant of [since, until];
-    ``decoder`` reuses what it decoded last when the rows are the same."""
-    rows = await _fetch(conn, tenants, since, until)
-    return decoder.decode(rows) if decoder is not None else decode_config(rows)
-
-
-class ConfigDecoder:
-    """:func:`decode_config` remembering its last answer. Consecutive batches mostly read the
-    very same rows, and decoding the documents into rules was a tenth of a one-record batch;
-    the rows are still read in every batch's transaction, so a change is seen at once."""
-
-    def __init__(self) -> None:
-        self._last: tuple[ConfigRows, ConfigHistory] | None = None
-
-    def decode(self, rows: ConfigRows) -> ConfigHistory:
-        """The configuration ``rows`` hold."""
-        if self._last is not None and self._last[0] == rows:
-            return self._last[1]
-        config = decode_config(rows)
-        self._last = (rows, config)
-        return config
-
-
-async def _fetch(
-    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
-) -> ConfigRows:
+    """Configuration versions of ``tenants`` that hold at some instant of [since, until]
+    (from ``since`` on when ``until`` is ``None``)."""
     async with conn.pipeline():  # the four queries in one round trip
         cursors = await send_config_queries(conn, tenants, since, until)
-    return await config_rows(cursors)
+    return decode_config(await config_rows(cursors))
+
+
+class ConfigCache:
+    """Each tenant's configuration history, kept while the tenant's epoch stays the same.
+
+    Consecutive batches mostly need the very same configuration: reading every version of it
+    in each batch, and decoding the documents into rules, was a tenth of a one-record batch
+    and grows with every edit. The batch reads its tenants' epochs instead (one small query
+    in its read trip); a tenant whose epoch moved, that is not held, or that is held only from
+    a later ``since`` than the batch's, is loaded again, in the batch's transaction, from
+    ``since`` on. A change is still seen by the first batch that reads the new epoch.
+    Pure bookkeeping: the caller does the reading (:meth:`wanted`, :meth:`keep`).
+    """
+
+    def __init__(self, max_tenants: int = 4_096) -> None:
+        """``max_tenants``: how many tenants' configurations to hold at most (the least
+        recently used go first); more than a batch can name."""
+        self._held: OrderedDict[str, tuple[int, datetime, ConfigHistory]] = OrderedDict()
+        self._max_tenants = max_tenants
+
+    def wanted(
+        self, epochs: Mapping[str, int], tenants: Iterable[str], since: datetime
+    ) -> list[str]:
+        """Which of ``tenants`` to load for a batch reaching back to ``since``; ``epochs``
+        are their current epochs (a tenant without one has epoch 0)."""
+        stale = []
+        for tenant in sorted(set(tenants)):
+            held = self._held.get(tenant)
+            if held is None or held[0] != epochs.get(tenant, 0) or held[1] > since:
+                stale.append(tenant)
+            else:
+                self._held.move_to_end(tenant)  # recently used: evicted last
+        return stale
+
+    def keep(
+        self, epochs: Mapping[str, int], since: datetime, tenants: Iterable[str], rows: ConfigRows
+    ) -> None:
+        """Hold what was loaded for ``tenants`` from ``since`` on, at their ``epochs``."""
+        for tenant in tenants:
+            mine = tuple(tuple(row for row in query if row[0] == tenant) for query in rows)
+            self._held[tenant] = (epochs.get(tenant, 0), since, decode_config(mine))
+            self._held.move_to_end(tenant)
+        while len(self._held) > self._max_tenants:
+            self._held.popitem(last=False)
+
+    def history(self, tenants: Iterable[str]) -> ConfigHistory:
+        """The held configuration of ``tenants`` (all of them loaded or kept for this batch)."""
+        histories = [self._held[tenant][2] for tenant in sorted(set(tenants))]
+        return histories[0] if len(histories) == 1 else combined(histories)
+
+
+def combined(histories: Sequence[ConfigHistory]) -> ConfigHistory:
+    """The configuration histories of several tenants as one."""
+    return ConfigHistory(
+        **{
+            f.name: tuple(v for h in histories for v in getattr(h, f.name))
+            for f in fields(ConfigHistory)
+        }
+    )
 
 
 async def send_config_queries(
-    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime
+    conn: AsyncConnection[Any], tenants: Iterable[str], since: datetime, until: datetime | None
 ) -> list[AsyncCursor[Any]]:
     """Send the four queries of the configuration history without reading their answers (in
     pipeline mode, they go with whatever else the caller sends); :func:`config_rows` reads
-    them."""
+    them. Every row's first column is its tenant."""
     tenant_list = sorted(set(tenants))
-    window = "tenant = ANY(%s) AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
+    bounded = until is not None
+    window = "tenant = ANY(%s) AND (valid_to IS NULL OR valid_to > %s)" + (
+        " AND valid_from <= %s" if bounded else ""
+    )
+    params = (tenant_list, since, until) if bounded else (tenant_list, since)
     return [
-        await conn.execute(query, (tenant_list, until, since))
+        await conn.execute(query, params)
         for query in (
             "SELECT tenant, id, key, name, unit_type, units, valid_from, valid_to "
             f"FROM laurel.metrics WHERE {window}",

@@ -6,7 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -36,8 +36,13 @@ from projections.store.codecs import (
     streak_state,
     streak_state_json,
 )
-from projections.store.config_history import ConfigDecoder, config_rows, send_config_queries
-from projections.store.connections import active_schema, execute_rows, statement
+from projections.store.config_history import (
+    EPOCHS,
+    ConfigCache,
+    config_rows,
+    send_config_queries,
+)
+from projections.store.connections import Writes, active_schema, statement
 from projections.store.decided import OUTCOMES_CHANNEL, notification_payloads
 from projections.store.outbox import outbox_rows
 from projections.store.ports import BatchQuery, BatchRead, DeadLetter, OutcomeRow
@@ -47,6 +52,9 @@ from projections.store.users import USER_COLUMNS, profile_from_row, user_params
 from projections.store.webhook_messages import Shown, batch_messages, stored_needs
 from projections.store.webhooks import SUBSCRIPTIONS, Subscriptions, announce
 
+CONFIG_REACH = timedelta(hours=1)
+"""How much further back than its batch the configuration is loaded (:class:`ConfigCache`)."""
+
 COMMITS_CHANNEL = "laurel_commits"
 """NOTIFY channel told of every batch the processor commits (for whoever follows the
 projection: the tests wait on it instead of polling)."""
@@ -54,58 +62,60 @@ projection: the tests wait on it instead of polling)."""
 
 _USERS_IN = "WHERE (tenant, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
 _METRIC_DAYS = (
-    "WITH batch AS (SELECT * FROM {rows} AS b), "
-    "up AS (INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, change) "
-    "SELECT c0, c1, c2, c3, c4 FROM batch ON CONFLICT (tenant, user_id, metric_id, day) DO "
-    "UPDATE SET change = d.change + EXCLUDED.change "
-    "RETURNING d.tenant, d.user_id, d.metric_id, d.day, d.xmax = 0 AS fresh) "
+    "metric_days AS (SELECT * FROM {rows} AS b), "
+    "metric_days_up AS (INSERT INTO {s}.metric_daily AS d (tenant, user_id, metric_id, day, "
+    "change) SELECT c0, c1, c2, c3, c4 FROM metric_days ON CONFLICT (tenant, user_id, "
+    "metric_id, day) DO UPDATE SET change = d.change + EXCLUDED.change "
+    "RETURNING d.tenant, d.user_id, d.metric_id, d.day, d.xmax = 0 AS fresh)",
     "INSERT INTO {s}.metric_activity AS a (tenant, metric_id, day, users, events, total) "
     "SELECT b.c0, b.c2, b.c3, count(*) FILTER (WHERE up.fresh), sum(b.c5), sum(b.c4) "
-    "FROM batch b JOIN up ON up.tenant = b.c0 AND up.user_id = b.c1 AND up.metric_id = b.c2 "
-    "AND up.day = b.c3 GROUP BY b.c0, b.c2, b.c3 ORDER BY b.c0, b.c2, b.c3 "
-    "ON CONFLICT (tenant, metric_id, day) DO UPDATE SET users = a.users + EXCLUDED.users, "
-    "events = a.events + EXCLUDED.events, total = a.total + EXCLUDED.total"
+    "FROM metric_days b JOIN metric_days_up up ON up.tenant = b.c0 AND up.user_id = b.c1 "
+    "AND up.metric_id = b.c2 AND up.day = b.c3 GROUP BY b.c0, b.c2, b.c3 "
+    "ORDER BY b.c0, b.c2, b.c3 ON CONFLICT (tenant, metric_id, day) DO UPDATE SET "
+    "users = a.users + EXCLUDED.users, events = a.events + EXCLUDED.events, "
+    "total = a.total + EXCLUDED.total",
 )
 """A batch's daily changes (with how many events made each), and the per-metric day rollup
 they move: a (user, metric, day) row inserted (``xmax = 0``), not updated, is a new active user
-of that metric that day."""
+of that metric that day. The CTEs it reads, and the statement (see :meth:`Writes.add`)."""
 
 _USER_DAYS = (
-    "WITH batch AS (SELECT c0 AS tenant, c1 AS user_id, c2 AS day FROM {rows} AS b), "
-    "fresh AS (INSERT INTO {s}.user_days (tenant, user_id, day) SELECT * FROM batch "
-    "ON CONFLICT DO NOTHING RETURNING tenant, user_id, day), "
+    "active_days AS (SELECT c0 AS tenant, c1 AS user_id, c2 AS day FROM {rows} AS b), "
+    "fresh_days AS (INSERT INTO {s}.user_days (tenant, user_id, day) "
+    "SELECT * FROM active_days ON CONFLICT DO NOTHING RETURNING tenant, user_id, day), "
     "born AS (INSERT INTO {s}.user_activity (tenant, user_id, first_day) "
-    "SELECT tenant, user_id, min(day) FROM fresh GROUP BY tenant, user_id "
+    "SELECT tenant, user_id, min(day) FROM fresh_days GROUP BY tenant, user_id "
     "ORDER BY tenant, user_id ON CONFLICT DO NOTHING RETURNING tenant, user_id, first_day), "
     "seen AS (SELECT f.tenant, f.user_id, f.day, coalesce(b.first_day, a.first_day) AS first_day "
-    "FROM fresh f LEFT JOIN born b ON b.tenant = f.tenant AND b.user_id = f.user_id "
+    "FROM fresh_days f LEFT JOIN born b ON b.tenant = f.tenant AND b.user_id = f.user_id "
     "LEFT JOIN {s}.user_activity a ON a.tenant = f.tenant AND a.user_id = f.user_id), "
-    "d AS (INSERT INTO {s}.tenant_daily AS t (tenant, day, users, new_users) "
+    "seen_daily AS (INSERT INTO {s}.tenant_daily AS t (tenant, day, users, new_users) "
     "SELECT tenant, day, count(*), count(*) FILTER (WHERE day = first_day) FROM seen "
     "GROUP BY tenant, day ORDER BY tenant, day ON CONFLICT (tenant, day) DO UPDATE SET "
     "users = t.users + EXCLUDED.users, new_users = t.new_users + EXCLUDED.new_users), "
-    "r AS (INSERT INTO {s}.retention_daily AS r (tenant, cohort, after, users) "
+    "retained AS (INSERT INTO {s}.retention_daily AS r (tenant, cohort, after, users) "
     "SELECT tenant, first_day, day - first_day, count(*) FROM seen "
     "WHERE day - first_day IN (1, 7, 30) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
     "ON CONFLICT (tenant, cohort, after) DO UPDATE SET users = r.users + EXCLUDED.users), "
-    "p AS (INSERT INTO {s}.user_periods (tenant, user_id, unit, start) "
+    "periods AS (INSERT INTO {s}.user_periods (tenant, user_id, unit, start) "
     "SELECT DISTINCT tenant, user_id, u.unit, date_trunc(u.unit, day)::date FROM seen "
     "CROSS JOIN (VALUES ('week'), ('month')) AS u(unit) ORDER BY 1, 2, 3, 4 "
     "ON CONFLICT DO NOTHING RETURNING tenant, user_id, unit, start), "
-    "tp AS (INSERT INTO {s}.tenant_periods AS t (tenant, unit, start, users) "
-    "SELECT tenant, unit, start, count(*) FROM p GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
-    "ON CONFLICT (tenant, unit, start) DO UPDATE SET users = t.users + EXCLUDED.users) "
+    "period_users AS (INSERT INTO {s}.tenant_periods AS t (tenant, unit, start, users) "
+    "SELECT tenant, unit, start, count(*) FROM periods GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (tenant, unit, start) DO UPDATE SET users = t.users + EXCLUDED.users)",
     "INSERT INTO {s}.retention_weekly AS w (tenant, cohort, week, users) "
-    "SELECT p.tenant, date_trunc('week', s.first_day)::date, p.start, count(*) FROM p "
+    "SELECT p.tenant, date_trunc('week', s.first_day)::date, p.start, count(*) FROM periods p "
     "JOIN (SELECT DISTINCT tenant, user_id, first_day FROM seen) s "
     "ON s.tenant = p.tenant AND s.user_id = p.user_id WHERE p.unit = 'week' "
     "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
-    "ON CONFLICT (tenant, cohort, week) DO UPDATE SET users = w.users + EXCLUDED.users"
+    "ON CONFLICT (tenant, cohort, week) DO UPDATE SET users = w.users + EXCLUDED.users",
 )
 """Which users were active on the batch's days, and the rollups a first activity moves: the
 tenant's active and new users per day, per week and month, and the retention cohorts. Each is
 counted once: only rows this statement inserted (``RETURNING`` of ``ON CONFLICT DO NOTHING``)
-count. Aggregates are written in key order, so concurrent workers lock rows in one order."""
+count. Aggregates are written in key order, so concurrent workers lock rows in one order. The
+CTEs it reads, and the statement (see :meth:`Writes.add`)."""
 
 _USER_QUERIES = (
     f"SELECT tenant, user_id, preferences, notices, {USER_COLUMNS} FROM {{s}}.users {_USERS_IN}",
@@ -196,17 +206,19 @@ class _Loading:
 
 class _PostgresUnitOfWork:
     def __init__(
-        self, conn: AsyncConnection[Any], schema: str, announce: bool, decoder: ConfigDecoder
+        self, conn: AsyncConnection[Any], schema: str, announce: bool, configs: ConfigCache
     ) -> None:
         self.conn = conn
         self.schema = schema
         self._announce = announce
-        self._decoder = decoder
+        self._configs = configs
         self._subscribed = Subscriptions()
         """What the active endpoints wanted when the batch began."""
         self._config = ConfigHistory()
         """What :meth:`read` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
+        self._writes = Writes(schema)
+        """The writes :meth:`save` queues, sent as one statement."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
 
@@ -220,16 +232,31 @@ class _PostgresUnitOfWork:
     async def read(self, query: BatchQuery) -> BatchRead:
         locking = await self._send_lock(query.topic, query.partitions)
         stored = await self._send_load(query.users, query.commands, query.idempotency)
-        config = (
-            await send_config_queries(self.conn, query.tenants, query.since, query.until)
-            if query.tenants and query.since is not None and query.until is not None
+        epochs = (
+            await self.conn.execute(EPOCHS, (sorted(query.tenants),))
+            if query.tenants and query.since is not None
             else None
         )
         checkpoints = await self._locked(*locking)
         projection = await stored.projection()
-        if config is not None:
-            self._config = self._decoder.decode(await config_rows(config))
+        if epochs is not None and query.since is not None:
+            found = {tenant: epoch for tenant, epoch in await epochs.fetchall()}
+            self._config = await self._configuration(query.tenants, query.since, found)
         return BatchRead(checkpoints, projection, self._config)
+
+    async def _configuration(
+        self, tenants: frozenset[str], since: datetime, epochs: Mapping[str, int]
+    ) -> ConfigHistory:
+        """The configuration of ``tenants`` from ``since`` on: what the cache holds at these
+        ``epochs``, the rest read now (a fourth round trip, only after a change)."""
+        stale = self._configs.wanted(epochs, tenants, since)
+        if stale:
+            # From a little earlier: batches of other partitions reach back a little further
+            # than this one, and should not each load the configuration again.
+            reach = since - CONFIG_REACH
+            cursors = await send_config_queries(self.conn, stale, reach, None)
+            self._configs.keep(epochs, reach, stale, await config_rows(cursors))
+        return self._configs.history(tenants)
 
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
         return await self._locked(*await self._send_lock(topic, partitions))
@@ -321,10 +348,12 @@ class _PostgresUnitOfWork:
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
-        # One INSERT ... SELECT FROM <the rows as one JSON array> per table, all sent with the
-        # COMMIT: nothing is read back (unless a webhook message shows stored rows).
+        # One INSERT ... SELECT FROM <the rows as one JSON array> per table, all in one
+        # statement sent with the COMMIT: nothing is read back (unless a webhook message shows
+        # stored rows, read before the writes: they show earlier batches').
+        self._writes = Writes(self.schema)
         users = [user_params(s) for s in result.users.values() if s.profile is not None]
-        await self._write(
+        self._write(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences, notices) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
@@ -337,10 +366,10 @@ class _PostgresUnitOfWork:
             "jsonb, jsonb",
             users,
         )
-        await self._save_streaks(result)
-        await self._save_rewards(result)
-        await self._save_leaderboards(result)
-        await self._write(
+        self._save_streaks(result)
+        self._save_rewards(result)
+        self._save_leaderboards(result)
+        self._write(
             "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
             "SELECT * FROM {rows} AS batch",
             "text, uuid, int, text, text, timestamptz, jsonb",
@@ -350,7 +379,7 @@ class _PostgresUnitOfWork:
             shown = await self._shown(result)
             messages = batch_messages(result, self._config, self._subscribed.wanted, shown)
             await announce(self.conn, messages)
-        await self._write(
+        self._write(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) SELECT * FROM "
             "{rows} AS batch ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = "
             "EXCLUDED.total",
@@ -360,14 +389,14 @@ class _PostgresUnitOfWork:
                 for key, metric_id in sorted(result.changed_totals)
             ],
         )
-        await self._save_activity(result)
-        await self._write(
+        self._save_activity(result)
+        self._write(
             "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
             "SELECT * FROM {rows} AS batch",
             "text, text, text, text, uuid",
             [(*key, event_id) for key, event_id in result.idempotency.items()],
         )
-        await self._write(
+        self._write(
             "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, "
             'topic, partition, "offset", type, received_at) SELECT * FROM {rows} AS batch',
             "text, uuid, text, text, jsonb, text, int, bigint, text, timestamptz",
@@ -387,7 +416,7 @@ class _PostgresUnitOfWork:
                 for o in outcomes
             ],
         )
-        await self._write(
+        self._write(
             'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, value) '
             "SELECT * FROM {rows} AS batch ON CONFLICT DO NOTHING",
             "text, int, bigint, text, bytea, bytea",
@@ -403,16 +432,17 @@ class _PostgresUnitOfWork:
                 for d in dead_letters
             ],
         )
-        await self._write(
+        self._write(
             "UPDATE {s}.checkpoints c SET last_offset = u.o, updated = now() FROM {rows} AS "
             "u(t, p, o) WHERE c.topic = u.t AND c.partition = u.p",
             "text, int, bigint",
             [(topic, partition, offset) for (topic, partition), offset in checkpoints.items()],
         )
         for payload in notification_payloads(outcomes):
-            await self.conn.execute("SELECT pg_notify(%s, %s)", (OUTCOMES_CHANNEL, payload))
+            self._writes.notify(OUTCOMES_CHANNEL, payload)
         if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
-            await self.conn.execute("SELECT pg_notify(%s, '')", (COMMITS_CHANNEL,))
+            self._writes.notify(COMMITS_CHANNEL, "")
+        await self._writes.execute(self.conn)
 
     async def _shown(self, result: BatchResult) -> Shown:
         """What the batch's messages show from earlier batches: the stored streak periods of
@@ -475,7 +505,7 @@ class _PostgresUnitOfWork:
         )
         return {award_id: body for award_id, body in await cur.fetchall()}
 
-    async def _save_activity(self, result: BatchResult) -> None:
+    def _save_activity(self, result: BatchResult) -> None:
         """The daily changes, and the analytics rollups they move (``projection_0008``)."""
         # one pass over the applied metric events: how many made each daily change, and the
         # change per event attribute value
@@ -492,8 +522,8 @@ class _PostgresUnitOfWork:
                     cell = (*key[:3], attribute, value, outcome.day)
                     by_value[cell] = by_value.get(cell, 0.0) + command.value
         rows = [(*key, change, events.get(key, 0)) for key, change in sorted(result.daily.items())]
-        await self._write(_METRIC_DAYS, "text, text, uuid, date, float8, int", rows)
-        await self._write(
+        self._write(_METRIC_DAYS[1], "text, text, uuid, date, float8, int", rows, _METRIC_DAYS[0])
+        self._write(
             "INSERT INTO {s}.metric_attribute_daily AS d (tenant, user_id, metric_id, "
             "attribute, value, day, change) SELECT * FROM {rows} AS batch ON CONFLICT "
             "(tenant, user_id, metric_id, attribute, value, day) DO UPDATE SET "
@@ -502,11 +532,11 @@ class _PostgresUnitOfWork:
             [(*key, change) for key, change in sorted(by_value.items())],
         )
         days = sorted({(tenant, user_id, day) for tenant, user_id, _, day in result.daily})
-        await self._write(_USER_DAYS, "text, text, date", days)
+        self._write(_USER_DAYS[1], "text, text, date", days, _USER_DAYS[0])
 
-    async def _save_streaks(self, result: BatchResult) -> None:
+    def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks
-        await self._write(
+        self._write(
             "INSERT INTO {s}.streaks (tenant, user_id, length, extended_at, next_due, state) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "length = EXCLUDED.length, extended_at = EXCLUDED.extended_at, next_due = "
@@ -524,7 +554,7 @@ class _PostgresUnitOfWork:
                 if state.profile is not None
             ],
         )
-        await self._write(
+        self._write(
             "INSERT INTO {s}.streak_periods AS p (tenant, user_id, frequency, period_start, "
             "period_end, length, used_freeze, used_pause, reset_at) SELECT * FROM {rows} AS "
             "batch ON CONFLICT (tenant, user_id, frequency, period_start) DO UPDATE SET "
@@ -545,7 +575,7 @@ class _PostgresUnitOfWork:
                 for key, p in effects.periods
             ],
         )
-        await self._write(
+        self._write(
             "INSERT INTO {s}.streak_pauses (tenant, id, user_id, start_date, end_date, "
             "status) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, id) DO UPDATE SET "
             "status = EXCLUDED.status",
@@ -553,10 +583,10 @@ class _PostgresUnitOfWork:
             [(key[0], p.id, key[1], p.start, p.end, status) for key, p, status in effects.pauses],
         )
 
-    async def _save_rewards(self, result: BatchResult) -> None:
+    def _save_rewards(self, result: BatchResult) -> None:
         rewards = result.rewards
         self._award_bodies = award_bodies(rewards.awards, self._config)
-        await self._write(
+        self._write(
             "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, "
             "achieved_at, backdated, command_id) SELECT * FROM {rows} AS batch ON CONFLICT "
             "DO NOTHING",
@@ -567,7 +597,7 @@ class _PostgresUnitOfWork:
             ],
         )
         changed = sorted({key for key, _, _ in rewards.awards} | {k for k, _, _ in rewards.levels})
-        await self._write(
+        self._write(
             "INSERT INTO {s}.user_points (tenant, user_id, state) SELECT * FROM {rows} AS "
             "batch ON CONFLICT (tenant, user_id) DO UPDATE SET state = EXCLUDED.state",
             "text, text, jsonb",
@@ -577,7 +607,7 @@ class _PostgresUnitOfWork:
                 if state.profile is not None
             ],
         )
-        await self._write(
+        self._write(
             "INSERT INTO {s}.points_totals (tenant, user_id, system_id, total, level_id) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, system_id, user_id) DO "
             "UPDATE SET total = EXCLUDED.total, level_id = EXCLUDED.level_id",
@@ -590,7 +620,7 @@ class _PostgresUnitOfWork:
                 )
             ],
         )
-        await self._write(
+        self._write(
             "INSERT INTO {s}.points_awards (tenant, id, user_id, system_id, command_id, "
             "awarded, total, awarded_at, body) SELECT * FROM {rows} AS batch",
             "text, uuid, text, uuid, uuid, int8, int8, timestamptz, jsonb",
@@ -613,7 +643,7 @@ class _PostgresUnitOfWork:
         for key, _, record in rewards.awards:
             day_key = (*key, record.award.system_id, record.day)
             daily[day_key] = daily.get(day_key, 0) + record.award.awarded
-        await self._write(
+        self._write(
             "INSERT INTO {s}.points_daily AS d (tenant, user_id, system_id, day, change) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id, system_id, day) DO "
             "UPDATE SET change = d.change + EXCLUDED.change",
@@ -621,14 +651,14 @@ class _PostgresUnitOfWork:
             [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
         )
 
-    async def _save_leaderboards(self, result: BatchResult) -> None:
+    def _save_leaderboards(self, result: BatchResult) -> None:
         entries: dict[tuple[str, uuid.UUID, date, str], Entry] = {}
         days: dict[tuple[str, uuid.UUID, str, date, date], float] = {}
         for (tenant, user_id), _, change in result.leaderboards:  # the batch's last change wins
             entry = change.entry
             entries[(tenant, change.board.id, entry.run, user_id)] = entry
             days[(tenant, change.board.id, user_id, entry.run, change.day)] = entry.value
-        await self._write(
+        self._write(
             "INSERT INTO {s}.leaderboard_entries (tenant, leaderboard_id, run, user_id, grp, "
             "value, reached_at) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, "
             "leaderboard_id, run, user_id) DO UPDATE SET grp = EXCLUDED.grp, value = "
@@ -639,7 +669,7 @@ class _PostgresUnitOfWork:
                 for key, e in sorted(entries.items(), key=lambda i: str(i[0]))
             ],
         )
-        await self._write(
+        self._write(
             "INSERT INTO {s}.leaderboard_days (tenant, leaderboard_id, user_id, run, day, "
             "value) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, leaderboard_id, "
             "user_id, run, day) DO UPDATE SET value = EXCLUDED.value",
@@ -647,11 +677,11 @@ class _PostgresUnitOfWork:
             [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
         )
 
-    async def _write(self, text: str, types: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run ``text`` with ``{rows}`` standing for ``rows``, whose columns are of
-        ``types`` (PostgreSQL's names, separated by commas)."""
-        assert not rows or len(rows[0]) == types.count(",") + 1
-        await execute_rows(self.conn, statement(text, self.schema, types), rows)
+    def _write(
+        self, text: str, types: str, rows: Sequence[Sequence[Any]], before: str = ""
+    ) -> None:
+        """Queue ``text`` for ``rows`` with the batch's other writes (:meth:`Writes.add`)."""
+        self._writes.add(text, types, rows, before)
 
 
 class PostgresProjectionStore:
@@ -665,7 +695,7 @@ class PostgresProjectionStore:
         self.pool = pool
         self.schema = schema
         self.announce = announce
-        self._decoder = ConfigDecoder()
+        self._configs = ConfigCache()
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[_PostgresUnitOfWork]:
@@ -682,7 +712,7 @@ class PostgresProjectionStore:
                     # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this
                     # batch, and this batch sees the switch if it came first.
                     schema = self.schema or await active_schema(conn, lock=True)
-                    yield _PostgresUnitOfWork(conn, schema, self.announce, self._decoder)
+                    yield _PostgresUnitOfWork(conn, schema, self.announce, self._configs)
             except BaseException:
                 # A statement that failed among those sent with COMMIT leaves the transaction
                 # aborted, not rolled back: end it before the connection goes back to the pool.
