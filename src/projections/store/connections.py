@@ -111,50 +111,68 @@ async def execute_rows(
 
 
 class Writes:
-    """Statements over rows passed as JSON, collected to go to PostgreSQL as one.
+    """Statements over rows passed as JSON, for one transaction's writes.
 
-    Each statement queued with :meth:`add` becomes a data-modifying CTE of a single statement,
-    its rows that statement's own parameter, and the statement ends by sending the queued
-    notifications. A batch's ~20 writes used to be ~20 statements: psycopg's work per
-    statement (composing, binding, reading each result) was most of a one-record batch's
-    write time, and PostgreSQL's too. All the CTEs see the snapshot the statement began with,
-    not each other's rows: statements queued together must not read what another writes.
+    A small batch's statements go as one: each queued with :meth:`add` becomes a
+    data-modifying CTE of a single statement, its rows that statement's own parameter, and the
+    statement, sent by :meth:`execute`, ends by sending the queued notifications. A one-record
+    batch's ~20 writes used to be ~20 statements, and psycopg's work per statement (composing,
+    binding, reading each result) was most of its write time, and of PostgreSQL's too. A large
+    batch's go one by one in the pipeline as they are added: PostgreSQL runs each while the
+    next one's rows are made and dumped, which one statement at the end would forgo (batches
+    of 500 were a tenth slower that way). Either way every statement sees what was there
+    before the first: statements added together must not read what another writes.
     """
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, conn: AsyncConnection[Any], schema: str, *, combined: bool) -> None:
+        """``combined``: send the statements as one (a small batch)."""
+        self._conn = conn
         self._schema = schema
+        self._combined = combined
         self._parts: list[tuple[str, str, str]] = []
         self._rows: list[Jsonb] = []
         self._notifications: list[tuple[str, str]] = []
 
-    def add(self, text: str, types: str, rows: Sequence[Sequence[Any]], before: str = "") -> None:
-        """Queue ``text`` (one ``INSERT`` or ``UPDATE``; ``{s}`` the schema, ``{rows}`` a
-        :func:`json_rows` item of ``types``) for ``rows`` — nothing when there are none.
+    async def add(
+        self, text: str, types: str, rows: Sequence[Sequence[Any]], before: str = ""
+    ) -> None:
+        """Write ``rows`` with ``text`` (one ``INSERT`` or ``UPDATE``; ``{s}`` the schema,
+        ``{rows}`` a :func:`json_rows` item of ``types``) — nothing when there are none.
         ``before``: CTEs the statement reads (``name AS (…), …``, names unique in the batch);
         ``{rows}`` appears once, in ``text`` or in ``before``."""
         assert (text + before).count("{rows}") == 1
         assert not rows or len(rows[0]) == types.count(",") + 1
-        if rows:
+        if not rows:
+            return
+        if self._combined:
             self._parts.append((text, types, before))
             self._rows.append(Jsonb(rows, dumps=dump_json))
+        else:
+            query = f"WITH {before} {text}" if before else text
+            await execute_rows(self._conn, statement(query, self._schema, types), rows)
 
     def notify(self, channel: str, payload: str) -> None:
         """Send ``pg_notify(channel, payload)`` with the writes."""
         self._notifications.append((channel, payload))
 
-    async def execute(self, conn: AsyncConnection[Any]) -> None:
-        """Send everything queued as one statement (nothing queued: no statement)."""
-        if not self._parts and not self._notifications:
+    async def execute(self) -> None:
+        """Send what is still queued: the combined statement, the notifications."""
+        notifications = [Jsonb(self._notifications, dumps=dump_json)] if self._notifications else []
+        if not self._parts:
+            if notifications:
+                await self._conn.execute(_NOTIFY, notifications)
             return
-        params: list[Any] = list(self._rows)
-        if self._notifications:
-            params.append(Jsonb(self._notifications, dumps=dump_json))
         # A raw cursor: the statement already has PostgreSQL's own placeholders. psycopg
         # converts %s placeholders with a cache only for statements up to 4 kB, and splitting
         # this one anew in every batch was a fifth of its cost.
-        await AsyncRawCursor(conn).execute(
-            _combined(self._schema, tuple(self._parts), bool(self._notifications)), params
+        await AsyncRawCursor(self._conn).execute(
+            _combined(self._schema, tuple(self._parts), bool(notifications)),
+            [*self._rows, *notifications],
         )
+
+
+_NOTIFY = b"SELECT pg_notify(n->>0, n->>1) FROM jsonb_array_elements(%s::jsonb) AS n"
+"""Send the notifications in a JSON array of ``[channel, payload]`` pairs."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -164,12 +182,8 @@ def _combined(schema: str, parts: tuple[tuple[str, str, str], ...], notify: bool
         statement(f"{before + ', ' if before else ''}w{i} AS ({text})", schema, types)
         for i, (text, types, before) in enumerate(parts)
     ]
-    tail = (
-        b" SELECT pg_notify(n->>0, n->>1) FROM jsonb_array_elements(%s::jsonb) AS n"
-        if notify
-        else b" SELECT 1"
-    )
-    text = (b"WITH " + b", ".join(ctes) + tail) if ctes else tail.lstrip()
+    tail = _NOTIFY if notify else b"SELECT 1"
+    text = (b"WITH " + b", ".join(ctes) + b" " + tail) if ctes else tail
     first, *rest = text.split(b"%s")  # every %s is a parameter: the statements hold no other %
     return first + b"".join(b"$%d" % n + piece for n, piece in enumerate(rest, 1))
 

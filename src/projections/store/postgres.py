@@ -52,6 +52,10 @@ from projections.store.users import USER_COLUMNS, profile_from_row, user_params
 from projections.store.webhook_messages import Shown, batch_messages, stored_needs
 from projections.store.webhooks import SUBSCRIPTIONS, Subscriptions, announce
 
+COMBINED_MAX = 50
+"""The most commands a batch may decide for its writes to go as one statement (see
+:class:`Writes`)."""
+
 CONFIG_REACH = timedelta(hours=1)
 """How much further back than its batch the configuration is loaded (:class:`ConfigCache`)."""
 
@@ -217,8 +221,8 @@ class _PostgresUnitOfWork:
         self._config = ConfigHistory()
         """What :meth:`read` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
-        self._writes = Writes(schema)
-        """The writes :meth:`save` queues, sent as one statement."""
+        self._writes = Writes(conn, schema, combined=True)
+        """The writes of :meth:`save`."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
 
@@ -351,9 +355,9 @@ class _PostgresUnitOfWork:
         # One INSERT ... SELECT FROM <the rows as one JSON array> per table, all in one
         # statement sent with the COMMIT: nothing is read back (unless a webhook message shows
         # stored rows, read before the writes: they show earlier batches').
-        self._writes = Writes(self.schema)
+        self._writes = Writes(self.conn, self.schema, combined=len(outcomes) <= COMBINED_MAX)
         users = [user_params(s) for s in result.users.values() if s.profile is not None]
-        self._write(
+        await self._write(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences, notices) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "name = EXCLUDED.name, email = EXCLUDED.email, tz = EXCLUDED.tz, "
@@ -366,10 +370,10 @@ class _PostgresUnitOfWork:
             "jsonb, jsonb",
             users,
         )
-        self._save_streaks(result)
-        self._save_rewards(result)
-        self._save_leaderboards(result)
-        self._write(
+        await self._save_streaks(result)
+        await self._save_rewards(result)
+        await self._save_leaderboards(result)
+        await self._write(
             "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
             "SELECT * FROM {rows} AS batch",
             "text, uuid, int, text, text, timestamptz, jsonb",
@@ -379,7 +383,7 @@ class _PostgresUnitOfWork:
             shown = await self._shown(result)
             messages = batch_messages(result, self._config, self._subscribed.wanted, shown)
             await announce(self.conn, messages)
-        self._write(
+        await self._write(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) SELECT * FROM "
             "{rows} AS batch ON CONFLICT (tenant, user_id, metric_id) DO UPDATE SET total = "
             "EXCLUDED.total",
@@ -389,14 +393,14 @@ class _PostgresUnitOfWork:
                 for key, metric_id in sorted(result.changed_totals)
             ],
         )
-        self._save_activity(result)
-        self._write(
+        await self._save_activity(result)
+        await self._write(
             "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
             "SELECT * FROM {rows} AS batch",
             "text, text, text, text, uuid",
             [(*key, event_id) for key, event_id in result.idempotency.items()],
         )
-        self._write(
+        await self._write(
             "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, "
             'topic, partition, "offset", type, received_at) SELECT * FROM {rows} AS batch',
             "text, uuid, text, text, jsonb, text, int, bigint, text, timestamptz",
@@ -416,7 +420,7 @@ class _PostgresUnitOfWork:
                 for o in outcomes
             ],
         )
-        self._write(
+        await self._write(
             'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, value) '
             "SELECT * FROM {rows} AS batch ON CONFLICT DO NOTHING",
             "text, int, bigint, text, bytea, bytea",
@@ -432,7 +436,7 @@ class _PostgresUnitOfWork:
                 for d in dead_letters
             ],
         )
-        self._write(
+        await self._write(
             "UPDATE {s}.checkpoints c SET last_offset = u.o, updated = now() FROM {rows} AS "
             "u(t, p, o) WHERE c.topic = u.t AND c.partition = u.p",
             "text, int, bigint",
@@ -442,7 +446,7 @@ class _PostgresUnitOfWork:
             self._writes.notify(OUTCOMES_CHANNEL, payload)
         if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
             self._writes.notify(COMMITS_CHANNEL, "")
-        await self._writes.execute(self.conn)
+        await self._writes.execute()
 
     async def _shown(self, result: BatchResult) -> Shown:
         """What the batch's messages show from earlier batches: the stored streak periods of
@@ -505,7 +509,7 @@ class _PostgresUnitOfWork:
         )
         return {award_id: body for award_id, body in await cur.fetchall()}
 
-    def _save_activity(self, result: BatchResult) -> None:
+    async def _save_activity(self, result: BatchResult) -> None:
         """The daily changes, and the analytics rollups they move (``projection_0008``)."""
         # one pass over the applied metric events: how many made each daily change, and the
         # change per event attribute value
@@ -522,8 +526,10 @@ class _PostgresUnitOfWork:
                     cell = (*key[:3], attribute, value, outcome.day)
                     by_value[cell] = by_value.get(cell, 0.0) + command.value
         rows = [(*key, change, events.get(key, 0)) for key, change in sorted(result.daily.items())]
-        self._write(_METRIC_DAYS[1], "text, text, uuid, date, float8, int", rows, _METRIC_DAYS[0])
-        self._write(
+        await self._write(
+            _METRIC_DAYS[1], "text, text, uuid, date, float8, int", rows, _METRIC_DAYS[0]
+        )
+        await self._write(
             "INSERT INTO {s}.metric_attribute_daily AS d (tenant, user_id, metric_id, "
             "attribute, value, day, change) SELECT * FROM {rows} AS batch ON CONFLICT "
             "(tenant, user_id, metric_id, attribute, value, day) DO UPDATE SET "
@@ -532,11 +538,11 @@ class _PostgresUnitOfWork:
             [(*key, change) for key, change in sorted(by_value.items())],
         )
         days = sorted({(tenant, user_id, day) for tenant, user_id, _, day in result.daily})
-        self._write(_USER_DAYS[1], "text, text, date", days, _USER_DAYS[0])
+        await self._write(_USER_DAYS[1], "text, text, date", days, _USER_DAYS[0])
 
-    def _save_streaks(self, result: BatchResult) -> None:
+    async def _save_streaks(self, result: BatchResult) -> None:
         effects = result.streaks
-        self._write(
+        await self._write(
             "INSERT INTO {s}.streaks (tenant, user_id, length, extended_at, next_due, state) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
             "length = EXCLUDED.length, extended_at = EXCLUDED.extended_at, next_due = "
@@ -554,7 +560,7 @@ class _PostgresUnitOfWork:
                 if state.profile is not None
             ],
         )
-        self._write(
+        await self._write(
             "INSERT INTO {s}.streak_periods AS p (tenant, user_id, frequency, period_start, "
             "period_end, length, used_freeze, used_pause, reset_at) SELECT * FROM {rows} AS "
             "batch ON CONFLICT (tenant, user_id, frequency, period_start) DO UPDATE SET "
@@ -575,7 +581,7 @@ class _PostgresUnitOfWork:
                 for key, p in effects.periods
             ],
         )
-        self._write(
+        await self._write(
             "INSERT INTO {s}.streak_pauses (tenant, id, user_id, start_date, end_date, "
             "status) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, id) DO UPDATE SET "
             "status = EXCLUDED.status",
@@ -583,10 +589,10 @@ class _PostgresUnitOfWork:
             [(key[0], p.id, key[1], p.start, p.end, status) for key, p, status in effects.pauses],
         )
 
-    def _save_rewards(self, result: BatchResult) -> None:
+    async def _save_rewards(self, result: BatchResult) -> None:
         rewards = result.rewards
         self._award_bodies = award_bodies(rewards.awards, self._config)
-        self._write(
+        await self._write(
             "INSERT INTO {s}.user_achievements (tenant, user_id, achievement_id, "
             "achieved_at, backdated, command_id) SELECT * FROM {rows} AS batch ON CONFLICT "
             "DO NOTHING",
@@ -597,7 +603,7 @@ class _PostgresUnitOfWork:
             ],
         )
         changed = sorted({key for key, _, _ in rewards.awards} | {k for k, _, _ in rewards.levels})
-        self._write(
+        await self._write(
             "INSERT INTO {s}.user_points (tenant, user_id, state) SELECT * FROM {rows} AS "
             "batch ON CONFLICT (tenant, user_id) DO UPDATE SET state = EXCLUDED.state",
             "text, text, jsonb",
@@ -607,7 +613,7 @@ class _PostgresUnitOfWork:
                 if state.profile is not None
             ],
         )
-        self._write(
+        await self._write(
             "INSERT INTO {s}.points_totals (tenant, user_id, system_id, total, level_id) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, system_id, user_id) DO "
             "UPDATE SET total = EXCLUDED.total, level_id = EXCLUDED.level_id",
@@ -620,7 +626,7 @@ class _PostgresUnitOfWork:
                 )
             ],
         )
-        self._write(
+        await self._write(
             "INSERT INTO {s}.points_awards (tenant, id, user_id, system_id, command_id, "
             "awarded, total, awarded_at, body) SELECT * FROM {rows} AS batch",
             "text, uuid, text, uuid, uuid, int8, int8, timestamptz, jsonb",
@@ -643,7 +649,7 @@ class _PostgresUnitOfWork:
         for key, _, record in rewards.awards:
             day_key = (*key, record.award.system_id, record.day)
             daily[day_key] = daily.get(day_key, 0) + record.award.awarded
-        self._write(
+        await self._write(
             "INSERT INTO {s}.points_daily AS d (tenant, user_id, system_id, day, change) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id, system_id, day) DO "
             "UPDATE SET change = d.change + EXCLUDED.change",
@@ -651,14 +657,14 @@ class _PostgresUnitOfWork:
             [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
         )
 
-    def _save_leaderboards(self, result: BatchResult) -> None:
+    async def _save_leaderboards(self, result: BatchResult) -> None:
         entries: dict[tuple[str, uuid.UUID, date, str], Entry] = {}
         days: dict[tuple[str, uuid.UUID, str, date, date], float] = {}
         for (tenant, user_id), _, change in result.leaderboards:  # the batch's last change wins
             entry = change.entry
             entries[(tenant, change.board.id, entry.run, user_id)] = entry
             days[(tenant, change.board.id, user_id, entry.run, change.day)] = entry.value
-        self._write(
+        await self._write(
             "INSERT INTO {s}.leaderboard_entries (tenant, leaderboard_id, run, user_id, grp, "
             "value, reached_at) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, "
             "leaderboard_id, run, user_id) DO UPDATE SET grp = EXCLUDED.grp, value = "
@@ -669,7 +675,7 @@ class _PostgresUnitOfWork:
                 for key, e in sorted(entries.items(), key=lambda i: str(i[0]))
             ],
         )
-        self._write(
+        await self._write(
             "INSERT INTO {s}.leaderboard_days (tenant, leaderboard_id, user_id, run, day, "
             "value) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, leaderboard_id, "
             "user_id, run, day) DO UPDATE SET value = EXCLUDED.value",
@@ -677,11 +683,11 @@ class _PostgresUnitOfWork:
             [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
         )
 
-    def _write(
+    async def _write(
         self, text: str, types: str, rows: Sequence[Sequence[Any]], before: str = ""
     ) -> None:
-        """Queue ``text`` for ``rows`` with the batch's other writes (:meth:`Writes.add`)."""
-        self._writes.add(text, types, rows, before)
+        """Write ``rows`` with ``text`` among the batch's writes (:meth:`Writes.add`)."""
+        await self._writes.add(text, types, rows, before)
 
 
 class PostgresProjectionStore:
