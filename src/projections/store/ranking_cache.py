@@ -3,9 +3,10 @@
 A group (tenant, board, run, breakdown group) is loaded the first time it is read and then kept
 current by reading, before every answer, the entries written since the previous read. "Since"
 must not miss a transaction that committed late with an old id, so every entry carries the id
-of the transaction that wrote it (``written``, an ``xid8``) and each read, in one REPEATABLE READ
-snapshot, takes the entries written by transactions from the snapshot's ``xmin`` — the oldest
-transaction still running at the previous read — onwards. Anything that committed after the
+of the transaction that wrote it (``written``, an ``xid8``) and each read, in one snapshot (a
+single statement, or a REPEATABLE READ transaction when a group is loaded), takes the entries
+written by transactions from the previous snapshot's ``xmin`` — the oldest transaction still
+running at the previous read — onwards. Anything that committed after the
 previous snapshot has an id at least that, so it is seen; a row seen twice is applied twice,
 which is harmless because an entry is the user's latest state, not a delta.
 
@@ -22,13 +23,21 @@ from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor, errors
 from psycopg_pool import AsyncConnectionPool
 
 from projections.store.connections import active_schema_and_xmin, statement
 from projections.store.ranking import Ranking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FOLLOW = (
+    "SELECT p.schema_name, pg_snapshot_xmin(pg_current_snapshot())::text, e.tenant, "
+    "e.leaderboard_id, e.run, e.user_id, e.grp, e.value, e.reached_at "
+    "FROM laurel.active_projection p LEFT JOIN {s}.leaderboard_entries e "
+    "ON e.written >= %s::text::xid8"
+)
+"""The pointer, the statement's snapshot ``xmin`` and the entries written from a watermark
+on (in schema ``{s}``, which the pointer may have left), as of one snapshot."""
 _GROUP = (
     "SELECT user_id, value, reached_at FROM {s}.leaderboard_entries "
     "WHERE tenant = %s AND leaderboard_id = %s AND run = %s AND grp = %s"
@@ -140,6 +149,9 @@ class RankingCache:
             if self._done >= ticket and (want is None or want in self._groups):
                 return  # a read that started after this call was made has covered it
             covered = self._requested
+            if (want is None or want in self._groups) and await self._follow_at_once():
+                self._done = covered
+                return
             # Pipeline mode: BEGIN, the snapshot's settings and the pointer with its xmin are
             # one round trip; the entries to follow, the group to load and COMMIT another.
             async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
@@ -165,6 +177,27 @@ class RankingCache:
             if loading is not None and want is not None:
                 self._put(want, await loading.fetchall())
             self._done = covered
+
+    async def _follow_at_once(self) -> bool:
+        """Follow the entries of the groups held in one statement, outside a transaction (its
+        snapshot gives the next watermark too): the refresh most answers need. False when it
+        cannot: nothing was read yet, or the projection schema moved (a replay's switch)."""
+        if self._watermark is None or self._schema is None:
+            return False
+        if not self._groups:
+            return True  # nothing to follow; a group loaded later sets the watermark
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(statement(_FOLLOW, self._schema), (str(self._watermark),))
+                rows = await cur.fetchall()
+        except errors.UndefinedTable:  # the schema read last is gone: a switch came first
+            return False
+        schema, xmin = rows[0][0], int(rows[0][1])
+        if schema != self._schema:
+            return False
+        self._follow([StoredEntry(*row[2:]) for row in rows if row[2] is not None])
+        self._watermark = xmin
+        return True
 
     def _forget(self) -> None:
         self._groups.clear()
