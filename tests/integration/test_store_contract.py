@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from ingest.contract import Command, RecordMetricEvent, UpsertUser, UserPatch, encode, record_key
 from processors.projector import BatchReport, project_batch
@@ -23,6 +24,7 @@ from projections.store.connections import connection_pool
 from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import OutcomeRow, ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
+from projections.store.projection_schemas import create_next_schema, lock_active, switch_active
 from tests.support.config import add_document, create_metric, set_streak_settings
 from tests.support.infra import Infra, new_namespace
 from tests.support.reference import DiscardSink
@@ -209,5 +211,37 @@ async def test_a_configuration_change_between_batches_is_seen_by_the_next(infra:
         async with projection.unit_of_work() as uow:
             totals = (await uow.load([ADA], [], [])).users[ADA].totals
         assert totals[lectures] == 4.0
+    finally:
+        await pool.close()
+
+
+async def test_a_batch_after_a_switch_goes_to_the_schema_switched_to(infra: Infra) -> None:
+    """The store sends a batch's reads to the schema the previous batch found, before the
+    pointer answers: after a replay's switch in between, the batch must still read and write
+    the schema switched to, and only it."""
+    namespace = await asyncio.to_thread(new_namespace, infra)
+    create_metric(namespace.database_url, "lessons")
+    pool = connection_pool(namespace.database_url)
+    await pool.open(wait=True)
+    try:
+        projection = PostgresProjectionStore(pool)
+        await project(projection, records([event(1.0)]))  # found: the first schema
+        fresh, live = await asyncio.to_thread(create_next_schema, namespace.database_url)
+        async with pool.connection() as conn, conn.transaction():
+            await lock_active(conn)
+            await switch_active(conn, fresh)
+
+        second = SourceRecord("t", 0, 1, record_key(*ADA), encode(event(4.0)))
+        assert await project(projection, [second]) == BatchReport(1, 0, 1, 0)
+        async with projection.unit_of_work() as uow:
+            assert uow.schema == fresh
+            assert await uow.lock_checkpoints("t", [0]) == {0: 1}
+            user = (await uow.load([ADA], [], [])).users[ADA]
+        assert list(user.totals.values()) == [4.0]  # the new schema holds the second alone
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT last_offset FROM {}.checkpoints").format(sql.Identifier(live))
+            )
+            assert await cur.fetchall() == [(0,)]  # the first schema kept the first batch's
     finally:
         await pool.close()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection, AsyncRawCursor, OperationalError, sql
+from psycopg import AsyncConnection, AsyncCursor, AsyncRawCursor, OperationalError, sql
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -38,9 +38,19 @@ def connection_pool(url: str, min_size: int = 1, max_size: int = 4) -> AsyncConn
 
 async def active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> str:
     """The projection schema that serves reads and receives writes."""
+    return await read_active_schema(await send_active_schema(conn, lock=lock))
+
+
+async def send_active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> AsyncCursor[Any]:
+    """:func:`active_schema`'s query, sent (in pipeline mode, with what follows it) but not
+    read: :func:`read_active_schema` reads it."""
     suffix = " FOR SHARE" if lock else ""
-    cur = await conn.execute(f"SELECT schema_name FROM laurel.active_projection{suffix}")
-    return str(_pointer(await cur.fetchone())[0])
+    return await conn.execute(f"SELECT schema_name FROM laurel.active_projection{suffix}")
+
+
+async def read_active_schema(cursor: AsyncCursor[Any]) -> str:
+    """The schema :func:`send_active_schema` asked for."""
+    return str(_pointer(await cursor.fetchone())[0])
 
 
 async def active_schema_and_xmin(conn: AsyncConnection[Any]) -> tuple[str, int]:

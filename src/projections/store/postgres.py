@@ -42,7 +42,13 @@ from projections.store.config_history import (
     config_rows,
     send_config_queries,
 )
-from projections.store.connections import Writes, active_schema, statement
+from projections.store.connections import (
+    Writes,
+    active_schema,
+    read_active_schema,
+    send_active_schema,
+    statement,
+)
 from projections.store.decided import OUTCOMES_CHANNEL, notification_payloads
 from projections.store.outbox import outbox_rows
 from projections.store.ports import BatchQuery, BatchRead, DeadLetter, OutcomeRow
@@ -210,10 +216,18 @@ class _Loading:
 
 class _PostgresUnitOfWork:
     def __init__(
-        self, conn: AsyncConnection[Any], schema: str, announce: bool, configs: ConfigCache
+        self,
+        conn: AsyncConnection[Any],
+        schema: str,
+        announce: bool,
+        configs: ConfigCache,
+        pointer: AsyncCursor[Any] | None = None,
     ) -> None:
         self.conn = conn
         self.schema = schema
+        self._pointer = pointer
+        """The pointer's read, sent with ``BEGIN`` and not answered yet: until it is,
+        ``schema`` is only the one the previous unit of work found (:meth:`_moved`)."""
         self._announce = announce
         self._configs = configs
         self._subscribed = Subscriptions()
@@ -222,7 +236,7 @@ class _PostgresUnitOfWork:
         """What :meth:`read` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
         self._writes = Writes(conn, schema, combined=True)
-        """The writes of :meth:`save`."""
+        """The writes of :meth:`save` (made there, for the schema then known)."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
 
@@ -241,6 +255,8 @@ class _PostgresUnitOfWork:
             if query.tenants and query.since is not None
             else None
         )
+        if await self._moved():
+            return await self.read(query)
         checkpoints = await self._locked(*locking)
         projection = await stored.projection()
         if epochs is not None and query.since is not None:
@@ -263,7 +279,10 @@ class _PostgresUnitOfWork:
         return self._configs.history(tenants)
 
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
-        return await self._locked(*await self._send_lock(topic, partitions))
+        locking = await self._send_lock(topic, partitions)
+        if await self._moved():
+            return await self.lock_checkpoints(topic, partitions)
+        return await self._locked(*locking)
 
     async def load(
         self,
@@ -271,7 +290,30 @@ class _PostgresUnitOfWork:
         commands: Iterable[tuple[str, uuid.UUID]],
         idempotency: Iterable[IdempotencyKey],
     ) -> Projection:
-        return await (await self._send_load(users, commands, idempotency)).projection()
+        loading = await self._send_load(users, commands, idempotency)
+        if await self._moved():
+            return await self.load(users, commands, idempotency)
+        return await loading.projection()
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether ``schema`` is known to be the active one (the pointer was read)."""
+        return self._pointer is None
+
+    async def _moved(self) -> bool:
+        """Read the pointer if it is still unanswered (in the same round trip as what was
+        sent since ``BEGIN``): True when it names another schema than the one assumed — a
+        replay switched since the previous unit of work — which ``schema`` now is, and what
+        was sent must be sent again. The pointer stays locked ``FOR SHARE``, so it cannot
+        move again in this transaction."""
+        if self._pointer is None:
+            return False
+        found = await read_active_schema(self._pointer)
+        self._pointer = None
+        if found == self.schema:
+            return False
+        self.schema = found
+        return True
 
     async def _send_lock(
         self, topic: str, partitions: Iterable[int]
@@ -352,6 +394,7 @@ class _PostgresUnitOfWork:
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
+        await self._moved()  # nothing was read yet: the writes go where the pointer says
         # One INSERT ... SELECT FROM <the rows as one JSON array> per table, all in one
         # statement sent with the COMMIT: nothing is read back (unless a webhook message shows
         # stored rows, read before the writes: they show earlier batches').
@@ -702,27 +745,47 @@ class PostgresProjectionStore:
         self.schema = schema
         self.announce = announce
         self._configs = ConfigCache()
+        self._found: str | None = None
+        """The active schema the last unit of work found (and may assume: see below)."""
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[_PostgresUnitOfWork]:
         """One transaction in the active projection schema, holding its pointer ``FOR SHARE``.
 
-        The transaction runs in pipeline mode: ``BEGIN`` goes with the pointer's read, and the
-        batch's writes with ``COMMIT``, so a batch costs three round trips (the pointer, the
-        reads, the writes). A write PostgreSQL refuses raises its error (``psycopg.DataError``…)
-        when the block ends, and nothing of the transaction is kept.
+        The transaction runs in pipeline mode: ``BEGIN`` and the pointer's read go with the
+        batch's reads, and its writes with ``COMMIT``, so a batch costs two round trips. The
+        reads are sent to the schema the previous unit of work found before the pointer says
+        which is active; when it says another (a replay switched in between), they are sent
+        again, to it, in the same transaction (a third trip, once per switch). The first unit
+        of work, and the first after a failure, reads the pointer first. A write PostgreSQL
+        refuses raises its error (``psycopg.DataError``…) when the block ends, and nothing of
+        the transaction is kept.
         """
         async with self.pool.connection() as conn:
             try:
                 async with conn.pipeline(), conn.transaction():
                     # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this
                     # batch, and this batch sees the switch if it came first.
-                    schema = self.schema or await active_schema(conn, lock=True)
-                    yield _PostgresUnitOfWork(conn, schema, self.announce, self._configs)
+                    if self.schema is not None:
+                        uow = self._unit(conn, self.schema)
+                    elif self._found is not None:
+                        pointer = await send_active_schema(conn, lock=True)
+                        uow = self._unit(conn, self._found, pointer)
+                    else:
+                        uow = self._unit(conn, await active_schema(conn, lock=True))
+                    yield uow
+                    if self.schema is None and uow.confirmed:
+                        self._found = uow.schema
             except BaseException:
+                self._found = None  # the next unit of work reads the pointer first
                 # A statement that failed among those sent with COMMIT leaves the transaction
                 # aborted, not rolled back: end it before the connection goes back to the pool.
                 if conn.info.transaction_status == TransactionStatus.INERROR:
                     with contextlib.suppress(psycopg.Error):
                         await conn.rollback()
                 raise
+
+    def _unit(
+        self, conn: AsyncConnection[Any], schema: str, pointer: AsyncCursor[Any] | None = None
+    ) -> _PostgresUnitOfWork:
+        return _PostgresUnitOfWork(conn, schema, self.announce, self._configs, pointer)
