@@ -130,8 +130,8 @@ class Writes:
     binding, reading each result) was most of its write time, and of PostgreSQL's too. A large
     batch's go one by one in the pipeline as they are added: PostgreSQL runs each while the
     next one's rows are made and dumped, which one statement at the end would forgo (batches
-    of 500 were a tenth slower that way). Either way every statement sees what was there
-    before the first: statements added together must not read what another writes.
+    of 500 were a tenth slower that way). As one statement, every part sees only what was there
+    before it began, so no statement added may depend on what another one writes.
     """
 
     def __init__(self, conn: AsyncConnection[Any], schema: str, *, combined: bool) -> None:
