@@ -57,8 +57,9 @@ class ConfigCache:
     in each batch, and decoding the documents into rules, was a tenth of a one-record batch
     and grows with every edit. The batch reads its tenants' epochs instead (one small query
     in its read trip); a tenant whose epoch moved, that is not held, or that is held only from
-    a later ``since`` than the batch's, is loaded again, in the batch's transaction, from
-    ``since`` on. A change is still seen by the first batch that reads the new epoch.
+    a later ``since`` than the batch's, is loaded again, in the batch's transaction (the
+    store loads from a little before the batch's ``since``). A change is still seen by the
+    first batch that reads the new epoch.
     Pure bookkeeping: the caller does the reading (:meth:`wanted`, :meth:`keep`).
     """
 

@@ -6,9 +6,9 @@ must not miss a transaction that committed late with an old id, so every entry c
 of the transaction that wrote it (``written``, an ``xid8``) and each read, in one snapshot (a
 single statement, or a REPEATABLE READ transaction when a group is loaded), takes the entries
 written by transactions from the previous snapshot's ``xmin`` — the oldest transaction still
-running at the previous read — onwards. Anything that committed after the
-previous snapshot has an id at least that, so it is seen; a row seen twice is applied twice,
-which is harmless because an entry is the user's latest state, not a delta.
+running at the previous read — onwards. Anything that committed after the previous snapshot
+has an id at least that, so it is seen; a row seen twice is applied twice, which is harmless
+because an entry is the user's latest state, not a delta.
 
 A replay's switch to another projection schema empties the cache.
 """
