@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ from projections.store.ports import OutcomeRow, ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
 from projections.store.projection_schemas import create_next_schema, lock_active, switch_active
 from tests.support.config import add_document, create_metric, set_streak_settings
-from tests.support.infra import Infra, new_namespace
+from tests.support.infra import Infra, Namespace, new_namespace
 from tests.support.reference import DiscardSink
 
 pytestmark = pytest.mark.integration
@@ -46,12 +47,22 @@ async def store(
         metric = MetricVersion(NOW - timedelta(days=1), None, "", metric_id, "lessons", "Lessons")
         yield MemoryProjectionStore(ConfigHistory(metrics=(metric,))), metric_id
         return
+    async with postgres_store(infra) as (projection, _, metric_id):
+        yield projection, metric_id
+
+
+@asynccontextmanager
+async def postgres_store(
+    infra: Infra,
+) -> AsyncIterator[tuple[PostgresProjectionStore, Namespace, uuid.UUID]]:
+    """A PostgreSQL store over a fresh namespace with one metric, ``lessons``; yields the
+    store, the namespace and the metric's id."""
     namespace = await asyncio.to_thread(new_namespace, infra)  # it runs its own event loop
     metric_id = create_metric(namespace.database_url, "lessons")
     pool = connection_pool(namespace.database_url)
     await pool.open(wait=True)
     try:
-        yield PostgresProjectionStore(pool), metric_id
+        yield PostgresProjectionStore(pool), namespace, metric_id
     finally:
         await pool.close()
 
@@ -198,33 +209,22 @@ def _sql(database_url: str, query: str) -> None:
 async def test_a_configuration_change_between_batches_is_seen_by_the_next(infra: Infra) -> None:
     """The first batch warms the store's configuration cache; a metric created after it is
     known to the very next batch."""
-    namespace = await asyncio.to_thread(new_namespace, infra)
-    create_metric(namespace.database_url, "lessons")
-    pool = connection_pool(namespace.database_url)
-    await pool.open(wait=True)
-    try:
-        projection = PostgresProjectionStore(pool)
+    async with postgres_store(infra) as (projection, namespace, _):
         await project(projection, records([event(1.0)]))
         lectures = create_metric(namespace.database_url, "lectures")
         second = replace(event(4.0), metric_key="lectures")
         await project(projection, [SourceRecord("t", 0, 1, record_key(*ADA), encode(second))])
         async with projection.unit_of_work() as uow:
             totals = (await uow.load([ADA], [], [])).users[ADA].totals
-        assert totals[lectures] == 4.0
-    finally:
-        await pool.close()
+    assert totals[lectures] == 4.0
 
 
 async def test_a_batch_after_a_switch_goes_to_the_schema_switched_to(infra: Infra) -> None:
     """The store sends a batch's reads to the schema the previous batch found, before the
     pointer answers: after a replay's switch in between, the batch must still read and write
     the schema switched to, and only it."""
-    namespace = await asyncio.to_thread(new_namespace, infra)
-    create_metric(namespace.database_url, "lessons")
-    pool = connection_pool(namespace.database_url)
-    await pool.open(wait=True)
-    try:
-        projection = PostgresProjectionStore(pool)
+    async with postgres_store(infra) as (projection, namespace, _):
+        pool = projection.pool
         await project(projection, records([event(1.0)]))  # found: the first schema
         fresh, live = await asyncio.to_thread(create_next_schema, namespace.database_url)
         async with pool.connection() as conn, conn.transaction():
@@ -243,5 +243,3 @@ async def test_a_batch_after_a_switch_goes_to_the_schema_switched_to(infra: Infr
                 sql.SQL("SELECT last_offset FROM {}.checkpoints").format(sql.Identifier(live))
             )
             assert await cur.fetchall() == [(0,)]  # the first schema kept the first batch's
-    finally:
-        await pool.close()

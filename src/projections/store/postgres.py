@@ -235,7 +235,7 @@ class _PostgresUnitOfWork:
         self._config = ConfigHistory()
         """What :meth:`read` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
-        self._writes = Writes(conn, schema, combined=True)
+        self._writes: Writes
         """The writes of :meth:`save` (made there, for the schema then known)."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
