@@ -6,8 +6,9 @@ daily streak, and a points system paying per event — and one of them also two 
 metric, and the points in daily runs). The same commands (events from 2,000 users over a few
 days) are folded and written in batches of 500 with the projector the live processor runs, for
 each case of :data:`CASES` in turn and then again in the other order: as the processor runs
-it, without leaderboards, without the user-state cache (every state read from PostgreSQL) and
-with Python's default garbage-collector thresholds; it prints events/s.
+it, without leaderboards, without the user-state cache (every state read from PostgreSQL),
+with Python's default garbage-collector thresholds, and with twenty more metrics, each with
+three achievements, that the events do not name; it prints events/s.
 """
 
 from __future__ import annotations
@@ -45,7 +46,21 @@ class _NoDeadLetters:
             raise RuntimeError(f"unexpected dead letters: {letters[0].reason}")
 
 
-def configure(database_url: str, tenant: str, leaderboards: bool) -> None:
+def configure(database_url: str, tenant: str, leaderboards: bool, more_metrics: int = 0) -> None:
+    """The bench's configuration; ``more_metrics`` adds metrics the events do not name, each
+    with a ladder of three achievements (configuration the rules look through, not use)."""
+    for n in range(more_metrics):
+        other = create_metric(database_url, f"other-{n}", tenant)
+        for value in (5, 10, 50):
+            ladder: dict[str, object] = {
+                "name": f"other {n} {value}",
+                "key": f"other-{n}-{value}",
+                "trigger": "metric",
+                "status": "active",
+                "metricId": str(other),
+                "metricValue": value,
+            }
+            add_document(database_url, "achievement", ladder, "", tenant)
     metric_id = create_metric(database_url, "lessons", tenant)
     set_streak_settings(database_url, StreakSettings(metrics=(("lessons", 1.0),)), tenant)
     system = add_document(database_url, "points_system", {"name": "XP", "key": "xp"}, "", tenant)
@@ -109,11 +124,13 @@ async def fold_all(
 @dataclass(frozen=True)
 class Case:
     """One way of running the step: leaderboards on or off, the user-state cache on or off, the
-    collector tuned as the processor tunes it or left at Python's defaults."""
+    collector tuned as the processor tunes it or left at Python's defaults, and how many
+    metrics (with achievements) the configuration holds besides the one the events name."""
 
     leaderboards: bool
     cached: bool = True
     tuned_gc: bool = True
+    more_metrics: int = 0
 
 
 CASES = {
@@ -121,6 +138,7 @@ CASES = {
     "with 2 leaderboards": Case(leaderboards=True),
     "with 2 leaderboards, no cache": Case(leaderboards=True, cached=False),
     "with 2 leaderboards, Python's gc": Case(leaderboards=True, tuned_gc=False),
+    "with 2 leaderboards, 20 more metrics": Case(leaderboards=True, more_metrics=20),
 }
 """The second is the processor as it runs; each of the others changes one thing."""
 
@@ -141,7 +159,7 @@ async def measure(
             for n, name in enumerate(order):
                 case = CASES[name]
                 tenant = f"bench-{run}-{round_}-{n}"
-                configure(database_url, tenant, leaderboards=case.leaderboards)
+                configure(database_url, tenant, case.leaderboards, case.more_metrics)
                 batch = records(tenant, f"bench-{tenant}", events, users, round_)
                 with tuned_collector(gc_threshold) if case.tuned_gc else nullcontext():
                     rates[name].append(await fold_all(store, batch, case.cached))
@@ -161,7 +179,7 @@ async def main() -> None:
     print(f"processor batch step in-process, {args.events:,} events, {args.users:,} users")
     for name, found in rates.items():
         figures = " / ".join(f"{r:,.0f}" for r in found)
-        print(f"{name:<33} {figures} ev/s (two rounds)")
+        print(f"{name:<37} {figures} ev/s (two rounds)")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,8 @@ def newly_completed(
     live = [a for a in achievements if a.live and a.id not in progress.completed]
     done: dict[uuid.UUID, datetime] = dict(progress.completed)
     out: list[Completion] = []
-    for achievement in sorted(live, key=lambda a: (a.created, str(a.id))):
+    # ids break ties: a UUID orders as its text does
+    for achievement in sorted(live, key=lambda a: (a.created, a.id)):
         if achievement.trigger == "achievement":
             continue
         if qualifies(achievement, progress, event_attributes):
@@ -150,7 +151,7 @@ def newly_completed(
     changed = True
     while changed:  # composites, until nothing more completes
         changed = False
-        for achievement in sorted(live, key=lambda a: (a.created, str(a.id))):
+        for achievement in sorted(live, key=lambda a: (a.created, a.id)):
             if achievement.trigger != "achievement" or achievement.id in done:
                 continue
             state = Progress(

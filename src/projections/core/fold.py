@@ -137,6 +137,10 @@ class Effects:
     levels: tuple[LevelChange, ...] = ()
 
     def __add__(self, later: Effects) -> Effects:
+        if later is NO_EFFECTS:  # most steps do nothing besides the state: skip the copy
+            return self
+        if self is NO_EFFECTS:
+            return later
         return Effects(
             self.transitions + later.transitions,
             self.periods + later.periods,
@@ -149,11 +153,15 @@ class Effects:
     @classmethod
     def of_step(cls, step: streaks.Step) -> Effects:
         """What a streak step did."""
+        if not step.transitions and not step.periods:
+            return NO_EFFECTS
         return cls(transitions=step.transitions, periods=step.periods)
 
     @classmethod
     def of_rewards(cls, result: RewardsResult) -> Effects:
         """What the rewards step did."""
+        if not result.completions and not result.awards and not result.levels:
+            return NO_EFFECTS
         return cls(completions=result.completions, awards=result.awards, levels=result.levels)
 
     def streak_lengths(self) -> tuple[int, ...]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, TypeAlias
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from projections.core.achievements import Achievement
 from projections.core.leaderboards import Entry, Leaderboard
@@ -20,6 +22,8 @@ from projections.core.points import (
 )
 from projections.core.streaks import Streak, StreakPreferences, StreakSettings
 from projections.core.versions import Versioned
+
+T = TypeVar("T")
 
 UserKey: TypeAlias = tuple[str, str]
 """(tenant, user id)."""
@@ -123,7 +127,14 @@ class StreakSettingsVersion(Versioned):
 
 @dataclass(frozen=True)
 class ConfigHistory:
-    """Configuration versions covering some span of time, looked up as of a command's time."""
+    """Configuration versions covering some span of time, looked up as of a command's time.
+
+    The lookups (``…_at``) are memoised: what is in force for a tenant only changes at the
+    instants its versions begin or end, so each answer is kept for the span between two such
+    instants and shared by every lookup that falls in it. The rules look the configuration up
+    several times per event; without the memo each lookup scanned every version of every
+    tenant the history holds. Answers are immutable (tuples, frozen values): share them freely.
+    """
 
     metrics: tuple[MetricVersion, ...] = ()
     attributes: tuple[AttributeVersion, ...] = ()
@@ -134,20 +145,78 @@ class ConfigHistory:
     points_levels: tuple[PointsLevel, ...] = ()
     points_boosts: tuple[PointsBoost, ...] = ()
     leaderboards: tuple[Leaderboard, ...] = ()
+    _edges: dict[str, list[datetime]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Per tenant, the instants at which one of its versions begins or ends, in order."""
+    _answers: dict[tuple[Hashable, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Memoised lookups by (lookup, tenant, argument, span)."""
 
-    def leaderboards_at(self, tenant: str, at: datetime) -> list[Leaderboard]:
+    def _span(self, tenant: str, at: datetime) -> int:
+        """Which span between the tenant's version edges ``at`` falls in: every version of the
+        tenant holds at all instants of a span or at none."""
+        edges = self._edges.get(tenant)
+        if edges is None:
+            found: set[datetime] = set()
+            for versions in (
+                self.metrics,
+                self.attributes,
+                self.streak_settings,
+                self.achievements,
+                self.points_systems,
+                self.points_triggers,
+                self.points_levels,
+                self.points_boosts,
+                self.leaderboards,
+            ):
+                for v in versions:
+                    if v.tenant == tenant:
+                        found.add(v.valid_from)
+                        if v.valid_to is not None:
+                            found.add(v.valid_to)
+            edges = self._edges[tenant] = sorted(found)
+        return bisect.bisect_right(edges, at)
+
+    def _memo(
+        self, lookup: str, tenant: str, argument: Hashable, at: datetime, answer: Callable[[], T]
+    ) -> T:
+        key = (lookup, tenant, argument, self._span(tenant, at))
+        try:
+            found: T = self._answers[key]
+        except KeyError:
+            found = self._answers[key] = answer()
+        return found
+
+    def leaderboards_at(self, tenant: str, at: datetime) -> tuple[Leaderboard, ...]:
         """The tenant's leaderboards in force at ``at``."""
-        return [b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)]
+        return self._memo(
+            "leaderboards",
+            tenant,
+            None,
+            at,
+            lambda: tuple(b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)),
+        )
 
-    def achievements_at(self, tenant: str, at: datetime) -> list[Achievement]:
+    def achievements_at(self, tenant: str, at: datetime) -> tuple[Achievement, ...]:
         """The tenant's achievements in force at ``at``."""
-        return [a for a in self.achievements if a.tenant == tenant and a.holds_at(at)]
+        return self._memo(
+            "achievements",
+            tenant,
+            None,
+            at,
+            lambda: tuple(a for a in self.achievements if a.tenant == tenant and a.holds_at(at)),
+        )
 
     def points_at(self, tenant: str, at: datetime) -> PointsConfig:
         """The points systems in force at ``at`` with their active triggers, levels, boosts."""
+        return self._memo("points", tenant, None, at, lambda: self._points_at(tenant, at))
+
+    def _points_at(self, tenant: str, at: datetime) -> PointsConfig:
         systems = {s.id: s for s in self.points_systems if s.tenant == tenant and s.holds_at(at)}
         return PointsConfig(
-            systems=systems,
+            systems=MappingProxyType(systems),
             triggers=tuple(
                 t
                 for t in self.points_triggers
@@ -170,6 +239,9 @@ class ConfigHistory:
 
     def streak_at(self, tenant: str, at: datetime) -> StreakSettings:
         """The tenant's streak settings at ``at`` (the defaults before any were saved)."""
+        return self._memo("streak", tenant, None, at, lambda: self._streak_at(tenant, at))
+
+    def _streak_at(self, tenant: str, at: datetime) -> StreakSettings:
         for version in self.streak_settings:
             if version.tenant == tenant and version.holds_at(at):
                 return version.settings
@@ -177,15 +249,40 @@ class ConfigHistory:
 
     def metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         """The tenant's metric with ``key`` at ``at``, if any."""
+        return self._memo("metric", tenant, key, at, lambda: self._metric_at(tenant, key, at))
+
+    def _metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         for metric in self.metrics:
             if metric.tenant == tenant and metric.key == key and metric.holds_at(at):
                 return metric
         return None
 
+    def metric_by_id_at(
+        self, tenant: str, metric_id: uuid.UUID, at: datetime
+    ) -> MetricVersion | None:
+        """The tenant's metric ``metric_id`` as it was at ``at``, if it existed then."""
+        return self._memo(
+            "metric id", tenant, metric_id, at, lambda: self._metric_by_id_at(tenant, metric_id, at)
+        )
+
+    def _metric_by_id_at(
+        self, tenant: str, metric_id: uuid.UUID, at: datetime
+    ) -> MetricVersion | None:
+        for metric in self.metrics:
+            if metric.tenant == tenant and metric.id == metric_id and metric.holds_at(at):
+                return metric
+        return None
+
     def attribute_keys_at(self, tenant: str, kind: AttributeType, at: datetime) -> frozenset[str]:
         """The keys of the tenant's attributes of ``kind`` at ``at``."""
-        return frozenset(
-            a.key
-            for a in self.attributes
-            if a.tenant == tenant and a.type == kind and a.holds_at(at)
+        return self._memo(
+            "attributes",
+            tenant,
+            kind,
+            at,
+            lambda: frozenset(
+                a.key
+                for a in self.attributes
+                if a.tenant == tenant and a.type == kind and a.holds_at(at)
+            ),
         )

@@ -400,7 +400,7 @@ def points_boost_from(doc: Document, keys: Mapping[uuid.UUID, str]) -> PointsBoo
 
 
 def _by_id(values: Mapping[uuid.UUID, Any]) -> dict[str, Any]:
-    return {str(k): values[k] for k in sorted(values, key=str)}
+    return dict(sorted((str(k), v) for k, v in values.items()))
 
 
 def points_state_json(state: PointsState) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def combined(histories: Sequence[ConfigHistory]) -> ConfigHistory:
         **{
             f.name: tuple(v for h in histories for v in getattr(h, f.name))
             for f in fields(ConfigHistory)
+            if f.init  # not the lookups' memo
         }
     )
 

@@ -664,9 +664,7 @@ class _PostgresUnitOfWork:
             [
                 (*key, system_id, total, result.users[key].points.levels.get(system_id))
                 for key in changed
-                for system_id, total in sorted(
-                    result.users[key].points.totals.items(), key=lambda i: str(i[0])
-                )
+                for system_id, total in sorted(result.users[key].points.totals.items())
             ],
         )
         await self._write(
@@ -697,7 +695,7 @@ class _PostgresUnitOfWork:
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id, system_id, day) DO "
             "UPDATE SET change = d.change + EXCLUDED.change",
             "text, text, uuid, date, int8",
-            [(*k, v) for k, v in sorted(daily.items(), key=lambda i: str(i[0]))],
+            [(*k, v) for k, v in sorted(daily.items())],
         )
 
     async def _save_leaderboards(self, result: BatchResult) -> None:
@@ -715,7 +713,7 @@ class _PostgresUnitOfWork:
             "text, uuid, date, text, text, float8, timestamptz",
             [
                 (*key, group_key(e.group), e.value, e.reached_at)
-                for key, e in sorted(entries.items(), key=lambda i: str(i[0]))
+                for key, e in sorted(entries.items())
             ],
         )
         await self._write(
@@ -723,7 +721,7 @@ class _PostgresUnitOfWork:
             "value) SELECT * FROM {rows} AS batch ON CONFLICT (tenant, leaderboard_id, "
             "user_id, run, day) DO UPDATE SET value = EXCLUDED.value",
             "text, uuid, text, date, date, float8",
-            [(*key, v) for key, v in sorted(days.items(), key=lambda i: str(i[0]))],
+            [(*key, v) for key, v in sorted(days.items())],
         )
 
     async def _write(

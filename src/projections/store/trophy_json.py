@@ -223,10 +223,10 @@ class Names:
 
     def metric(self, metric_id: uuid.UUID | None) -> str | None:
         """The metric's name then, or ``None``."""
-        for metric in self.config.metrics:
-            if metric.tenant == self.tenant and metric.id == metric_id and metric.holds_at(self.at):
-                return metric.name
-        return None
+        if metric_id is None:
+            return None
+        metric = self.config.metric_by_id_at(self.tenant, metric_id, self.at)
+        return metric.name if metric is not None else None
 
     def achievement_by_id(self, achievement_id: uuid.UUID | None) -> Achievement | None:
         """The achievement as it was then, or ``None``."""
