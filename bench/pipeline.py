@@ -326,8 +326,7 @@ async def main() -> None:
         database_url, args.step_events, 2_000, settings.processor_gc_threshold
     )
     for name, found in steps.items():
-        figures = " / ".join(f"{r:,.0f}" for r in found)
-        row(f"laurel: batch step in-process, {name}", f"{figures} ev/s", "(two rounds)")
+        row(f"laurel: batch step in-process, {name}", batch_step.describe(found), "(two rounds)")
     rate, _ = await http_rate(base, headers, 32, args.http, health)
     row("baseline: GET /health (no I/O), 32 connections", f"{rate:,.0f} req/s")
     before = decided(database_url)
