@@ -131,3 +131,12 @@ def test_the_memo_is_not_part_of_the_value() -> None:
     assert used == fresh
     assert hash(used) == hash(fresh)
     assert "_answers" not in repr(used)
+
+
+def test_metric_keys_a_request_names_do_not_grow_the_memo() -> None:
+    metric = MetricVersion(instant(0), None, "", uuid.uuid4(), "lessons", "Lessons")
+    history = ConfigHistory(metrics=(metric,))
+    for n in range(1_000):  # a client asking for metrics that do not exist
+        assert history.metric_at("", f"missing-{n}", instant(1)) is None
+    assert history.metric_at("", "lessons", instant(1)) is metric
+    assert len(history._answers) == 1  # one index of the tenant's metrics for the span

@@ -152,7 +152,8 @@ class ConfigHistory:
     _answers: dict[tuple[Hashable, ...], Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    """Memoised lookups by (lookup, tenant, argument, span)."""
+    """Memoised lookups by (lookup, tenant, argument, span); an argument is one of a few values
+    (an attribute type), never something a request names."""
 
     def _span(self, tenant: str, at: datetime) -> int:
         """Which span between the tenant's version edges ``at`` falls in: every version of the
@@ -249,29 +250,29 @@ class ConfigHistory:
 
     def metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         """The tenant's metric with ``key`` at ``at``, if any."""
-        return self._memo("metric", tenant, key, at, lambda: self._metric_at(tenant, key, at))
-
-    def _metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
-        for metric in self.metrics:
-            if metric.tenant == tenant and metric.key == key and metric.holds_at(at):
-                return metric
-        return None
+        return self._metrics_at(tenant, at)[0].get(key)
 
     def metric_by_id_at(
         self, tenant: str, metric_id: uuid.UUID, at: datetime
     ) -> MetricVersion | None:
         """The tenant's metric ``metric_id`` as it was at ``at``, if it existed then."""
-        return self._memo(
-            "metric id", tenant, metric_id, at, lambda: self._metric_by_id_at(tenant, metric_id, at)
-        )
+        return self._metrics_at(tenant, at)[1].get(metric_id)
 
-    def _metric_by_id_at(
-        self, tenant: str, metric_id: uuid.UUID, at: datetime
-    ) -> MetricVersion | None:
-        for metric in self.metrics:
-            if metric.tenant == tenant and metric.id == metric_id and metric.holds_at(at):
-                return metric
-        return None
+    def _metrics_at(
+        self, tenant: str, at: datetime
+    ) -> tuple[Mapping[str, MetricVersion], Mapping[uuid.UUID, MetricVersion]]:
+        # Indexed whole, not memoised per key asked for: keys come from requests, and a memo
+        # per unknown key would grow with them.
+        def index() -> tuple[Mapping[str, MetricVersion], Mapping[uuid.UUID, MetricVersion]]:
+            by_key: dict[str, MetricVersion] = {}
+            by_id: dict[uuid.UUID, MetricVersion] = {}
+            for metric in self.metrics:
+                if metric.tenant == tenant and metric.holds_at(at):
+                    by_key.setdefault(metric.key, metric)  # the first, as a scan finds it
+                    by_id.setdefault(metric.id, metric)
+            return MappingProxyType(by_key), MappingProxyType(by_id)
+
+        return self._memo("metrics", tenant, None, at, index)
 
     def attribute_keys_at(self, tenant: str, kind: AttributeType, at: datetime) -> frozenset[str]:
         """The keys of the tenant's attributes of ``kind`` at ``at``."""
