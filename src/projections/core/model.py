@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 
 from projections.core.achievements import Achievement
 from projections.core.leaderboards import Entry, Leaderboard
@@ -149,11 +149,12 @@ class ConfigHistory:
         default_factory=dict, init=False, repr=False, compare=False
     )
     """Per tenant, the instants at which one of its versions begins or ends, in order."""
-    _answers: dict[tuple[Hashable, ...], Any] = field(
+    _answers: dict[tuple[str, str, int], Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    """Memoised lookups by (lookup, tenant, argument, span); an argument is one of a few values
-    (an attribute type), never something a request names."""
+    """Memoised lookups by (lookup, tenant, span). Only whole answers are kept (an index of
+    the tenant's metrics, say), never one per key a request names: those would grow with the
+    requests."""
 
     def _span(self, tenant: str, at: datetime) -> int:
         """Which span between the tenant's version edges ``at`` falls in: every version of the
@@ -161,18 +162,10 @@ class ConfigHistory:
         edges = self._edges.get(tenant)
         if edges is None:
             found: set[datetime] = set()
-            for versions in (
-                self.metrics,
-                self.attributes,
-                self.streak_settings,
-                self.achievements,
-                self.points_systems,
-                self.points_triggers,
-                self.points_levels,
-                self.points_boosts,
-                self.leaderboards,
-            ):
-                for v in versions:
+            for f in fields(self):
+                if not f.init:  # the memo's own fields
+                    continue
+                for v in getattr(self, f.name):
                     if v.tenant == tenant:
                         found.add(v.valid_from)
                         if v.valid_to is not None:
@@ -180,10 +173,8 @@ class ConfigHistory:
             edges = self._edges[tenant] = sorted(found)
         return bisect.bisect_right(edges, at)
 
-    def _memo(
-        self, lookup: str, tenant: str, argument: Hashable, at: datetime, answer: Callable[[], T]
-    ) -> T:
-        key = (lookup, tenant, argument, self._span(tenant, at))
+    def _memo(self, lookup: str, tenant: str, at: datetime, answer: Callable[[], T]) -> T:
+        key = (lookup, tenant, self._span(tenant, at))
         try:
             found: T = self._answers[key]
         except KeyError:
@@ -193,60 +184,43 @@ class ConfigHistory:
     def leaderboards_at(self, tenant: str, at: datetime) -> tuple[Leaderboard, ...]:
         """The tenant's leaderboards in force at ``at``."""
         return self._memo(
-            "leaderboards",
-            tenant,
-            None,
-            at,
-            lambda: tuple(b for b in self.leaderboards if b.tenant == tenant and b.holds_at(at)),
+            "leaderboards", tenant, at, lambda: _in_force(self.leaderboards, tenant, at)
         )
 
     def achievements_at(self, tenant: str, at: datetime) -> tuple[Achievement, ...]:
         """The tenant's achievements in force at ``at``."""
         return self._memo(
-            "achievements",
-            tenant,
-            None,
-            at,
-            lambda: tuple(a for a in self.achievements if a.tenant == tenant and a.holds_at(at)),
+            "achievements", tenant, at, lambda: _in_force(self.achievements, tenant, at)
         )
 
     def points_at(self, tenant: str, at: datetime) -> PointsConfig:
         """The points systems in force at ``at`` with their active triggers, levels, boosts."""
-        return self._memo("points", tenant, None, at, lambda: self._points_at(tenant, at))
+        return self._memo("points", tenant, at, lambda: self._points_at(tenant, at))
 
     def _points_at(self, tenant: str, at: datetime) -> PointsConfig:
-        systems = {s.id: s for s in self.points_systems if s.tenant == tenant and s.holds_at(at)}
+        systems = {s.id: s for s in _in_force(self.points_systems, tenant, at)}
         return PointsConfig(
             systems=MappingProxyType(systems),
             triggers=tuple(
                 t
-                for t in self.points_triggers
-                if t.tenant == tenant
-                and t.holds_at(at)
-                and t.status == "active"
-                and t.system_id in systems
+                for t in _in_force(self.points_triggers, tenant, at)
+                if t.status == "active" and t.system_id in systems
             ),
             levels=tuple(
-                lv
-                for lv in self.points_levels
-                if lv.tenant == tenant and lv.holds_at(at) and lv.system_id in systems
+                lv for lv in _in_force(self.points_levels, tenant, at) if lv.system_id in systems
             ),
             boosts=tuple(
-                b
-                for b in self.points_boosts
-                if b.tenant == tenant and b.holds_at(at) and b.system_id in systems
+                b for b in _in_force(self.points_boosts, tenant, at) if b.system_id in systems
             ),
         )
 
     def streak_at(self, tenant: str, at: datetime) -> StreakSettings:
         """The tenant's streak settings at ``at`` (the defaults before any were saved)."""
-        return self._memo("streak", tenant, None, at, lambda: self._streak_at(tenant, at))
+        return self._memo("streak", tenant, at, lambda: self._streak_at(tenant, at))
 
     def _streak_at(self, tenant: str, at: datetime) -> StreakSettings:
-        for version in self.streak_settings:
-            if version.tenant == tenant and version.holds_at(at):
-                return version.settings
-        return StreakSettings()
+        versions = _in_force(self.streak_settings, tenant, at)
+        return versions[0].settings if versions else StreakSettings()
 
     def metric_at(self, tenant: str, key: str, at: datetime) -> MetricVersion | None:
         """The tenant's metric with ``key`` at ``at``, if any."""
@@ -261,29 +235,38 @@ class ConfigHistory:
     def _metrics_at(
         self, tenant: str, at: datetime
     ) -> tuple[Mapping[str, MetricVersion], Mapping[uuid.UUID, MetricVersion]]:
-        # Indexed whole, not memoised per key asked for: keys come from requests, and a memo
-        # per unknown key would grow with them.
         def index() -> tuple[Mapping[str, MetricVersion], Mapping[uuid.UUID, MetricVersion]]:
             by_key: dict[str, MetricVersion] = {}
             by_id: dict[uuid.UUID, MetricVersion] = {}
-            for metric in self.metrics:
-                if metric.tenant == tenant and metric.holds_at(at):
-                    by_key.setdefault(metric.key, metric)  # the first, as a scan finds it
-                    by_id.setdefault(metric.id, metric)
+            for metric in _in_force(self.metrics, tenant, at):
+                by_key.setdefault(metric.key, metric)  # the first, as a scan finds it
+                by_id.setdefault(metric.id, metric)
             return MappingProxyType(by_key), MappingProxyType(by_id)
 
-        return self._memo("metrics", tenant, None, at, index)
+        return self._memo("metrics", tenant, at, index)
 
     def attribute_keys_at(self, tenant: str, kind: AttributeType, at: datetime) -> frozenset[str]:
         """The keys of the tenant's attributes of ``kind`` at ``at``."""
-        return self._memo(
-            "attributes",
-            tenant,
-            kind,
-            at,
-            lambda: frozenset(
-                a.key
-                for a in self.attributes
-                if a.tenant == tenant and a.type == kind and a.holds_at(at)
-            ),
-        )
+
+        def index() -> Mapping[AttributeType, frozenset[str]]:
+            keys: dict[AttributeType, set[str]] = {}
+            for a in _in_force(self.attributes, tenant, at):
+                keys.setdefault(a.type, set()).add(a.key)
+            return MappingProxyType({k: frozenset(v) for k, v in keys.items()})
+
+        return self._memo("attributes", tenant, at, index).get(kind, frozenset())
+
+
+class _TenantVersion(Protocol):
+    @property
+    def tenant(self) -> str: ...
+
+    def holds_at(self, at: datetime) -> bool: ...
+
+
+V = TypeVar("V", bound=_TenantVersion)
+
+
+def _in_force(versions: tuple[V, ...], tenant: str, at: datetime) -> tuple[V, ...]:
+    """The tenant's ``versions`` that hold at ``at``, in their order."""
+    return tuple(v for v in versions if v.tenant == tenant and v.holds_at(at))
