@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ingest.contract import Command, ContractError, RecordMetricEvent, decode
 from processors.user_cache import CachedBatch, UserStateCache
-from projections.core.fold import BatchResult, Projection, fold
+from projections.core.fold import BatchResult, Projection, fold, merged
 from projections.core.model import ConfigHistory, UserKey, UserState
 from projections.core.outcomes import CommandRejected, outcome_status
 from projections.core.values import replace
@@ -52,13 +52,25 @@ class BatchReport:
     dead_lettered: int
 
 
+PART_COMMANDS = 100
+"""A batch of more commands is folded and written in parts of about this many, so that
+PostgreSQL runs a part's writes while the next part is folded (folding a whole batch of 500
+first left PostgreSQL idle for the fold and Python waiting for a third of the batch on the
+writes at the end). A batch of at most this many is one part; so is every small batch whose
+writes go as one statement (``projections.store.postgres.COMBINED_MAX``)."""
+
+
 async def project_batch(
     store: ProjectionStore,
     records: Sequence[SourceRecord],
     dead_letters: DeadLetterSink,
     cache: UserStateCache | None = None,
+    parts_of: int = PART_COMMANDS,
 ) -> BatchReport:
     """Apply ``records`` (from any partitions of one topic) exactly once.
+
+    A batch of more than ``parts_of`` commands is folded and written in parts of about that
+    many, whole users each.
 
     With a ``cache``, the states of users it holds (see :mod:`processors.user_cache`) are not
     read from the store, and the batch's states are put in it once the batch committed.
@@ -88,12 +100,19 @@ async def project_batch(
         homes = _homes(batch.commands, cache) if cached is not None else {}
         projection = await _projection(uow, read.projection, homes, cached, expected)
         config = read.config if batch.commands else ConfigHistory()
-        result = fold(projection, [c for _, c in batch.commands], config)
-        outcomes = _outcome_rows(result, batch.sources, config, batch.letters)
+        parts: list[BatchResult] = []
+        outcomes: list[OutcomeRow] = []
+        for part_commands in _parts([c for _, c in batch.commands], parts_of):
+            part = fold(projection, part_commands, config)
+            part_outcomes = _outcome_rows(part, batch.sources, config, batch.letters)
+            await uow.write(part, part_outcomes)
+            parts.append(part)
+            outcomes.extend(part_outcomes)
+        result = merged(parts)
         if batch.letters:
             await dead_letters.send(batch.letters)
         new_checkpoints = {r.partition: r.offset for r, _ in fresh}  # ascending offsets
-        await uow.save(
+        await uow.finish(
             result, outcomes, batch.letters, {(topic, p): o for p, o in new_checkpoints.items()}
         )
     if cached is not None:  # committed: what was read and written is what the store holds
@@ -112,6 +131,31 @@ async def project_batch(
         applied=len(outcomes),
         dead_lettered=len(batch.letters),
     )
+
+
+def _parts(commands: Sequence[Command], size: int) -> list[Sequence[Command]]:
+    """``commands`` in parts of ``size`` or more (the last may have fewer), each user's
+    commands in one part and in their order, so the parts fold apart to what the whole batch
+    folds to (``projections.core.fold.merged``). One part when a command id is under two
+    users: the fold counts such an id once, which parts folded apart would not."""
+    if len(commands) <= size:
+        return [commands]
+    users: dict[UserKey, list[Command]] = {}
+    owner: dict[tuple[str, uuid.UUID], str] = {}
+    for command in commands:
+        if owner.setdefault((command.tenant, command.id), command.user_id) != command.user_id:
+            return [commands]
+        users.setdefault((command.tenant, command.user_id), []).append(command)
+    parts: list[Sequence[Command]] = []
+    part: list[Command] = []
+    for own in users.values():
+        part.extend(own)
+        if len(part) >= size:
+            parts.append(part)
+            part = []
+    if part:
+        parts.append(part)
+    return parts
 
 
 def _decode(record: SourceRecord) -> Command | ContractError:
@@ -285,5 +329,5 @@ async def dead_letter_records(
         if letters:
             await sink.send(letters)
         empty = fold(Projection(), (), ConfigHistory())
-        await uow.save(empty, (), letters, {(topic, r.partition): r.offset for r in fresh})
+        await uow.finish(empty, (), letters, {(topic, r.partition): r.offset for r in fresh})
     return BatchReport(len(records), len(records) - len(fresh), 0, len(letters))

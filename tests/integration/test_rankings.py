@@ -125,7 +125,8 @@ async def test_rankings_equal_a_naive_sort_under_late_commits(
         written: asyncio.Event | None = None,
     ) -> None:
         async with projection.unit_of_work() as uow:
-            await uow.save(batch(changes), [], [], {})
+            await uow.write(batch(changes), [])
+            await uow.finish(batch(changes), [], [], {})
             if written is not None:
                 written.set()
             await hold.wait()

@@ -130,7 +130,7 @@ async def test_a_unit_of_work_that_fails_leaves_nothing(
     async def save_then_fail() -> None:
         async with projection.unit_of_work() as uow:
             await uow.lock_checkpoints("t", [0])
-            await uow.save(empty, [], [], {("t", 0): 99})
+            await uow.finish(empty, [], [], {("t", 0): 99})
             raise RuntimeError("midway")
 
     with pytest.raises(RuntimeError, match="midway"):
@@ -157,7 +157,8 @@ async def test_a_write_postgresql_refuses_raises_its_error_and_keeps_nothing(
         async def save_refused() -> None:
             async with projection.unit_of_work() as uow:
                 await uow.lock_checkpoints("t", [0])
-                await uow.save(empty, [refused], [], {("t", 0): 7})
+                await uow.write(empty, [refused])
+                await uow.finish(empty, [refused], [], {("t", 0): 7})
 
         with pytest.raises(psycopg.DataError):
             await save_refused()

@@ -120,16 +120,17 @@ class RevokedWhileSaving:
         self.lock_checkpoints = inner.lock_checkpoints
         self.load = inner.load
         self.read = inner.read
+        self.write = inner.write
 
-    async def save(
+    async def finish(
         self,
-        result: BatchResult,
+        batch: BatchResult,
         outcomes: Sequence[OutcomeRow],
         dead_letters: Sequence[DeadLetter],
         checkpoints: Any,
     ) -> None:
         self.cache.drop([(self.topic, PARTITION)])
-        await self.inner.save(result, outcomes, dead_letters, checkpoints)
+        await self.inner.finish(batch, outcomes, dead_letters, checkpoints)
 
 
 class RevokingStore:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,21 +14,15 @@ from ingest.contract import ContractError, RecordMetricEvent, UserPatch, decode,
 from processors.app import project_until_committed
 from projections.core.fold import BatchResult
 from projections.store.memory import MemoryProjectionStore, _MemoryUnitOfWork
-from projections.store.ports import DeadLetter, OutcomeRow, SourceRecord
+from projections.store.ports import OutcomeRow, SourceRecord
 from tests.unit.test_fold import CONFIG, METRIC, T0, Letters
 
 
 class RefusingUnitOfWork(_MemoryUnitOfWork):
-    async def save(
-        self,
-        result: BatchResult,
-        outcomes: Sequence[OutcomeRow],
-        dead_letters: Sequence[DeadLetter],
-        checkpoints: Mapping[tuple[str, int], int],
-    ) -> None:
+    async def write(self, part: BatchResult, outcomes: Sequence[OutcomeRow]) -> None:
         if any(o.user_id == "refused" for o in outcomes):
             raise psycopg.errors.NumericValueOutOfRange("value out of range")
-        await super().save(result, outcomes, dead_letters, checkpoints)
+        await super().write(part, outcomes)
 
 
 class RefusingStore(MemoryProjectionStore):

@@ -274,6 +274,34 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     )
 
 
+def merged(parts: Sequence[BatchResult]) -> BatchResult:
+    """The result of folding the commands of every part at once, when the parts were folded
+    apart and each names users no other part names (and commands no other part holds): each
+    user's rows and effects come from the one part that has them, in that part's order."""
+    if len(parts) == 1:
+        return parts[0]
+    return BatchResult(
+        users={k: v for p in parts for k, v in p.users.items()},
+        changed_totals=frozenset().union(*(p.changed_totals for p in parts)),
+        daily={k: v for p in parts for k, v in p.daily.items()},
+        idempotency={k: v for p in parts for k, v in p.idempotency.items()},
+        decisions=[d for p in parts for d in p.decisions],
+        streaks=StreakEffects(
+            [t for p in parts for t in p.streaks.transitions],
+            [r for p in parts for r in p.streaks.periods],
+            [r for p in parts for r in p.streaks.pauses],
+            {k: v for p in parts for k, v in p.streaks.due.items()},
+        ),
+        rewards=RewardEffects(
+            [c for p in parts for c in p.rewards.completions],
+            [a for p in parts for a in p.rewards.awards],
+            [lv for p in parts for lv in p.rewards.levels],
+        ),
+        leaderboards=[e for p in parts for e in p.leaderboards],
+        notices=[n for p in parts for n in p.notices],
+    )
+
+
 def _timing(state: UserState, config: ConfigHistory, at: datetime) -> lifecycle.Timing:
     return lifecycle.Timing(_tz(state), state.streak, _rules(state, config, at))
 

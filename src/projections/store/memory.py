@@ -63,24 +63,26 @@ class _MemoryUnitOfWork:
             self._config if query.tenants else ConfigHistory(),
         )
 
-    async def save(
+    async def write(self, part: BatchResult, outcomes: Sequence[OutcomeRow]) -> None:
+        self.data.users.update(part.users)
+        for user, period in part.streaks.periods:
+            self.data.periods[(user, period.frequency, period.start)] = period
+        for user, pause, status in part.streaks.pauses:
+            self.data.pauses[(user[0], pause.id)] = (user, pause, status)
+        self.data.outbox.extend(part.streaks.transitions)
+        self.data.idempotency.update(part.idempotency)
+        for row in outcomes:
+            self.data.outcomes.setdefault((row.tenant, row.command_id), row)
+
+    async def finish(
         self,
-        result: BatchResult,
+        batch: BatchResult,
         outcomes: Sequence[OutcomeRow],
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
-        self.data.users.update(result.users)
-        for user, period in result.streaks.periods:
-            self.data.periods[(user, period.frequency, period.start)] = period
-        for user, pause, status in result.streaks.pauses:
-            self.data.pauses[(user[0], pause.id)] = (user, pause, status)
-        self.data.outbox.extend(result.streaks.transitions)
-        for key, change in result.daily.items():
+        for key, change in batch.daily.items():
             self.data.daily[key] = self.data.daily.get(key, 0.0) + change
-        self.data.idempotency.update(result.idempotency)
-        for row in outcomes:
-            self.data.outcomes.setdefault((row.tenant, row.command_id), row)
         self.data.dead_letters.extend(dead_letters)
         self.data.checkpoints.update(checkpoints)
 

@@ -2,7 +2,8 @@
 
 A unit of work is one transaction: it locks the partitions' checkpoints (fencing any other
 worker that still believes it owns them), loads what the batch touches, and saves the fold's
-result, the outcomes, the dead letters and the new checkpoints together. :meth:`read` asks for
+result, the outcomes, the dead letters and the new checkpoints together (the users' part of a
+large batch in parts, as they are folded, then the rest). :meth:`read` asks for
 the locks, the states and the configuration at once, so a store can answer them in one round
 trip.
 """
@@ -105,18 +106,29 @@ class ProjectionUnitOfWork(Protocol):
 
     async def read(self, query: BatchQuery) -> BatchRead:
         """:meth:`lock_checkpoints`, :meth:`load` and the configuration of ``query`` at once.
-        The batch is folded with that configuration, and :meth:`save` renders what it stores
+        The batch is folded with that configuration, and :meth:`write` renders what it stores
         with its names."""
         ...
 
-    async def save(
+    async def write(self, part: BatchResult, outcomes: Sequence[OutcomeRow]) -> None:
+        """Write what ``part`` — the fold of some users' commands, every command of theirs in
+        the batch — changed of its own: the users' states and histories, their outbox and
+        webhook messages, and the ``outcomes`` of its commands. A batch may be written in
+        several parts, each naming users no other part names; a store may start on a part's
+        writes while the next part is folded."""
+        ...
+
+    async def finish(
         self,
-        result: BatchResult,
+        batch: BatchResult,
         outcomes: Sequence[OutcomeRow],
         dead_letters: Sequence[DeadLetter],
         checkpoints: Mapping[tuple[str, int], int],
     ) -> None:
-        """Write everything of the batch; visible only when the unit of work commits."""
+        """Write what the ``batch`` (the parts :meth:`write` wrote, merged by
+        ``projections.core.fold.merged``) changed as a whole — the daily changes and the
+        rollups they move —, the dead letters and the new checkpoints, and announce every
+        outcome; after the last part. Nothing of the unit of work is visible until it commits."""
         ...
 
 

@@ -59,8 +59,8 @@ from projections.store.webhook_messages import Shown, batch_messages, stored_nee
 from projections.store.webhooks import SUBSCRIPTIONS, Subscriptions, announce
 
 COMBINED_MAX = 50
-"""The most commands a batch may decide for its writes to go as one statement (see
-:class:`Writes`)."""
+"""The most commands a batch may name (its :class:`BatchQuery`) for its writes to go as one
+statement (see :class:`Writes`)."""
 
 CONFIG_REACH = timedelta(hours=1)
 """How much further back than its batch the configuration is loaded (:class:`ConfigCache`)."""
@@ -235,8 +235,11 @@ class _PostgresUnitOfWork:
         self._config = ConfigHistory()
         """What :meth:`read` loaded: the batch was folded with it, and the awards' history
         is rendered with its names."""
-        self._writes: Writes
-        """The writes of :meth:`save` (made there, for the schema then known)."""
+        self._combined = True
+        """Whether the writes go as one statement: a small batch's (:meth:`read` says)."""
+        self._writes: Writes | None = None
+        """The batch's writes (made by the first :meth:`write` or :meth:`finish`, for the
+        schema then known)."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
         """The batch's awards rendered (stored, and listed by ``points.changed``)."""
 
@@ -245,9 +248,10 @@ class _PostgresUnitOfWork:
 
     # The unit of work runs in pipeline mode (see PostgresProjectionStore.unit_of_work): each
     # method sends all its statements before it reads an answer, and reading one answer sends
-    # whatever is queued before it. read() is one round trip; save() and COMMIT are another.
+    # whatever is queued before it. read() is one round trip; the writes and COMMIT are another.
 
     async def read(self, query: BatchQuery) -> BatchRead:
+        self._combined = len(query.commands) <= COMBINED_MAX
         locking = await self._send_lock(query.topic, query.partitions)
         stored = await self._send_load(query.users, query.commands, query.idempotency)
         epochs = (
@@ -387,19 +391,13 @@ class _PostgresUnitOfWork:
         cursors = [await self.conn.execute(self._q(query), params) for query in _USER_QUERIES]
         return _UserRows(keys, cursors)
 
-    async def save(
-        self,
-        result: BatchResult,
-        outcomes: Sequence[OutcomeRow],
-        dead_letters: Sequence[DeadLetter],
-        checkpoints: Mapping[tuple[str, int], int],
-    ) -> None:
-        await self._moved()  # nothing was read yet: the writes go where the pointer says
-        # One INSERT ... SELECT FROM <the rows as one JSON array> per table, all in one
-        # statement sent with the COMMIT: nothing is read back (unless a webhook message shows
-        # stored rows, read before the writes: they show earlier batches').
-        self._writes = Writes(self.conn, self.schema, combined=len(outcomes) <= COMBINED_MAX)
-        users = [user_params(s) for s in result.users.values() if s.profile is not None]
+    async def write(self, part: BatchResult, outcomes: Sequence[OutcomeRow]) -> None:
+        # One INSERT ... SELECT FROM <the rows as one JSON array> per table: for a small batch
+        # all in one statement sent with the COMMIT, for a large one each as it is made.
+        # Nothing is read back (unless a webhook message shows stored rows, read before the
+        # part's writes: they show earlier batches', since other parts name other users).
+        await self._start_writes()
+        users = [user_params(s) for s in part.users.values() if s.profile is not None]
         await self._write(
             "INSERT INTO {s}.users (tenant, user_id, " + USER_COLUMNS + ", preferences, notices) "
             "SELECT * FROM {rows} AS batch ON CONFLICT (tenant, user_id) DO UPDATE SET "
@@ -413,18 +411,18 @@ class _PostgresUnitOfWork:
             "jsonb, jsonb",
             users,
         )
-        await self._save_streaks(result)
-        await self._save_rewards(result)
-        await self._save_leaderboards(result)
+        await self._save_streaks(part)
+        await self._save_rewards(part)
+        await self._save_leaderboards(part)
         await self._write(
             "INSERT INTO {s}.outbox (tenant, command_id, seq, user_id, kind, occurred, body) "
             "SELECT * FROM {rows} AS batch",
             "text, uuid, int, text, text, timestamptz, jsonb",
-            outbox_rows(result),
+            outbox_rows(part),
         )
         if self._announce and self._subscribed:
-            shown = await self._shown(result)
-            messages = batch_messages(result, self._config, self._subscribed.wanted, shown)
+            shown = await self._shown(part)
+            messages = batch_messages(part, self._config, self._subscribed.wanted, shown)
             await announce(self.conn, messages)
         await self._write(
             "INSERT INTO {s}.metric_totals (tenant, user_id, metric_id, total) SELECT * FROM "
@@ -432,16 +430,15 @@ class _PostgresUnitOfWork:
             "EXCLUDED.total",
             "text, text, uuid, float8",
             [
-                (key[0], key[1], metric_id, result.users[key].totals[metric_id])
-                for key, metric_id in sorted(result.changed_totals)
+                (key[0], key[1], metric_id, part.users[key].totals[metric_id])
+                for key, metric_id in sorted(part.changed_totals)
             ],
         )
-        await self._save_activity(result)
         await self._write(
             "INSERT INTO {s}.idempotency_keys (tenant, user_id, metric_key, key, event_id) "
             "SELECT * FROM {rows} AS batch",
             "text, text, text, text, uuid",
-            [(*key, event_id) for key, event_id in result.idempotency.items()],
+            [(*key, event_id) for key, event_id in part.idempotency.items()],
         )
         await self._write(
             "INSERT INTO {s}.command_outcomes (tenant, command_id, user_id, status, body, "
@@ -463,6 +460,16 @@ class _PostgresUnitOfWork:
                 for o in outcomes
             ],
         )
+
+    async def finish(
+        self,
+        batch: BatchResult,
+        outcomes: Sequence[OutcomeRow],
+        dead_letters: Sequence[DeadLetter],
+        checkpoints: Mapping[tuple[str, int], int],
+    ) -> None:
+        writes = await self._start_writes()
+        await self._save_activity(batch)
         await self._write(
             'INSERT INTO {s}.dead_letters (topic, partition, "offset", reason, key, value) '
             "SELECT * FROM {rows} AS batch ON CONFLICT DO NOTHING",
@@ -486,10 +493,10 @@ class _PostgresUnitOfWork:
             [(topic, partition, offset) for (topic, partition), offset in checkpoints.items()],
         )
         for payload in notification_payloads(outcomes):
-            self._writes.notify(OUTCOMES_CHANNEL, payload)
+            writes.notify(OUTCOMES_CHANNEL, payload)
         if checkpoints:  # every commit, decisions or not (duplicates, dead letters only)
-            self._writes.notify(COMMITS_CHANNEL, "")
-        await self._writes.execute()
+            writes.notify(COMMITS_CHANNEL, "")
+        await writes.execute()
 
     async def _shown(self, result: BatchResult) -> Shown:
         """What the batch's messages show from earlier batches: the stored streak periods of
@@ -724,10 +731,18 @@ class _PostgresUnitOfWork:
             [(*key, v) for key, v in sorted(days.items())],
         )
 
+    async def _start_writes(self) -> Writes:
+        """The batch's :class:`Writes`, made at its first write."""
+        if self._writes is None:
+            await self._moved()  # nothing was read yet: the writes go where the pointer says
+            self._writes = Writes(self.conn, self.schema, combined=self._combined)
+        return self._writes
+
     async def _write(
         self, text: str, types: str, rows: Sequence[Sequence[Any]], before: str = ""
     ) -> None:
         """Write ``rows`` with ``text`` among the batch's writes (:meth:`Writes.add`)."""
+        assert self._writes is not None, "made by write() or finish() first"
         await self._writes.add(text, types, rows, before)
 
 
