@@ -290,7 +290,10 @@ def test_the_webhooks_process_outlives_its_database_sessions_cut(
         lambda: bool(of_user(receiver, "/outlived", "ola")), 60, "the message after the cut"
     )
     assert laurel.webhooks_running
-    assert "the database is unavailable" in laurel.webhooks_log()
+    # Whichever statement comes next meets the cut: the claim loop backs off, or a delivery's
+    # record fails and its lease brings the message again (the pool hands out either session).
+    log = laurel.webhooks_log()
+    assert "the database is unavailable" in log or "recording delivery" in log, log[-2000:]
 
 
 def test_boosts_and_runs_are_announced_when_trophy_announces_them(
