@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -46,6 +47,7 @@ from projections.store.codecs import (
     points_state,
     points_state_json,
 )
+from projections.store.connections import dump_json
 from projections.store.trophy_json import award_bodies
 from projections.store.webhook_messages import Message, Shown, batch_messages
 
@@ -253,11 +255,16 @@ def build(history: list[tuple[str, int, float]]) -> list[Command]:
 
 
 def persisted(state: UserState) -> UserState:
+    """``state`` written to its JSON columns and read back, as PostgreSQL keeps it."""
     return replace(
         state,
-        points=points_state(points_state_json(state.points)),
-        notices=notices_state(notices_json(state.notices)),
+        points=points_state(stored(points_state_json(state.points))),
+        notices=notices_state(stored(notices_json(state.notices))),
     )
+
+
+def stored(value: dict[str, Any]) -> Any:
+    return orjson.loads(dump_json(value))
 
 
 def folded_whole_and_split(

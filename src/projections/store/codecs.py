@@ -134,17 +134,22 @@ def preferences_from_json(raw: Mapping[str, Any]) -> Preferences:
     )
 
 
-def _utc_instant(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
+def _utc_instant(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
 
 
 def notices_json(notices: Notices) -> dict[str, Any]:
     """A user's pending lifecycle messages for the ``users.notices`` column (lossless: see
-    :func:`notices_state`; instants in UTC, so a cached and a loaded state write the same)."""
+    :func:`notices_state`; instants in UTC, so a cached and a loaded state write the same).
+
+    For the store's JSON (``projections.store.connections.dump_json``) only: UUIDs and instants
+    are left to orjson, which writes them as ``str()`` and ``isoformat()`` would, in C (this
+    column is rewritten for every user a batch changes, with every award of an open
+    ``points.changed`` window)."""
     return {
         "achievements": [
             {
-                "id": str(a.achievement_id),
+                "id": a.achievement_id,
                 "achievedAt": _utc_instant(a.achieved_at),
                 "due": _utc_instant(a.due),
             }
@@ -156,12 +161,12 @@ def notices_json(notices: Notices) -> dict[str, Any]:
         "reminded": iso_day(notices.reminded),
         "points": [
             {
-                "system": str(w.system_id),
+                "system": w.system_id,
                 "opened": _utc_instant(w.opened),
                 "added": w.added,
                 "total": w.total,
-                "awards": [str(a) for a in w.awards],
-                "level": str(w.level) if w.level is not None else None,
+                "awards": w.awards,
+                "level": w.level,
                 "levelChanged": w.level_changed,
             }
             for w in notices.points

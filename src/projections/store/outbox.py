@@ -1,6 +1,9 @@
 """The outbox: what each command did that webhooks announce, in order, as rows to store with
 the projection (and compared by a replay). The messages delivered are rendered separately, in
-Trophy's payloads, by :mod:`projections.store.webhook_messages`."""
+Trophy's payloads, by :mod:`projections.store.webhook_messages`.
+
+The bodies are for the store's JSON (``projections.store.connections.dump_json``) only: UUIDs
+and dates are left to orjson, which writes them as ``str()`` and ``isoformat()`` would."""
 
 from __future__ import annotations
 
@@ -25,28 +28,28 @@ def outbox_rows(result: BatchResult) -> list[OutboxRow]:
         )
     for key, command_id, completion in result.rewards.completions:
         if not completion.backdated:
-            body: dict[str, Any] = {"achievementId": str(completion.achievement.id)}
+            body: dict[str, Any] = {"achievementId": completion.achievement.id}
             events.append((key, command_id, "achievement.completed", completion.at, body))
     for key, command_id, record in result.rewards.awards:
         award = record.award
         body = {
-            "systemId": str(award.system_id),
-            "awardId": str(award.id),
+            "systemId": award.system_id,
+            "awardId": award.id,
             "awarded": award.awarded,
             "total": award.total,
         }
         events.append((key, command_id, "points.changed", award.at, body))
     for key, command_id, change in result.rewards.levels:
         body = {
-            "systemId": str(change.system_id),
-            "previousLevelId": str(change.previous.id) if change.previous else None,
-            "newLevelId": str(change.current.id) if change.current else None,
+            "systemId": change.system_id,
+            "previousLevelId": change.previous.id if change.previous else None,
+            "newLevelId": change.current.id if change.current else None,
         }
         events.append((key, command_id, "points.level_changed", _when(result, command_id), body))
     for key, command_id, entry in result.leaderboards:
         body = {
-            "leaderboardId": str(entry.board.id),
-            "run": entry.run.start.isoformat(),
+            "leaderboardId": entry.board.id,
+            "run": entry.run.start,
             "breakdownAttributeValues": list(entry.entry.group or ()),
             "previousValue": entry.previous.value if entry.previous is not None else None,
             "value": entry.entry.value,
