@@ -23,7 +23,7 @@ from projections.core.model import ConfigHistory, MetricVersion
 from projections.core.streaks import StreakSettings
 from projections.store.connections import connection_pool
 from projections.store.memory import MemoryProjectionStore
-from projections.store.ports import OutcomeRow, ProjectionStore, SourceRecord
+from projections.store.ports import BatchQuery, OutcomeRow, ProjectionStore, SourceRecord
 from projections.store.postgres import PostgresProjectionStore
 from projections.store.projection_schemas import create_next_schema, lock_active, switch_active
 from tests.support.config import add_document, create_metric, set_streak_settings
@@ -139,11 +139,14 @@ async def test_a_unit_of_work_that_fails_leaves_nothing(
         assert await uow.lock_checkpoints("t", [0]) == {0: -1}
 
 
+@pytest.mark.parametrize("in_parts", [False, True], ids=["one statement", "in parts"])
 async def test_a_write_postgresql_refuses_raises_its_error_and_keeps_nothing(
-    infra: Infra,
+    infra: Infra, in_parts: bool
 ) -> None:
     """The writes go with COMMIT (pipeline mode): a refused one still raises its typed error
-    from the unit of work, nothing of the transaction stays, and the connection is usable."""
+    from the unit of work, nothing of the transaction stays, and the connection is usable —
+    also when a large batch's parts are sent one statement at a time and the refused row is
+    in a middle part."""
     namespace = await asyncio.to_thread(new_namespace, infra)
     pool = connection_pool(namespace.database_url, max_size=1)  # the next unit reuses it
     await pool.open(wait=True)
@@ -153,18 +156,25 @@ async def test_a_write_postgresql_refuses_raises_its_error_and_keeps_nothing(
         source = SourceRecord("t", 0, 7, None, None)
         # jsonb cannot hold \u0000: PostgreSQL refuses the outcome's row (SQLSTATE 22P05)
         refused = OutcomeRow("", uuid.uuid4(), "ada", "applied", {"name": "a\x00b"}, source)
+        fine = [
+            OutcomeRow("", uuid.uuid4(), f"u{n}", "applied", {"n": n}, source)
+            for n in range(60 if in_parts else 0)  # more than COMBINED_MAX: one by one
+        ]
+        written = [fine[:30], [refused], fine[30:]] if in_parts else [[refused]]
+        named = frozenset(("", o.command_id) for o in [refused, *fine])
 
         async def save_refused() -> None:
             async with projection.unit_of_work() as uow:
-                await uow.lock_checkpoints("t", [0])
-                await uow.write(empty, [refused])
-                await uow.finish(empty, [refused], [], {("t", 0): 7})
+                await uow.read(BatchQuery("t", frozenset({0}), commands=named))
+                for part in written:
+                    await uow.write(empty, part)
+                await uow.finish(empty, [o for p in written for o in p], [], {("t", 0): 7})
 
         with pytest.raises(psycopg.DataError):
             await save_refused()
         async with projection.unit_of_work() as uow:
             assert await uow.lock_checkpoints("t", [0]) == {0: -1}
-            assert (await uow.load([], [("", refused.command_id)], [])).decided == frozenset()
+            assert (await uow.load([], named, [])).decided == frozenset()
     finally:
         await pool.close()
 
