@@ -216,7 +216,8 @@ def _lifted(value: bytes | None) -> dict[str, Any]:
         raise ContractError(f"value is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ContractError("value must be a JSON object")
-    if (where := nul_path(body, "value")) is not None:
+    # JSON writes NUL only as the escape \u0000: only a value holding that text is searched
+    if b"\\u0000" in value and (where := nul_path(body, "value")) is not None:
         raise ContractError(f"{where} contains a NUL character (\\u0000), which cannot be stored")
     version = body.get("v")
     if not isinstance(version, int) or isinstance(version, bool):

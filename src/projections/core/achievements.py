@@ -11,7 +11,7 @@ metric achievements (every one must match the event that reaches the value).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, TypeAlias
@@ -31,8 +31,10 @@ class AttributeFilter:
     value: str
 
 
-def filters_match(filters: Iterable[AttributeFilter], values: Mapping[str, str]) -> bool:
+def filters_match(filters: Sequence[AttributeFilter], values: Mapping[str, str]) -> bool:
     """Whether every filter matches ``values`` (attribute key → value)."""
+    if not filters:  # most rules have none: skip making the generator (several per event)
+        return True
     return all(values.get(f.key) == f.value for f in filters)
 
 

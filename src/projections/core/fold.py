@@ -254,11 +254,11 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     due: dict[UserKey, datetime | None] = {}
     for key in changed_users:
         state = users[key]
-        at = changed_at[key]
+        timing = _timing(state, config, changed_at[key])
         found = [
-            streaks.next_due(state.streak, _rules(state, config, at), _tz(state)),
-            next_reward_due(state, config, at),
-            lifecycle.next_due(state.notices, _timing(state, config, at)),
+            streaks.next_due(state.streak, timing.rules, timing.tz),
+            next_reward_due(state, config, changed_at[key]),
+            lifecycle.next_due(state.notices, timing),
         ]
         due[key] = min((d for d in found if d is not None), default=None)
     return BatchResult(
@@ -399,6 +399,8 @@ def _advance(
     if state.profile is None:
         return state, rules, NO_EFFECTS
     step = streaks.advance(state.streak, rules, _tz(state), at)
+    if step.streak is state.streak:
+        return state, rules, Effects.of_step(step)
     return replace(state, streak=step.streak), rules, Effects.of_step(step)
 
 
@@ -461,9 +463,9 @@ def _metric_event(
     existed = state.profile is not None
     state, rules, advanced = _advance(state, config, event.received_at)
     profile = apply_patch(state.profile, event.user, event.received_at)
-    state, identified = _identified(
-        replace(state, profile=profile), rules, existed, event.received_at
-    )
+    if profile is not state.profile:
+        state = replace(state, profile=profile)
+    state, identified = _identified(state, rules, existed, event.received_at)
     step = streaks.record_activity(state.streak, rules, metric.key, event.value, event.received_at)
     streaked = advanced + identified + Effects.of_step(step)
     streak = step.streak

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from types import MappingProxyType
@@ -109,12 +109,76 @@ class AttributeVersion(Versioned):
 
 @dataclass(frozen=True)
 class PointsConfig:
-    """The points systems in force at an instant, with their triggers, levels and boosts."""
+    """The points systems in force at an instant, with their triggers, levels and boosts.
+
+    The triggers are also indexed by what fires them, in their order, so that an event only
+    looks at the triggers it can fire: those of its metric, the time triggers, and those an
+    achievement, a streak or a new user fire.
+    """
 
     systems: Mapping[uuid.UUID, PointsSystem]
     triggers: tuple[PointsTrigger, ...]
     levels: tuple[PointsLevel, ...]
     boosts: tuple[PointsBoost, ...]
+    by_metric: Mapping[uuid.UUID, tuple[PointsTrigger, ...]] = field(default_factory=dict)
+    """Metric triggers by their metric."""
+    timed: tuple[PointsTrigger, ...] = ()
+    """Time triggers."""
+    on_events: tuple[PointsTrigger, ...] = ()
+    """Achievement, streak and user-creation triggers."""
+
+    @classmethod
+    def of(
+        cls,
+        systems: Mapping[uuid.UUID, PointsSystem],
+        triggers: tuple[PointsTrigger, ...],
+        levels: tuple[PointsLevel, ...],
+        boosts: tuple[PointsBoost, ...],
+    ) -> PointsConfig:
+        """The configuration with its triggers indexed."""
+        by_metric: dict[uuid.UUID, tuple[PointsTrigger, ...]] = {}
+        for t in triggers:
+            if t.type == "metric" and t.metric_id is not None:
+                by_metric[t.metric_id] = (*by_metric.get(t.metric_id, ()), t)
+        return cls(
+            systems,
+            triggers,
+            levels,
+            boosts,
+            by_metric=MappingProxyType(by_metric),
+            timed=tuple(t for t in triggers if t.type == "time"),
+            on_events=tuple(
+                t for t in triggers if t.type in ("achievement", "streak", "user_creation")
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AchievementRules:
+    """The achievements in force at an instant, indexed by what may complete them: an event
+    only looks at those of its metric, the streak ones when it extended the streak, and
+    the anniversaries and composites (always)."""
+
+    live: tuple[Achievement, ...]
+    """All of them, in their order."""
+    by_metric: Mapping[uuid.UUID, tuple[Achievement, ...]]
+    streak: tuple[Achievement, ...]
+    always: tuple[Achievement, ...]
+    """Composites (completed by others) and anniversaries."""
+
+    @classmethod
+    def of(cls, live: tuple[Achievement, ...]) -> AchievementRules:
+        """The achievements indexed."""
+        by_metric: dict[uuid.UUID, tuple[Achievement, ...]] = {}
+        for a in live:
+            if a.trigger == "metric" and a.metric_id is not None:
+                by_metric[a.metric_id] = (*by_metric.get(a.metric_id, ()), a)
+        return cls(
+            live,
+            MappingProxyType(by_metric),
+            streak=tuple(a for a in live if a.trigger == "streak"),
+            always=tuple(a for a in live if a.trigger in ("achievement", "anniversary")),
+        )
 
 
 @dataclass(frozen=True)
@@ -155,10 +219,38 @@ class ConfigHistory:
     """Memoised lookups by (lookup, tenant, span). Only whole answers are kept (an index of
     the tenant's metrics, say), never one per key a request names: those would grow with the
     requests."""
+    _latest: dict[str, tuple[datetime, int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Per tenant, the instant last looked up and its span: the rules look up a dozen times
+    per command, all at the command's time, and the search (datetime comparisons) cost more
+    than the answers' memo."""
+
+    _renderings: dict[tuple[int, Hashable], tuple[object, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Renderings of versions by (the version's identity, variant), with the version itself."""
+
+    def rendering(self, version: object, variant: Hashable, render: Callable[[], T]) -> T:
+        """``render()`` of one of this history's versions (the store's JSON of a trigger,
+        say), made once per ``variant`` (what else it depends on, such as the names of what it
+        refers to) and kept as long as the history. ``render`` must return a value nobody
+        changes: callers copy what they mean to change."""
+        key = (id(version), variant)
+        found = self._renderings.get(key)
+        if found is not None and found[0] is version:  # ``id`` of the very same version
+            made: T = found[1]
+            return made
+        made = render()
+        self._renderings[key] = (version, made)
+        return made
 
     def _span(self, tenant: str, at: datetime) -> int:
         """Which span between the tenant's version edges ``at`` falls in: every version of the
         tenant holds at all instants of a span or at none."""
+        latest = self._latest.get(tenant)
+        if latest is not None and latest[0] == at:
+            return latest[1]
         edges = self._edges.get(tenant)
         if edges is None:
             found: set[datetime] = set()
@@ -171,7 +263,9 @@ class ConfigHistory:
                         if v.valid_to is not None:
                             found.add(v.valid_to)
             edges = self._edges[tenant] = sorted(found)
-        return bisect.bisect_right(edges, at)
+        span = bisect.bisect_right(edges, at)
+        self._latest[tenant] = (at, span)
+        return span
 
     def _memo(self, lookup: str, tenant: str, at: datetime, answer: Callable[[], T]) -> T:
         key = (lookup, tenant, self._span(tenant, at))
@@ -193,13 +287,22 @@ class ConfigHistory:
             "achievements", tenant, at, lambda: _in_force(self.achievements, tenant, at)
         )
 
+    def achievement_rules_at(self, tenant: str, at: datetime) -> AchievementRules:
+        """The tenant's achievements in force at ``at``, indexed by what completes them."""
+        return self._memo(
+            "achievement rules",
+            tenant,
+            at,
+            lambda: AchievementRules.of(self.achievements_at(tenant, at)),
+        )
+
     def points_at(self, tenant: str, at: datetime) -> PointsConfig:
         """The points systems in force at ``at`` with their active triggers, levels, boosts."""
         return self._memo("points", tenant, at, lambda: self._points_at(tenant, at))
 
     def _points_at(self, tenant: str, at: datetime) -> PointsConfig:
         systems = {s.id: s for s in _in_force(self.points_systems, tenant, at)}
-        return PointsConfig(
+        return PointsConfig.of(
             systems=MappingProxyType(systems),
             triggers=tuple(
                 t

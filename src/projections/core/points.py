@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, TypeAlias
@@ -232,7 +232,7 @@ class Ledger:
 
 def metric_awards(
     ledger: Ledger,
-    triggers: Iterable[PointsTrigger],
+    triggers: Sequence[PointsTrigger],
     metric_id: uuid.UUID,
     value: float,
     event_attributes: Mapping[str, str],
@@ -240,6 +240,8 @@ def metric_awards(
 ) -> None:
     """Count a metric event toward every matching metric trigger, paying each threshold
     crossed upward (a negative value counts down; thresholds already paid stay paid)."""
+    if not triggers:
+        return
     units, paid = dict(ledger.state.units), dict(ledger.state.paid)
     pending: list[tuple[PointsTrigger, int]] = []
     for trigger in triggers:
@@ -265,14 +267,16 @@ def metric_awards(
 
 def event_awards(
     ledger: Ledger,
-    triggers: Iterable[PointsTrigger],
+    triggers: Sequence[PointsTrigger],
     ctx: Context,
     *,
-    achievements: Iterable[uuid.UUID] = (),
-    streak_lengths: Iterable[int] = (),
+    achievements: Collection[uuid.UUID] = (),
+    streak_lengths: Collection[int] = (),
     created: bool = False,
 ) -> None:
     """Awards of achievement, streak and user-creation triggers for what just happened."""
+    if not triggers or not (achievements or streak_lengths or created):
+        return  # nothing happened that these triggers pay for
     completed = set(achievements)
     lengths = list(streak_lengths)
     for trigger in triggers:
@@ -288,7 +292,7 @@ def event_awards(
 
 
 def start_timers(
-    state: PointsState, triggers: Iterable[PointsTrigger], at: datetime
+    state: PointsState, triggers: Sequence[PointsTrigger], at: datetime
 ) -> PointsState:
     """Time triggers count from the first time they see the user."""
     timers = dict(state.timers)
@@ -300,8 +304,10 @@ def start_timers(
     return PointsState(state.totals, state.levels, state.units, state.paid, timers)
 
 
-def time_awards(ledger: Ledger, triggers: Iterable[PointsTrigger], ctx: Context) -> None:
+def time_awards(ledger: Ledger, triggers: Sequence[PointsTrigger], ctx: Context) -> None:
     """Fire every time trigger whose intervals have elapsed by ``ctx.at``, once per interval."""
+    if not triggers:
+        return
     timers = dict(ledger.state.timers)
     due: list[tuple[PointsTrigger, int]] = []
     for trigger in triggers:

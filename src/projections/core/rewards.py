@@ -9,7 +9,7 @@ and settles levels; what changed comes back as data (the store renders Trophy's 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -21,7 +21,7 @@ from projections.core.achievements import (
     anniversary,
     newly_completed,
 )
-from projections.core.model import ConfigHistory, PointsConfig, UserState
+from projections.core.model import AchievementRules, ConfigHistory, PointsConfig, UserState
 from projections.core.periods import start_of_day
 from projections.core.values import replace
 from projections.core.zones import local_date
@@ -79,19 +79,16 @@ class RewardsResult:
     """The systems this command changed, in the order of their first award."""
 
 
-def _candidates(happened: Happened) -> Callable[[Achievement], bool]:
-    """Which achievements this command may complete (composites are always looked at)."""
-
-    def consider(achievement: Achievement) -> bool:
-        if happened.backdate is not None:
-            return achievement.id == happened.backdate
-        if achievement.trigger == "metric":
-            return achievement.metric_id is not None and achievement.metric_id == happened.metric_id
-        if achievement.trigger == "streak":
-            return bool(happened.streak_lengths)
-        return achievement.trigger == "anniversary"
-
-    return consider
+def candidates(rules: AchievementRules, happened: Happened) -> list[Achievement]:
+    """The achievements this command may complete (composites are always looked at)."""
+    if happened.backdate is not None:
+        return [a for a in rules.live if a.trigger == "achievement" or a.id == happened.backdate]
+    found = list(rules.always)
+    if happened.metric_id is not None:
+        found += rules.by_metric.get(happened.metric_id, ())
+    if happened.streak_lengths:
+        found += rules.streak
+    return found
 
 
 def apply_rewards(
@@ -117,16 +114,18 @@ def apply_rewards(
         today=local_date(at, tz),
         completed=state.achievements,
     )
-    live = config.achievements_at(tenant, at)
-    consider = _candidates(happened)
-    candidates = [a for a in live if a.trigger == "achievement" or consider(a)]
+    rules = config.achievement_rules_at(tenant, at)
     completions = newly_completed(
-        candidates, progress, at, happened.event_attributes, backdated=happened.backdate is not None
+        candidates(rules, happened),
+        progress,
+        at,
+        happened.event_attributes,
+        backdated=happened.backdate is not None,
     )
     if happened.complete is not None:
         completions.insert(0, Completion(happened.complete, at))
         completions += newly_completed(
-            [a for a in live if a.trigger == "achievement"],
+            [a for a in rules.always if a.trigger == "achievement"],
             replace(progress, completed={**state.achievements, happened.complete.id: at}),
             at,
         )
@@ -135,18 +134,19 @@ def apply_rewards(
     pc = config.points_at(tenant, at)
     ctx = pts.Context(state.user_id, attributes, progress.today, at)
     ledger = pts.Ledger(
-        pts.start_timers(state.points, pc.triggers, at), pc.systems, pc.boosts, command_id
+        pts.start_timers(state.points, pc.timed, at), pc.systems, pc.boosts, command_id
     )
     # In the order things happened: the user appears, time passes, the event counts, and what
-    # it completed or extended pays out.
-    pts.event_awards(ledger, pc.triggers, ctx, created=happened.created)
-    pts.time_awards(ledger, pc.triggers, ctx)
+    # it completed or extended pays out. Each step looks only at the triggers it can fire.
+    pts.event_awards(ledger, pc.on_events, ctx, created=happened.created)
+    pts.time_awards(ledger, pc.timed, ctx)
     if happened.metric_id is not None:
         attributes = happened.event_attributes or {}
-        pts.metric_awards(ledger, pc.triggers, happened.metric_id, happened.value, attributes, ctx)
+        triggers = pc.by_metric.get(happened.metric_id, ())
+        pts.metric_awards(ledger, triggers, happened.metric_id, happened.value, attributes, ctx)
     pts.event_awards(
         ledger,
-        pc.triggers,
+        pc.on_events,
         ctx,
         achievements=[c.achievement.id for c in completions],
         streak_lengths=happened.streak_lengths,
@@ -198,8 +198,8 @@ def next_reward_due(state: UserState, config: ConfigHistory, at: datetime) -> da
     if profile is None:
         return None
     pc = config.points_at(state.tenant, at)
-    candidates = [pts.next_timer(state.points, pc.triggers)]
-    for achievement in config.achievements_at(state.tenant, at):
+    due = [pts.next_timer(state.points, pc.timed)]
+    for achievement in config.achievement_rules_at(state.tenant, at).always:
         if (
             achievement.trigger == "anniversary"
             and achievement.live
@@ -209,6 +209,6 @@ def next_reward_due(state: UserState, config: ConfigHistory, at: datetime) -> da
             # Only future ones: one that passed uncompleted (its filters did not match) must not
             # be sent again and again.
             if day is not None and (instant := start_of_day(day, profile.tz)) > at:
-                candidates.append(instant)
-    found = [c for c in candidates if c is not None]
+                due.append(instant)
+    found = [d for d in due if d is not None]
     return min(found) if found else None

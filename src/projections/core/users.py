@@ -22,7 +22,7 @@ def apply_patch(profile: UserProfile | None, patch: UserPatch, at: datetime) -> 
     )
     if patch.attributes:
         changes["attributes"] = {**base.attributes, **patch.attributes}
-    updated = replace(base, **changes)
+    updated = replace(base, **changes) if changes else base
     if not updated.subscribe_to_emails and updated.email is not None:
         updated = replace(updated, email=None)
     if updated != base or profile is None:

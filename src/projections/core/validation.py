@@ -26,11 +26,12 @@ def check_attribute_keys(
     config: ConfigHistory, tenant: str, kind: AttributeType, keys: Iterable[str], at: datetime
 ) -> None:
     """Raise :class:`RuleViolation` naming every undeclared ``kind`` attribute key."""
-    unknown = sorted(set(keys) - config.attribute_keys_at(tenant, kind, at))
+    known = config.attribute_keys_at(tenant, kind, at)
+    unknown = [key for key in keys if key not in known]  # most events name none
     if unknown:
         raise RuleViolation(
-            f"Invalid {kind} attribute keys: {', '.join(unknown)}. Declare them first with "
-            f"POST /admin/v1/attributes (type: {kind})."
+            f"Invalid {kind} attribute keys: {', '.join(sorted(set(unknown)))}. "
+            f"Declare them first with POST /admin/v1/attributes (type: {kind})."
         )
 
 

@@ -244,13 +244,24 @@ class Names:
 
     def achievement(self, achievement: Achievement) -> dict[str, Any]:
         """Trophy's ``AchievementResponse`` with the names then."""
-        return achievement_json(achievement, self.metric(achievement.metric_id))
+        metric = self.metric(achievement.metric_id)
+        body = self.config.rendering(
+            achievement, metric, lambda: achievement_json(achievement, metric)
+        )
+        return dict(body)  # rendered once per version and names: a copy is the caller's
 
     def trigger(self, trigger: pts.PointsTrigger) -> dict[str, Any]:
         """Trophy's ``PointsTrigger`` with the names then."""
-        return trigger_json(
-            trigger, self.metric(trigger.metric_id), self.achievement_name(trigger.achievement_id)
+        metric = self.metric(trigger.metric_id)
+        achievement = self.achievement_name(trigger.achievement_id)
+        body = self.config.rendering(
+            trigger, (metric, achievement), lambda: trigger_json(trigger, metric, achievement)
         )
+        return dict(body)
+
+    def points_system(self, system: PointsSystem) -> dict[str, Any]:
+        """Trophy's ``PointsResponse`` fields."""
+        return dict(self.config.rendering(system, None, lambda: points_system_json(system)))
 
 
 def award_json(award: pts.Award, names: Names, today: date) -> dict[str, Any]:
@@ -288,7 +299,7 @@ def points_json(changes: Iterable[PointsChange], names: Names) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {}
     for change in changes:
         body = {
-            **points_system_json(change.system),
+            **names.points_system(change.system),
             "total": change.total,
             "added": change.added,
             "awards": [award_json(r.award, names, r.day) for r in change.awards],
