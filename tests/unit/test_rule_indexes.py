@@ -94,7 +94,7 @@ def test_an_event_looks_at_the_achievements_a_scan_would(
     backdate: uuid.UUID | None,
 ) -> None:
     happened = Happened(metric_id=metric_id, streak_lengths=lengths, backdate=backdate)
-    found = candidates(AchievementRules.of(live), happened)
+    found = candidates(AchievementRules(live), happened)
     assert len(found) == len(set(found))  # each once
     assert set(found) == {a for a in live if considered(a, happened)}
 
@@ -103,7 +103,7 @@ def test_an_event_looks_at_the_achievements_a_scan_would(
 def test_the_triggers_are_indexed_by_what_fires_them_in_their_order(
     all_triggers: tuple[PointsTrigger, ...],
 ) -> None:
-    pc = PointsConfig.of(MappingProxyType({}), all_triggers, (), ())
+    pc = PointsConfig(MappingProxyType({}), all_triggers, (), ())
     for metric_id in METRICS:
         expected = tuple(t for t in all_triggers if t.type == "metric" and t.metric_id == metric_id)
         assert pc.by_metric.get(metric_id, ()) == expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from types import MappingProxyType
@@ -120,37 +120,19 @@ class PointsConfig:
     triggers: tuple[PointsTrigger, ...]
     levels: tuple[PointsLevel, ...]
     boosts: tuple[PointsBoost, ...]
-    by_metric: Mapping[uuid.UUID, tuple[PointsTrigger, ...]] = field(default_factory=dict)
+    by_metric: Mapping[uuid.UUID, tuple[PointsTrigger, ...]] = field(init=False)
     """Metric triggers by their metric."""
-    timed: tuple[PointsTrigger, ...] = ()
+    timed: tuple[PointsTrigger, ...] = field(init=False)
     """Time triggers."""
-    on_events: tuple[PointsTrigger, ...] = ()
+    on_events: tuple[PointsTrigger, ...] = field(init=False)
     """Achievement, streak and user-creation triggers."""
 
-    @classmethod
-    def of(
-        cls,
-        systems: Mapping[uuid.UUID, PointsSystem],
-        triggers: tuple[PointsTrigger, ...],
-        levels: tuple[PointsLevel, ...],
-        boosts: tuple[PointsBoost, ...],
-    ) -> PointsConfig:
-        """The configuration with its triggers indexed."""
-        by_metric: dict[uuid.UUID, tuple[PointsTrigger, ...]] = {}
-        for t in triggers:
-            if t.type == "metric" and t.metric_id is not None:
-                by_metric[t.metric_id] = (*by_metric.get(t.metric_id, ()), t)
-        return cls(
-            systems,
-            triggers,
-            levels,
-            boosts,
-            by_metric=MappingProxyType(by_metric),
-            timed=tuple(t for t in triggers if t.type == "time"),
-            on_events=tuple(
-                t for t in triggers if t.type in ("achievement", "streak", "user_creation")
-            ),
-        )
+    def __post_init__(self) -> None:
+        kinds = ("achievement", "streak", "user_creation")
+        metric = ((t.metric_id, t) for t in self.triggers if t.type == "metric")
+        object.__setattr__(self, "by_metric", _by_metric(metric))
+        object.__setattr__(self, "timed", tuple(t for t in self.triggers if t.type == "time"))
+        object.__setattr__(self, "on_events", tuple(t for t in self.triggers if t.type in kinds))
 
 
 @dataclass(frozen=True)
@@ -161,24 +143,26 @@ class AchievementRules:
 
     live: tuple[Achievement, ...]
     """All of them, in their order."""
-    by_metric: Mapping[uuid.UUID, tuple[Achievement, ...]]
-    streak: tuple[Achievement, ...]
-    always: tuple[Achievement, ...]
+    by_metric: Mapping[uuid.UUID, tuple[Achievement, ...]] = field(init=False)
+    streak: tuple[Achievement, ...] = field(init=False)
+    always: tuple[Achievement, ...] = field(init=False)
     """Composites (completed by others) and anniversaries."""
 
-    @classmethod
-    def of(cls, live: tuple[Achievement, ...]) -> AchievementRules:
-        """The achievements indexed."""
-        by_metric: dict[uuid.UUID, tuple[Achievement, ...]] = {}
-        for a in live:
-            if a.trigger == "metric" and a.metric_id is not None:
-                by_metric[a.metric_id] = (*by_metric.get(a.metric_id, ()), a)
-        return cls(
-            live,
-            MappingProxyType(by_metric),
-            streak=tuple(a for a in live if a.trigger == "streak"),
-            always=tuple(a for a in live if a.trigger in ("achievement", "anniversary")),
-        )
+    def __post_init__(self) -> None:
+        kinds = ("achievement", "anniversary")
+        metric = ((a.metric_id, a) for a in self.live if a.trigger == "metric")
+        object.__setattr__(self, "by_metric", _by_metric(metric))
+        object.__setattr__(self, "streak", tuple(a for a in self.live if a.trigger == "streak"))
+        object.__setattr__(self, "always", tuple(a for a in self.live if a.trigger in kinds))
+
+
+def _by_metric(rules: Iterable[tuple[uuid.UUID | None, T]]) -> Mapping[uuid.UUID, tuple[T, ...]]:
+    """Metric rules (achievements or triggers, with their metric) by metric, in their order."""
+    found: dict[uuid.UUID, list[T]] = {}
+    for metric_id, rule in rules:
+        if metric_id is not None:
+            found.setdefault(metric_id, []).append(rule)
+    return MappingProxyType({k: tuple(v) for k, v in found.items()})
 
 
 @dataclass(frozen=True)
@@ -293,7 +277,7 @@ class ConfigHistory:
             "achievement rules",
             tenant,
             at,
-            lambda: AchievementRules.of(self.achievements_at(tenant, at)),
+            lambda: AchievementRules(self.achievements_at(tenant, at)),
         )
 
     def points_at(self, tenant: str, at: datetime) -> PointsConfig:
@@ -302,7 +286,7 @@ class ConfigHistory:
 
     def _points_at(self, tenant: str, at: datetime) -> PointsConfig:
         systems = {s.id: s for s in _in_force(self.points_systems, tenant, at)}
-        return PointsConfig.of(
+        return PointsConfig(
             systems=MappingProxyType(systems),
             triggers=tuple(
                 t
