@@ -254,10 +254,11 @@ def fold(projection: Projection, commands: Sequence[Command], config: ConfigHist
     due: dict[UserKey, datetime | None] = {}
     for key in changed_users:
         state = users[key]
-        timing = _timing(state, config, changed_at[key])
+        at = changed_at[key]
+        timing = _timing(state, config, at)
         found = [
             streaks.next_due(state.streak, timing.rules, timing.tz),
-            next_reward_due(state, config, changed_at[key]),
+            next_reward_due(state, config, at),
             lifecycle.next_due(state.notices, timing),
         ]
         due[key] = min((d for d in found if d is not None), default=None)

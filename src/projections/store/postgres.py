@@ -241,7 +241,8 @@ class _PostgresUnitOfWork:
         """The batch's writes (made by the first :meth:`write` or :meth:`finish`, for the
         schema then known)."""
         self._award_bodies: dict[uuid.UUID, dict[str, Any]] = {}
-        """The batch's awards rendered (stored, and listed by ``points.changed``)."""
+        """The awards of the part being written, rendered (stored, and listed by
+        ``points.changed``)."""
 
     def _q(self, text: str) -> bytes:
         return statement(text, self.schema)
