@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -32,3 +32,16 @@ def laurel(module_namespace: Namespace) -> Iterator[LaurelProcesses]:
     """The api and the processor running against this module's namespace."""
     with running(module_namespace) as procs:
         yield procs
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that ran Laurel's processes reports the end of the processor's log: on CI
+    the temporary directory that holds it is gone by the time anyone reads the failure."""
+    report = yield
+    procs = getattr(item, "funcargs", {}).get("laurel")
+    if report.failed and isinstance(procs, LaurelProcesses):
+        report.sections.append(("processor log (its end)", procs.processor_log()[-6000:]))
+    return report

@@ -29,6 +29,17 @@ async def produce(
         await producer.stop()
 
 
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Each partition of ``topic``'s end: the offset its next record will get."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(await partition_ids(bootstrap, topic))]
+        return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+
+
 async def read_all(
     bootstrap: str, topic: str
 ) -> list[tuple[SourceRecord, list[tuple[str, bytes]]]]:

@@ -4,7 +4,7 @@ what the processor left in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from projections.store.memory import MemoryProjectionStore
 from projections.store.ports import DeadLetter
 from projections.store.ranking import group_key
 from tests.support.infra import Namespace
-from tests.support.kafka import read_all
+from tests.support.kafka import end_offsets, read_all
 from tests.support.waiting import wait_for_change
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,21 +34,33 @@ class DiscardSink:
 
 
 async def reference_fold(
-    bootstrap: str, topic: str, database_url: str, tenants: Sequence[str] = ("",)
+    bootstrap: str,
+    topic: str,
+    database_url: str,
+    tenants: Sequence[str] = ("",),
+    through: Mapping[int, int] | None = None,
 ) -> MemoryProjectionStore:
+    """A fold of the whole topic, or of each partition ``through`` the offset given."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         config = await load_config(conn, tenants, FAR_PAST, FAR_FUTURE)
     store = MemoryProjectionStore(config)
-    records = [r for r, _ in await read_all(bootstrap, topic)]
+    records = [
+        r
+        for r, _ in await read_all(bootstrap, topic)
+        if through is None or r.offset <= through.get(r.partition, -1)
+    ]
     for partition in sorted({r.partition for r in records}):
         await project_batch(store, [r for r in records if r.partition == partition], DiscardSink())
     return store
 
 
 def fold_of_applied_topic(ns: Namespace) -> MemoryProjectionStore:
-    """Once the live processor has applied the whole topic: a reference fold of it."""
-    wait_until_applied(ns)
-    return asyncio.run(reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url))
+    """Once the live processor has applied the whole topic: a reference fold of what it had
+    applied then."""
+    applied = wait_until_applied(ns)
+    return asyncio.run(
+        reference_fold(ns.bootstrap_servers, ns.commands_topic, ns.database_url, through=applied)
+    )
 
 
 def active_query(database_url: str, query: str) -> list[tuple[Any, ...]]:
@@ -83,15 +95,32 @@ def reference_totals(store: MemoryProjectionStore) -> dict[tuple[UserKey, Any], 
     }
 
 
-def wait_until_applied(ns: Namespace) -> None:
-    """Wait until the live projection has applied every record the topic holds now."""
-    records = asyncio.run(read_all(ns.bootstrap_servers, ns.commands_topic))
-    ends = {r.partition: r.offset for r, _ in records}
-    wait_for_change(
-        ns.database_url,
-        lambda: dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints")) == ends,
-        what="the processor to apply the whole topic",
-    )
+def wait_until_applied(ns: Namespace) -> dict[int, int]:
+    """Wait until the live projection has applied every record the topic holds; the last
+    offset applied, by partition.
+
+    The topic's end is read afresh at each look: the scheduler may append a tick at any time
+    (again, until its first copy is applied), and a checkpoint that passed an end read once
+    would never equal it.
+    """
+
+    looked: list[str] = []
+
+    def caught_up() -> tuple[dict[int, int]] | None:  # in a tuple: an empty topic's {} is falsy
+        applied = dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints"))
+        ends = asyncio.run(end_offsets(ns.bootstrap_servers, ns.commands_topic))
+        last = {partition: end - 1 for partition, end in ends.items() if end > 0}
+        looked[:] = [f"applied {applied}, last on the topic {last}"]
+        return (applied,) if applied == last else None
+
+    try:
+        found = wait_for_change(
+            ns.database_url, caught_up, what="the processor to apply the whole topic"
+        )
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out} (at the last look: {looked[0]})") from None
+    assert found is not None  # wait_for returns only what is truthy
+    return found[0]
 
 
 def projected_states(database_url: str, table: str) -> dict[str, Any]:
