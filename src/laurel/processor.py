@@ -41,6 +41,7 @@ def run_processor(settings: Settings) -> None:
         cache_users=settings.processor_cache_users,
         session_timeout_s=settings.processor_session_timeout_s,
         scheduler_interval_s=settings.scheduler_interval_s,
+        scheduler_resend_after_s=settings.scheduler_resend_after_s,
         clock=clock_for(settings.clock_file),
         data_dir=data_dir,
     )

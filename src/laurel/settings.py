@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     scheduler_interval_s: float = Field(default=10.0, ge=0.0, le=3600.0)
     """How often the processor's leader looks for users with something due (0 turns the
     scheduler off)."""
+    scheduler_resend_after_s: float = Field(default=60.0, ge=0.0, le=86_400.0)
+    """How long the leader waits before sending again a tick for a user still due (their first
+    tick not applied yet: the processor lags); 0 sends it every round."""
     ranker_interval_s: float = Field(default=2.0, gt=0.0, le=3600.0)
     """How often the leading ``laurel ranker`` observes the ranks of changed leaderboard entries,
     finalises runs and announces the clock's webhooks (and a standby checks whether to lead)."""

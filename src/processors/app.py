@@ -70,6 +70,7 @@ class ProcessorOptions:
     session_timeout_s: float = 10.0
     retry_max_s: float = 30.0
     scheduler_interval_s: float = 10.0
+    scheduler_resend_after_s: float = 60.0
 
 
 @asynccontextmanager
@@ -258,7 +259,12 @@ def build_app(  # noqa: C901 (the agent and timers are closures, counted here)
             async with _pool(options.database_url) as pool:
                 await publisher.start()
                 reader = ProjectionReader(pool)
-                scheduler = StreakScheduler(reader, publisher, options.clock)
+                scheduler = StreakScheduler(
+                    reader,
+                    publisher,
+                    options.clock,
+                    resend_after_s=options.scheduler_resend_after_s,
+                )
                 try:
                     while True:
                         await asyncio.sleep(options.scheduler_interval_s)
@@ -268,7 +274,8 @@ def build_app(  # noqa: C901 (the agent and timers are closures, counted here)
                             # a replay may have switched the active schema since the last
                             # round: read which one it is afresh (one small query a round)
                             await reader.forget_schema()
-                            metrics.scheduled(await scheduler.run_once())
+                            done = await scheduler.run_once()
+                            metrics.scheduled(done.due, done.sent)
                         except Exception:
                             metrics.scheduler_rounds.labels("failed").inc()
                             log.exception("scheduler round failed; trying again next interval")

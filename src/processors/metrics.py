@@ -117,11 +117,11 @@ class ProcessorMetrics:
             self.checkpoint.labels(str(lag.partition)).set(lag.last_offset)
         self.assigned.set(len(found))
 
-    def scheduled(self, ticks: int) -> None:
-        """One scheduler round that sent ``ticks``."""
+    def scheduled(self, due: int, sent: int) -> None:
+        """One scheduler round that found ``due`` users due and sent ``sent`` ticks."""
         self.scheduler_rounds.labels("ok").inc()
-        self.scheduler_ticks.inc(ticks)
-        self.scheduler_due.set(ticks)
+        self.scheduler_ticks.inc(sent)
+        self.scheduler_due.set(due)
 
 
 class RankerMetrics:
