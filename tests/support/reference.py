@@ -99,11 +99,10 @@ def wait_until_applied(ns: Namespace) -> dict[int, int]:
     """Wait until the live projection has applied every record the topic holds; the last
     offset applied, by partition.
 
-    The topic's end is read afresh at each look: the scheduler may append a tick at any time
-    (again, until its first copy is applied), and a checkpoint that passed an end read once
-    would never equal it.
+    The topic's end is read afresh at each look, after the checkpoints: the scheduler may
+    append a tick at any time, and a checkpoint that passed an end read once would never
+    equal it.
     """
-
     looked: list[str] = []
 
     def caught_up() -> tuple[dict[int, int]] | None:  # in a tuple: an empty topic's {} is falsy
