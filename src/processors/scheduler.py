@@ -51,7 +51,8 @@ class Round:
     """What one scheduler round did."""
 
     due: int
-    """Users found due (at most a batch): the backlog, whether sent to now or not."""
+    """Users found due (at most a batch): the backlog, whether this round sent them a tick
+    or not."""
     sent: int
     """Ticks sent: the due users not sent one in the resend window."""
 
