@@ -99,16 +99,20 @@ def wait_until_applied(ns: Namespace) -> dict[int, int]:
     """Wait until the live projection has applied every record the topic holds; the last
     offset applied, by partition.
 
-    The topic's end is read afresh at each look, after the checkpoints: the scheduler may
-    append a tick at any time, and a checkpoint that passed an end read once would never
-    equal it.
+    The topic's end is read again, after the checkpoints, whenever they have reached the end
+    last read: the scheduler may append a tick at any time, and a checkpoint that passed an
+    end read once would never equal it. (An end only grows: while a checkpoint is short of
+    the last one read, the topic need not be asked.)
     """
+    last: dict[int, int] = {}
     looked: list[str] = []
 
     def caught_up() -> tuple[dict[int, int]] | None:  # in a tuple: an empty topic's {} is falsy
         applied = dict(active_rows(ns.database_url, "partition, last_offset", "checkpoints"))
-        ends = asyncio.run(end_offsets(ns.bootstrap_servers, ns.commands_topic))
-        last = {partition: end - 1 for partition, end in ends.items() if end > 0}
+        if not last or all(applied.get(p, -1) >= offset for p, offset in last.items()):
+            ends = asyncio.run(end_offsets(ns.bootstrap_servers, ns.commands_topic))
+            last.clear()
+            last.update((partition, end - 1) for partition, end in ends.items() if end > 0)
         looked[:] = [f"applied {applied}, last on the topic {last}"]
         return (applied,) if applied == last else None
 

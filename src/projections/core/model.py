@@ -139,21 +139,25 @@ class PointsConfig:
 class AchievementRules:
     """The achievements in force at an instant, indexed by what may complete them: an event
     only looks at those of its metric, the streak ones when it extended the streak, and
-    the anniversaries and composites (always)."""
+    the composites and anniversaries (always)."""
 
     live: tuple[Achievement, ...]
     """All of them, in their order."""
     by_metric: Mapping[uuid.UUID, tuple[Achievement, ...]] = field(init=False)
     streak: tuple[Achievement, ...] = field(init=False)
-    always: tuple[Achievement, ...] = field(init=False)
-    """Composites (completed by others) and anniversaries."""
+    composites: tuple[Achievement, ...] = field(init=False)
+    """Those completed by completing others."""
+    anniversaries: tuple[Achievement, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        kinds = ("achievement", "anniversary")
+        def of(trigger: str) -> tuple[Achievement, ...]:
+            return tuple(a for a in self.live if a.trigger == trigger)
+
         metric = ((a.metric_id, a) for a in self.live if a.trigger == "metric")
         object.__setattr__(self, "by_metric", _by_metric(metric))
-        object.__setattr__(self, "streak", tuple(a for a in self.live if a.trigger == "streak"))
-        object.__setattr__(self, "always", tuple(a for a in self.live if a.trigger in kinds))
+        object.__setattr__(self, "streak", of("streak"))
+        object.__setattr__(self, "composites", of("achievement"))
+        object.__setattr__(self, "anniversaries", of("anniversary"))
 
 
 def _by_metric(rules: Iterable[tuple[uuid.UUID | None, T]]) -> Mapping[uuid.UUID, tuple[T, ...]]:

@@ -83,7 +83,7 @@ def candidates(rules: AchievementRules, happened: Happened) -> list[Achievement]
     """The achievements this command may complete (composites are always looked at)."""
     if happened.backdate is not None:
         return [a for a in rules.live if a.trigger == "achievement" or a.id == happened.backdate]
-    found = list(rules.always)
+    found = [*rules.composites, *rules.anniversaries]
     if happened.metric_id is not None:
         found += rules.by_metric.get(happened.metric_id, ())
     if happened.streak_lengths:
@@ -125,7 +125,7 @@ def apply_rewards(
     if happened.complete is not None:
         completions.insert(0, Completion(happened.complete, at))
         completions += newly_completed(
-            [a for a in rules.always if a.trigger == "achievement"],
+            rules.composites,
             replace(progress, completed={**state.achievements, happened.complete.id: at}),
             at,
         )
@@ -199,12 +199,8 @@ def next_reward_due(state: UserState, config: ConfigHistory, at: datetime) -> da
         return None
     pc = config.points_at(state.tenant, at)
     due = [pts.next_timer(state.points, pc.timed)]
-    for achievement in config.achievement_rules_at(state.tenant, at).always:
-        if (
-            achievement.trigger == "anniversary"
-            and achievement.live
-            and achievement.id not in state.achievements
-        ):
+    for achievement in config.achievement_rules_at(state.tenant, at).anniversaries:
+        if achievement.live and achievement.id not in state.achievements:
             day = anniversary(achievement, profile.sign_up_date)
             # Only future ones: one that passed uncompleted (its filters did not match) must not
             # be sent again and again.
