@@ -3,12 +3,15 @@ statements composed once, and batch writes of rows as one JSON parameter."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection, AsyncCursor, AsyncRawCursor, OperationalError, sql
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -34,6 +37,34 @@ def connection_pool(url: str, min_size: int = 1, max_size: int = 4) -> AsyncConn
         configure=_configure,
         open=False,
     )
+
+
+@contextlib.asynccontextmanager
+async def pipelined_transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """A transaction in pipeline mode whose last statements travel with its ``COMMIT``, on an
+    autocommit connection (as :func:`connection_pool` gives).
+
+    ``BEGIN`` and ``COMMIT`` are statements of the pipeline, so what the block sent after its
+    last read, and the ``COMMIT``, cost one round trip. psycopg's ``conn.transaction()`` in
+    pipeline mode syncs before ``COMMIT`` (to raise a refused statement inside the block):
+    one more round trip per transaction and, in a one-record batch, about a tenth of its CPU.
+
+    A statement PostgreSQL refuses raises its error (``psycopg.DataError``…) when the block
+    ends: PostgreSQL skips what follows it in the pipeline, ``COMMIT`` included, and the
+    transaction is rolled back, as it is when the block raises.
+    """
+    try:
+        async with conn.pipeline():
+            await conn.execute(b"BEGIN", prepare=False)
+            yield
+            await conn.execute(b"COMMIT", prepare=False)
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            # a statement refused among those sent with COMMIT leaves the transaction
+            # aborted, not ended: end it before the connection is used again
+            with contextlib.suppress(psycopg.Error):
+                await conn.rollback()
+        raise
 
 
 async def active_schema(conn: AsyncConnection[Any], *, lock: bool = False) -> str:

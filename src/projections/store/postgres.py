@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import psycopg
 from psycopg import AsyncConnection, AsyncCursor
-from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from projections.core.commands import RecordMetricEvent
@@ -36,15 +33,11 @@ from projections.store.codecs import (
     streak_state,
     streak_state_json,
 )
-from projections.store.config_history import (
-    EPOCHS,
-    ConfigCache,
-    config_rows,
-    send_config_queries,
-)
+from projections.store.config_history import EPOCHS, ConfigCache, cached_config
 from projections.store.connections import (
     Writes,
     active_schema,
+    pipelined_transaction,
     read_active_schema,
     send_active_schema,
     statement,
@@ -266,22 +259,12 @@ class _PostgresUnitOfWork:
         projection = await stored.projection()
         if epochs is not None and query.since is not None:
             found = {tenant: epoch for tenant, epoch in await epochs.fetchall()}
-            self._config = await self._configuration(query.tenants, query.since, found)
-        return BatchRead(checkpoints, projection, self._config)
-
-    async def _configuration(
-        self, tenants: frozenset[str], since: datetime, epochs: Mapping[str, int]
-    ) -> ConfigHistory:
-        """The configuration of ``tenants`` from ``since`` on: what the cache holds at these
-        ``epochs``, the rest read now (a fourth round trip, only after a change)."""
-        stale = self._configs.wanted(epochs, tenants, since)
-        if stale:
             # From a little earlier: batches of other partitions reach back a little further
             # than this one, and should not each load the configuration again.
-            reach = since - CONFIG_REACH
-            cursors = await send_config_queries(self.conn, stale, reach, None)
-            self._configs.keep(epochs, reach, stale, await config_rows(cursors))
-        return self._configs.history(tenants)
+            self._config = await cached_config(
+                self.conn, self._configs, found, query.tenants, query.since, CONFIG_REACH
+            )
+        return BatchRead(checkpoints, projection, self._config)
 
     async def lock_checkpoints(self, topic: str, partitions: Iterable[int]) -> Mapping[int, int]:
         locking = await self._send_lock(topic, partitions)
@@ -777,7 +760,7 @@ class PostgresProjectionStore:
         """
         async with self.pool.connection() as conn:
             try:
-                async with conn.pipeline(), conn.transaction():
+                async with pipelined_transaction(conn):
                     # FOR SHARE on the pointer: a replay's switch (FOR UPDATE) waits for this
                     # batch, and this batch sees the switch if it came first.
                     if self.schema is not None:
@@ -792,11 +775,6 @@ class PostgresProjectionStore:
                         self._found = uow.schema
             except BaseException:
                 self._found = None  # the next unit of work reads the pointer first
-                # A statement that failed among those sent with COMMIT leaves the transaction
-                # aborted, not rolled back: end it before the connection goes back to the pool.
-                if conn.info.transaction_status == TransactionStatus.INERROR:
-                    with contextlib.suppress(psycopg.Error):
-                        await conn.rollback()
                 raise
 
     def _unit(

@@ -26,7 +26,11 @@ from typing import Any
 from psycopg import AsyncConnection, AsyncCursor, errors
 from psycopg_pool import AsyncConnectionPool
 
-from projections.store.connections import active_schema_and_xmin, statement
+from projections.store.connections import (
+    active_schema_and_xmin,
+    pipelined_transaction,
+    statement,
+)
 from projections.store.ranking import Ranking
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -154,7 +158,7 @@ class RankingCache:
                 return
             # Pipeline mode: BEGIN, the snapshot's settings and the pointer with its xmin are
             # one round trip; the entries to follow, the group to load and COMMIT another.
-            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            async with self.pool.connection() as conn, pipelined_transaction(conn):
                 await read_only_snapshot(conn)
                 schema, xmin = await active_schema_and_xmin(conn)
                 if schema != self._schema:
