@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest.clock import Clock
 from projections.core.model import UserKey
-from projections.store.config_history import load_config
+from projections.store.config_history import ConfigCache, cached_config, read_epochs
 from projections.store.connections import active_schema
 from projections.store.webhook_messages import TIMED_TYPES, timed_messages
 from projections.store.webhooks import announce, current_subscriptions
@@ -26,6 +26,8 @@ class Announcer:
     def __init__(self, pool: AsyncConnectionPool[Any], clock: Clock) -> None:
         self.pool = pool
         self.clock = clock
+        self._configs = ConfigCache()
+        """The configuration, read again only when a tenant's epoch moves (every round)."""
 
     async def run_once(self) -> int:
         """One round; returns how many messages were proposed (most already stored)."""
@@ -35,7 +37,8 @@ class Announcer:
             tenants = subscribed.tenants_wanting(TIMED_TYPES)
             if not tenants:
                 return 0
-            config = await load_config(conn, tenants, now, now)
+            epochs = await read_epochs(conn, tenants)
+            config = await cached_config(conn, self._configs, epochs, tenants, now)
             users = sorted(
                 {
                     (b.tenant, b.user_id)

@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from ingest.clock import Clock
 from projections.core.leaderboards import Leaderboard
 from projections.core.model import ConfigHistory
-from projections.store.config_history import load_config
+from projections.store.config_history import ConfigCache, cached_config, read_epochs
 from projections.store.connections import active_schema_and_xmin
 from projections.store.ranking import group_values
 from projections.store.ranking_cache import (
@@ -199,6 +199,10 @@ class Ranker:
         self._schema: str | None = None
         self._windows = ChangeWindows(rank_change_every)
         """When each group's ``leaderboard.changed`` may next be sent."""
+        self._configs = ConfigCache()
+        """The tenants' configuration, read again only when a tenant's epoch moves: a round
+        needs every tenant with an open run, and loading them all each round was most of an
+        idle round's work."""
 
     def held(self) -> int:
         """Rank changes held back by the window, waiting to be written."""
@@ -224,7 +228,8 @@ class Ranker:
                 tenants |= {key[0] for key in self._waiting}
                 await self._windows.load(conn)
                 tenants |= self._windows.tenants()
-                config = await load_config(conn, tenants, now, now)
+                epochs = await read_epochs(conn, tenants) if tenants else {}
+                config = await cached_config(conn, self._configs, epochs, tenants, now)
             boards = {(b.tenant, b.id): b for t in tenants for b in config.leaderboards_at(t, now)}
             await self.cache.refresh()  # as new as that snapshot, or newer
             observed = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from psycopg import AsyncConnection, AsyncCursor
@@ -98,6 +98,31 @@ class ConfigCache:
         """The held configuration of ``tenants`` (all of them loaded or kept for this batch)."""
         histories = [self._held[tenant][2] for tenant in sorted(set(tenants))]
         return histories[0] if len(histories) == 1 else combined(histories)
+
+
+async def cached_config(
+    conn: AsyncConnection[Any],
+    cache: ConfigCache,
+    epochs: Mapping[str, int],
+    tenants: Iterable[str],
+    since: datetime,
+    reach: timedelta = timedelta(0),
+) -> ConfigHistory:
+    """The configuration of ``tenants`` from ``since`` on: what ``cache`` holds at these
+    ``epochs`` (:data:`EPOCHS`, read in the caller's snapshot), the rest read now on ``conn``
+    (one round trip, only after a change) from ``reach`` before ``since``."""
+    stale = cache.wanted(epochs, tenants, since)
+    if stale:
+        start = since - reach
+        cursors = await send_config_queries(conn, stale, start, None)
+        cache.keep(epochs, start, stale, await config_rows(cursors))
+    return cache.history(tenants)
+
+
+async def read_epochs(conn: AsyncConnection[Any], tenants: Iterable[str]) -> dict[str, int]:
+    """The configuration epochs of ``tenants`` (a tenant never configured has none)."""
+    cur = await conn.execute(EPOCHS, (sorted(set(tenants)),))
+    return {tenant: epoch for tenant, epoch in await cur.fetchall()}
 
 
 def combined(histories: Sequence[ConfigHistory]) -> ConfigHistory:
