@@ -7,8 +7,9 @@ metric, and the points in daily runs). The same commands (events from 2,000 user
 days) are folded and written in batches of 500 with the projector the live processor runs, for
 each case of :data:`CASES` in turn and then again in the other order: as the processor runs
 it, without leaderboards, without the user-state cache (every state read from PostgreSQL),
-with Python's default garbage-collector thresholds, and with twenty more metrics, each with
-three achievements, that the events do not name; it prints events/s and CPU per event.
+with Python's default garbage-collector thresholds, with twenty more metrics, each with three
+achievements, that the events do not name, and one record a batch (the first 1,000 events);
+it prints events/s and CPU per event.
 """
 
 from __future__ import annotations
@@ -127,11 +128,13 @@ def describe(rounds: Sequence[Rate]) -> str:
     return f"{rates} ev/s ({cpu} µs CPU per event)"
 
 
-async def fold_all(store: PostgresProjectionStore, batch: list[SourceRecord], cached: bool) -> Rate:
+async def fold_all(
+    store: PostgresProjectionStore, batch: list[SourceRecord], cached: bool, size: int = BATCH
+) -> Rate:
     cache = UserStateCache(100_000, 1) if cached else None
     start, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(batch), BATCH):
-        await project_batch(store, batch[i : i + BATCH], _NoDeadLetters(), cache)
+    for i in range(0, len(batch), size):
+        await project_batch(store, batch[i : i + size], _NoDeadLetters(), cache)
     elapsed, used = time.perf_counter() - start, time.process_time() - cpu
     return Rate(len(batch) / elapsed, used / len(batch) * 1e6)
 
@@ -139,13 +142,15 @@ async def fold_all(store: PostgresProjectionStore, batch: list[SourceRecord], ca
 @dataclass(frozen=True)
 class Case:
     """One way of running the step: leaderboards on or off, the user-state cache on or off, the
-    collector tuned as the processor tunes it or left at Python's defaults, and how many
-    metrics (with achievements) the configuration holds besides the one the events name."""
+    collector tuned as the processor tunes it or left at Python's defaults, how many metrics
+    (with achievements) the configuration holds besides the one the events name, and how many
+    records a batch holds."""
 
     leaderboards: bool
     cached: bool = True
     tuned_gc: bool = True
     more_metrics: int = 0
+    batch: int = BATCH
 
 
 CASES = {
@@ -154,8 +159,14 @@ CASES = {
     "with 2 leaderboards, no cache": Case(leaderboards=True, cached=False),
     "with 2 leaderboards, Python's gc": Case(leaderboards=True, tuned_gc=False),
     "with 2 leaderboards, 20 more metrics": Case(leaderboards=True, more_metrics=20),
+    "with 2 leaderboards, one record a batch": Case(leaderboards=True, batch=1),
 }
-"""The second is the processor as it runs; each of the others changes one thing."""
+"""The second is the processor as it runs; each of the others changes one thing. One record a
+batch is what a synchronous request on an idle stream costs the processor: every batch's fixed
+work (its transaction's round trips, psycopg's per-statement work) for each event."""
+
+SINGLES_MOST = 1_000
+"""The events folded one a batch (fewer than the other cases: each costs milliseconds)."""
 
 
 async def measure(
@@ -175,9 +186,10 @@ async def measure(
                 case = CASES[name]
                 tenant = f"bench-{run}-{round_}-{n}"
                 configure(database_url, tenant, case.leaderboards, case.more_metrics)
-                batch = records(tenant, f"bench-{tenant}", events, users, round_)
+                n_events = events if case.batch > 1 else min(events, SINGLES_MOST)
+                batch = records(tenant, f"bench-{tenant}", n_events, users, round_)
                 with tuned_collector(gc_threshold) if case.tuned_gc else nullcontext():
-                    rates[name].append(await fold_all(store, batch, case.cached))
+                    rates[name].append(await fold_all(store, batch, case.cached, case.batch))
     finally:
         await pool.close()
     return rates
@@ -193,7 +205,7 @@ async def main() -> None:
     rates = await measure(database_url, args.events, args.users, settings.processor_gc_threshold)
     print(f"processor batch step in-process, {args.events:,} events, {args.users:,} users")
     for name, found in rates.items():
-        print(f"{name:<37} {describe(found)} (two rounds)")
+        print(f"{name:<40} {describe(found)} (two rounds)")
 
 
 if __name__ == "__main__":
