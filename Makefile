@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up down status test lint unit integration e2e bench bench-memory bench-workers bench-leaderboards bench-webhooks bench-analytics
+.PHONY: up down status test lint unit integration e2e bench bench-sync bench-memory bench-workers bench-leaderboards bench-webhooks bench-analytics
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ unit: $(BIN)/.installed
 
 bench: $(BIN)/.installed  ## every figure of the README's performance section, with its baselines, in one run
 	$(BIN)/python -m bench.pipeline
+
+bench-sync: $(BIN)/.installed  ## where a lone synchronous event's time goes: Kafka's ack, a plain consumer, the processor's batch and NOTIFY
+	$(BIN)/python -m bench.sync_path
 
 bench-memory: $(BIN)/.installed  ## the processor's RSS while it sees 1,000,000 distinct users
 	$(BIN)/python -m bench.memory
